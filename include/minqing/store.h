@@ -1,0 +1,337 @@
+/*
+ * minqing/store.h - a replica: records, their change log, merge and reports
+ * in one SQLite file.
+ *
+ * Records cross this API as JSON text in the interchange format
+ *
+ *     {"type": TYPE, "id": UUID, "fields": {...}}
+ *
+ * so that every front end (the command line, the Android binding, the sync
+ * server) speaks the same language as import, export and the wire.
+ *
+ * Ownership, for every function in this header:
+ *   - strings handed in are borrowed for the duration of the call and copied
+ *     if kept;
+ *   - what a call returns through a `char **out` is the caller's, freed with
+ *     mq_free();
+ *   - strings passed to a callback are borrowed and valid only until the
+ *     callback returns.
+ * A callback returns 0 to go on, or non-zero to stop the walk; the walk then
+ * returns that value.
+ *
+ * One mq_store is used by one thread at a time.  Several mq_store handles,
+ * in one process or several, may open the same file: SQLite serialises the
+ * writers.
+ */
+#ifndef MINQING_STORE_H
+#define MINQING_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mq_store mq_store;
+
+/** Frees memory that the library returned through a `char **out`.  NULL-safe. */
+void mq_free(void *p);
+
+/* ---- opening ----------------------------------------------------------- */
+
+/**
+ * Opens (creating if needed) the replica at `path` with the default schema.
+ * A new file has no site yet: call mq_store_init() before writing.
+ *
+ * @param[out] out  the store, the caller's; close it with mq_store_close()
+ * @return 0 or an error code
+ */
+int mq_store_open(mq_store **out, const char *path, mq_error *err);
+
+/** Closes the store and frees it.  NULL-safe. */
+void mq_store_close(mq_store *store);
+
+/**
+ * Gives the replica its identity.  `site` names this device, must be unique
+ * among the replicas that exchange changes and is 1 to 32 characters of
+ * [A-Za-z0-9_.-].  `cadre` (may be NULL) is the id of the cadre record that
+ * authors local writes by default.  Refuses to change the site of a replica
+ * that has already written changes under another site.
+ */
+int mq_store_init(mq_store *store, const char *site, const char *cadre, mq_error *err);
+
+/** The site of this replica, or NULL before mq_store_init().  Borrowed. */
+const char *mq_store_site(const mq_store *store);
+
+/** The default author of local writes, or NULL.  Borrowed. */
+const char *mq_store_cadre(const mq_store *store);
+
+/**
+ * Corrects this replica's physical clock by `offset_ms` (added to the system
+ * time) for every clock reading from now on, and remembers it in the file.
+ * Sync sets it from the server's time so that a tablet whose clock is off by
+ * days stamps its changes with a sane time.
+ */
+int mq_store_set_clock_offset(mq_store *store, int64_t offset_ms, mq_error *err);
+
+/** The clock offset in force, in milliseconds. */
+int64_t mq_store_clock_offset(const mq_store *store);
+
+/** Milliseconds since the Unix epoch on this replica's corrected clock. */
+int64_t mq_store_now_ms(const mq_store *store);
+
+/* ---- settings ----------------------------------------------------------- */
+
+/**
+ * Reads a setting kept in the file (for example the sync server's URL).
+ * @param[out] out  the value, the caller's; NULL when the setting is unset
+ */
+int mq_store_setting_get(mq_store *store, const char *key, char **out, mq_error *err);
+
+/** Writes a setting; `value` NULL removes it. */
+int mq_store_setting_set(mq_store *store, const char *key, const char *value,
+                         mq_error *err);
+
+/* ---- local writes ------------------------------------------------------- */
+
+/**
+ * Creates a record of `type`, or patches the given fields of record `id`.
+ *
+ * `fields_json` is one JSON object of field values; a null value clears an
+ * optional field.  Every field is checked against the schema (kind, bounds,
+ * enum choices, references to records that exist, identity numbers, phone
+ * numbers, dates) and nothing is written if any check fails.  `id` NULL makes
+ * a new random id; an unknown `id` creates that record.  `author` NULL means
+ * the replica's cadre.  Fields whose value does not change are left out of
+ * the change; a put that changes nothing writes nothing.
+ *
+ * @param[out] out_id  the record's id, the caller's (may be NULL)
+ */
+int mq_store_put(mq_store *store, const char *type, const char *id,
+                 const char *fields_json, const char *author, char **out_id,
+                 mq_error *err);
+
+/** Deletes a mutable record: writes a tombstone that merges like a field. */
+int mq_store_delete(mq_store *store, const char *id, const char *author, mq_error *err);
+
+/* ---- reads -------------------------------------------------------------- */
+
+/** A walk's visitor: `json` is one JSON object, borrowed. */
+typedef int (*mq_json_cb)(void *ctx, const char *json);
+
+/**
+ * Reads one record, deleted or not.  A tombstone adds "deleted":true.
+ * @param[out] out  the record's JSON, the caller's
+ * @return 0, MQ_ENOTFOUND or another error code
+ */
+int mq_store_get(mq_store *store, const char *id, char **out, mq_error *err);
+
+/** One FIELD=VALUE condition of mq_store_list(). */
+typedef struct mq_where {
+    const char *field; /**< a field of the listed type */
+    const char *value; /**< compared with the field's value as text */
+} mq_where;
+
+/** Walks the live records of `type` that meet every condition. */
+int mq_store_list(mq_store *store, const char *type, const mq_where *where,
+                  size_t nwhere, mq_json_cb cb, void *ctx, mq_error *err);
+
+/**
+ * Walks the live records whose searchable fields (the schema marks them:
+ * names, identity numbers, phone numbers) contain `text`.  Substring search,
+ * so a two-character Chinese name is found.
+ */
+int mq_store_search(mq_store *store, const char *text, mq_json_cb cb, void *ctx,
+                    mq_error *err);
+
+/**
+ * Walks every change of record `id`, oldest first, as
+ * {"v":VERSION,"at":ISO-8601,"site":S,"by":CADRE,"set":{...},"base":{...}}.
+ */
+int mq_store_history(mq_store *store, const char *id, mq_json_cb cb, void *ctx,
+                     mq_error *err);
+
+/* ---- interchange -------------------------------------------------------- */
+
+/** What mq_store_import() should do. */
+typedef struct mq_import_opts {
+    /** 0: all or nothing; 1: store the valid records and report the others */
+    int skip_invalid;
+    /** author of the imported records; NULL means the replica's cadre */
+    const char *author;
+    /** name used in messages, e.g. the file name; may be NULL */
+    const char *source;
+    /** called once for each invalid record with its message; may be NULL */
+    void (*on_invalid)(void *ctx, const char *message);
+    void *ctx;
+} mq_import_opts;
+
+/** What mq_store_import() did. */
+typedef struct mq_import_stats {
+    size_t lines;     /**< non-empty lines read */
+    size_t created;   /**< records created */
+    size_t updated;   /**< existing records that changed */
+    size_t unchanged; /**< existing records already equal */
+    size_t invalid;   /**< records refused */
+} mq_import_stats;
+
+/**
+ * Imports interchange JSON Lines from `in`, streaming, in one transaction.
+ * References may point at records that come later in the same input.  With
+ * skip_invalid 0, any invalid record aborts the import (every invalid record
+ * is still reported through on_invalid) and nothing is written; the call
+ * then returns MQ_EINVAL.
+ */
+int mq_store_import(mq_store *store, FILE *in, const mq_import_opts *opts,
+                    mq_import_stats *stats, mq_error *err);
+
+/** Writes the live records (of `type`, or all when NULL) as JSON Lines. */
+int mq_store_export(mq_store *store, const char *type, FILE *out, mq_error *err);
+
+/* ---- change exchange ---------------------------------------------------- */
+
+/**
+ * The changes a replica sends to another.  Each change is one JSON object
+ *
+ *   {"v":VERSION,"type":T,"id":ID,"by":CADRE,"set":{FIELD:VALUE,...},
+ *    "base":{FIELD:[VERSION,...],...}}
+ *
+ * where VERSION is "HHHHHHHHHHHHHHHH-SITE": the writer's hybrid logical clock
+ * in 16 hex digits, then its site.  "base" lists, per field, the versions the
+ * writer had seen and meant to replace; "by" and "base" may be absent.
+ */
+typedef struct mq_changes_query {
+    int64_t since;            /**< cursor: changes after this local sequence */
+    size_t limit;             /**< at most this many changes; 0 for all */
+    const char *const *areas; /**< only changes of records in these areas and */
+    size_t nareas;            /**< the areas below them, and of records that
+                                   belong to no area (cadres); nareas 0: all */
+    const char *skip_source;  /**< leave out changes that arrived from this
+                                   source (see mq_store_apply_change()); NULL
+                                   keeps all */
+} mq_changes_query;
+
+/**
+ * Walks the changes after `q->since` in this replica's arrival order.
+ * @param[out] next  the cursor to pass as `since` next time (may be NULL)
+ */
+int mq_store_changes(mq_store *store, const mq_changes_query *q, mq_json_cb cb,
+                     void *ctx, int64_t *next, mq_error *err);
+
+/** Writes a bundle (a header line, then one change per line) for `q`. */
+int mq_store_write_bundle(mq_store *store, const mq_changes_query *q, FILE *out,
+                          int64_t *next, mq_error *err);
+
+/** What became of one change handed to mq_store_apply_change(). */
+typedef enum mq_apply_result {
+    MQ_APPLIED = 0,   /**< new, merged */
+    MQ_DUPLICATE = 1, /**< already had it; nothing changed */
+    MQ_REJECTED = 2   /**< invalid here; see the error for why */
+} mq_apply_result;
+
+/**
+ * Merges one change from another replica.  Runs inside the caller's
+ * transaction when one is open (mq_store_begin()), else in its own.  A change
+ * that is invalid here yields MQ_REJECTED with the reason in `err` and
+ * returns 0: rejecting is an outcome, not a failure of the call.
+ * `source` (may be NULL) names where the change came from, e.g. "server";
+ * mq_changes_query.skip_source uses it so a change is not sent back.
+ */
+int mq_store_apply_change(mq_store *store, const char *change_json, const char *source,
+                          mq_apply_result *result, mq_error *err);
+
+/**
+ * Tells whether a change touches only records inside `areas` (and the areas
+ * below them): the record's current area, and the area it would move to.
+ * A record of a type that belongs to no area (a cadre) is in every scope.
+ * @param[out] in_scope  1 or 0
+ */
+int mq_store_change_in_scope(mq_store *store, const char *change_json,
+                             const char *const *areas, size_t nareas, int *in_scope,
+                             mq_error *err);
+
+/** What mq_store_apply_bundle() did. */
+typedef struct mq_apply_stats {
+    size_t applied, duplicate, rejected;
+} mq_apply_stats;
+
+/**
+ * Merges a bundle read from `in`, in one transaction.  With skip_invalid 0
+ * any invalid change aborts it and nothing is written (MQ_EINVAL); with 1 the
+ * invalid ones are kept in the rejected list with their reason.
+ */
+int mq_store_apply_bundle(mq_store *store, FILE *in, int skip_invalid,
+                          mq_apply_stats *stats, mq_error *err);
+
+/** Opens a transaction spanning several calls (e.g. one pushed batch). */
+int mq_store_begin(mq_store *store, mq_error *err);
+/** Commits the transaction opened by mq_store_begin(). */
+int mq_store_commit(mq_store *store, mq_error *err);
+/** Rolls back the transaction opened by mq_store_begin().  Never fails. */
+void mq_store_rollback(mq_store *store);
+
+/**
+ * Keeps a change this replica could not apply, with the reason, so that it
+ * is never silently lost.  `source` says who refused it ("server", a file).
+ */
+int mq_store_reject(mq_store *store, const char *change_json, const char *source,
+                    const char *reason, mq_error *err);
+
+/** Walks the rejected changes: {"change":{...},"source":S,"reason":R,"at":T}. */
+int mq_store_rejected(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
+
+/* ---- conflicts ---------------------------------------------------------- */
+
+/**
+ * Walks the open conflicts: fields with two or more concurrent values, as
+ * {"conflict":ID,"type":T,"id":RID,"field":F,"value":WINNER,
+ *  "candidates":[{"v":VERSION,"value":V,"by":CADRE,"site":S,"at":T},...]}.
+ */
+int mq_store_conflicts(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
+
+/**
+ * Resolves conflict `conflict_id` ("RID/FIELD") by writing `value_json` as a
+ * new change based on every concurrent version, so the conflict closes on
+ * every replica that receives it.
+ */
+int mq_store_resolve(mq_store *store, const char *conflict_id, const char *value_json,
+                     const char *author, mq_error *err);
+
+/* ---- reports ------------------------------------------------------------ */
+
+/** Which needs mq_store_needs() walks. */
+typedef struct mq_needs_query {
+    int overdue_only;  /**< only needs past their deadline and not resolved */
+    const char *area;  /**< only needs in this area or below; NULL for all */
+    const char *today; /**< "YYYY-MM-DD"; NULL for the replica's clock */
+} mq_needs_query;
+
+/**
+ * Walks the live needs with their status folded from their actions:
+ * {"id":..,"household":..,"area":..,"category":..,"deadline":..,
+ *  "status":"open"|"resolved"|"overdue"|"reopened","accepted_by":..,
+ *  "resolved_at":..,"actions":N, "fields":{...}}.
+ */
+int mq_store_needs(mq_store *store, const mq_needs_query *q, mq_json_cb cb, void *ctx,
+                   mq_error *err);
+
+/* ---- integrity ---------------------------------------------------------- */
+
+/**
+ * Checks the file (SQLite's integrity check) and the change log: every
+ * record's stored state must equal the state folded from its changes.  Each
+ * problem is passed to `cb` as a sentence.
+ * @param[out] problems  how many problems were found
+ */
+int mq_store_check(mq_store *store, void (*cb)(void *ctx, const char *problem),
+                   void *ctx, size_t *problems, mq_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MINQING_STORE_H */
