@@ -1,0 +1,823 @@
+/*
+ * sync/client/client.c - the sync client: one mq_sync_run() asks the server
+ * for the device's session and the time, pushes the unsent local changes in
+ * bounded batches, then pulls the new changes of the device's areas in
+ * bounded pages, all over one libcurl handle so that the connection (and its
+ * TLS session) is reused across requests.
+ *
+ * Invariants that make an interrupted sync safe to rerun:
+ *   1. sync.push.cursor moves past a batch only in the transaction that also
+ *      keeps that batch's refused changes (mq_store_reject), after the server
+ *      has answered for the whole batch.
+ *   2. A batch id is written (sync.push.batch) before the batch is first
+ *      sent, and reused for the same cursor range until the batch is
+ *      answered, so the server recognises a resent batch.
+ *   3. sync.pull.cursor moves in the transaction that applies the page it
+ *      ends, so a page is applied entirely or not at all.
+ *   4. Pulled changes are applied with source "server", and the push leaves
+ *      out that source: nothing pulled is sent back.
+ *
+ * Retries: a request that fails transiently (connection refused or reset, a
+ * time-out, HTTP 408/429/5xx, a body truncated or not parseable) is sent
+ * again after backoff_ms * 2^n, with "equal jitter" (half fixed, half
+ * random), capped at 10 s a wait and at retry_budget_ms in total.
+ */
+#include "minqing/sync.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "platform.h"
+#include "proto.h"
+
+#define SOURCE_SERVER "server"
+#define MAX_WAIT_MS   10000u
+
+typedef struct client {
+    mq_store *store;
+    CURL *curl;
+    struct curl_slist *headers;
+    char *base; /* URL without trailing '/' */
+    const char *token;
+    const char *cacert;
+    size_t batch;
+    unsigned budget_ms, backoff_ms, timeout_ms;
+    void (*notify)(void *ctx, const char *line);
+    void *ctx;
+    mq_sync_report *rep;
+    size_t max_batch; /* the server's limit, from the session */
+} client;
+
+/* One HTTP exchange's raw outcome. */
+typedef struct exchange {
+    long status;
+    mq__buf raw;
+    int gzipped;
+    int too_large;
+} exchange;
+
+static void say(client *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void say(client *c, const char *fmt, ...)
+{
+    char line[600];
+    va_list ap;
+    if (c->notify == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->notify(c->ctx, line);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    exchange *x = ctx;
+    size_t len = size * n;
+    if (x->raw.len + len > MQ_PROTO_MAX_BODY) {
+        x->too_large = 1;
+        return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+    }
+    if (mq__buf_add(&x->raw, p, len) != 0)
+        return 0;
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    exchange *x = ctx;
+    size_t len = size * n;
+    static const char name[] = "content-encoding:";
+    if (len > sizeof name - 1) {
+        int match = 1;
+        for (size_t i = 0; i < sizeof name - 1; i++) {
+            char ch = p[i];
+            if (ch >= 'A' && ch <= 'Z')
+                ch = (char)(ch - 'A' + 'a');
+            if (ch != name[i]) {
+                match = 0;
+                break;
+            }
+        }
+        if (match) {
+            for (size_t i = sizeof name - 1; i + 4 <= len; i++)
+                if (memcmp(p + i, "gzip", 4) == 0)
+                    x->gzipped = 1;
+        }
+    }
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) /* a new response (after a 100) */
+        x->gzipped = 0;
+    return len;
+}
+
+static int transient_curl(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+#if LIBCURL_VERSION_NUM >= 0x074400
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The "error" object of an error body as "code: message", or the status. */
+static void error_text(const exchange *x, const char *body, char *out, size_t n)
+{
+    cJSON *j = body ? cJSON_Parse(body) : NULL;
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+    cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+    if (cJSON_IsString(code) && cJSON_IsString(msg))
+        snprintf(out, n, "%s: %s", code->valuestring, msg->valuestring);
+    else
+        snprintf(out, n, "HTTP status %ld", x->status);
+    cJSON_Delete(j);
+}
+
+/*
+ * Sends one request and returns its parsed JSON body (the caller's) on a 2xx
+ * answer.  `body` (may be NULL for GET) is the inflated JSON to send.
+ */
+static int request(client *c, const char *method, const char *path, const mq__buf *body,
+                   cJSON **out, int64_t *t0_out, int64_t *t1_out, mq_error *err)
+{
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    char url[2048];
+    int rc;
+
+    *out = NULL;
+    if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
+        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                             "server URL is too long");
+    if (body != NULL) {
+        rc = mq__gzip(body->data, body->len, &gz, &gzlen, err);
+        if (rc != 0)
+            return rc;
+        if (gzlen > MQ_PROTO_MAX_BODY) {
+            free(gz);
+            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                 "request body of %zu bytes exceeds the limit", gzlen);
+        }
+    }
+
+    int64_t start = mq_platform_time_ms();
+    unsigned delay = c->backoff_ms;
+    for (unsigned attempt = 0;; attempt++) {
+        exchange x;
+        memset(&x, 0, sizeof x);
+        char why[MQ_ERROR_MESSAGE_MAX];
+        int transient = 0;
+
+        curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+        if (body != NULL) {
+            curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, (const char *)gz);
+            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)gzlen);
+        } else {
+            curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        }
+        if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+            curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &x);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &x);
+
+        int64_t t0 = mq_platform_time_ms();
+        CURLcode cc = curl_easy_perform(c->curl);
+        int64_t t1 = mq_platform_time_ms();
+        if (body != NULL)
+            c->rep->bytes_sent += gzlen;
+        c->rep->bytes_received += x.raw.len;
+
+        char *plain = NULL;
+        size_t plain_len = 0;
+        rc = 0;
+        if (cc != CURLE_OK) {
+            if (x.too_large) {
+                rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                   "%s %s: response exceeds %u bytes", method, path,
+                                   MQ_PROTO_MAX_BODY);
+            } else if (transient_curl(cc)) {
+                transient = 1;
+                snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+                mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s %s: %s", method,
+                              path, curl_easy_strerror(cc));
+            } else {
+                /* TLS verification and the like: retrying cannot help. */
+                rc = mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
+                                   c->base, path, curl_easy_strerror(cc));
+            }
+        } else {
+            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x.status);
+            if (x.gzipped && x.raw.len > 0) {
+                mq_error zerr;
+                int zrc = mq__gunzip(x.raw.data, x.raw.len, MQ_PROTO_MAX_INFLATED, &plain,
+                                     &plain_len, &zerr);
+                if (zrc == MQ_EINVAL) {
+                    transient = 1;
+                    snprintf(why, sizeof why, "%s", zerr.message);
+                    mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET, "%s %s: %s",
+                                  method, path, zerr.message);
+                } else if (zrc != 0) {
+                    rc = mq__sync_fail(err, zrc, MQ_DOMAIN_MINQING, zrc, "%s %s: %s",
+                                       method, path, zerr.message);
+                }
+            } else if (x.raw.data != NULL) {
+                plain = x.raw.data;
+                plain_len = x.raw.len;
+                x.raw.data = NULL;
+            }
+            (void)plain_len;
+            if (rc == 0 && !transient) {
+                if (x.status >= 200 && x.status < 300) {
+                    cJSON *j = plain ? cJSON_Parse(plain) : NULL;
+                    if (j == NULL || !cJSON_IsObject(j)) {
+                        cJSON_Delete(j);
+                        transient = 1;
+                        snprintf(why, sizeof why, "response body is not complete JSON");
+                        mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET,
+                                      "%s %s: %s", method, path, why);
+                    } else {
+                        *out = j;
+                    }
+                } else {
+                    char text[400];
+                    error_text(&x, plain, text, sizeof text);
+                    if (x.status >= 500 || x.status == 408 || x.status == 429) {
+                        transient = 1;
+                        snprintf(why, sizeof why, "HTTP %ld (%s)", x.status, text);
+                        mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_HTTP, (int)x.status,
+                                      "%s %s: HTTP %ld: %s", method, path, x.status,
+                                      text);
+                    } else {
+                        int code = (x.status == 401 || x.status == 403) ? MQ_EAUTH
+                                   : x.status == 404                    ? MQ_ENOTFOUND
+                                                                        : MQ_EINVAL;
+                        rc = mq__sync_fail(err, code, MQ_DOMAIN_HTTP, (int)x.status,
+                                           "server refused %s %s: HTTP %ld: %s", method,
+                                           path, x.status, text);
+                    }
+                }
+            }
+        }
+        free(plain);
+        mq__buf_free(&x.raw);
+        if (*out != NULL) {
+            if (t0_out)
+                *t0_out = t0;
+            if (t1_out)
+                *t1_out = t1;
+            free(gz);
+            return 0;
+        }
+        if (!transient) {
+            free(gz);
+            return rc != 0 ? rc : MQ_EIO;
+        }
+        /* Transient: wait and try again while the budget lasts. */
+        unsigned capped = delay > MAX_WAIT_MS ? MAX_WAIT_MS : delay;
+        unsigned r = 0;
+        mq_platform_random(&r, sizeof r);
+        unsigned wait = capped / 2 + (capped > 1 ? r % (capped / 2 + 1) : 0);
+        int64_t spent = mq_platform_time_ms() - start;
+        if (spent < 0 || (uint64_t)spent + wait > c->budget_ms) {
+            free(gz);
+            err->rc = MQ_ENET;
+            char msg[MQ_ERROR_MESSAGE_MAX + 80];
+            snprintf(msg, sizeof msg, "%s (gave up after %u attempts in %.1f s)",
+                     err->message, attempt + 1, (double)spent / 1000.0);
+            size_t len = strlen(msg);
+            if (len >= MQ_ERROR_MESSAGE_MAX)
+                len = MQ_ERROR_MESSAGE_MAX - 1;
+            memcpy(err->message, msg, len);
+            err->message[len] = '\0';
+            return MQ_ENET;
+        }
+        say(c, "retrying %s %s in %.1f s: %s", method, path, wait / 1000.0, why);
+        c->rep->retries++;
+        sleep_ms(wait);
+        delay = delay > MAX_WAIT_MS ? delay : delay * 2;
+    }
+}
+
+/* ---- settings ------------------------------------------------------------- */
+
+static int setting_i64(mq_store *s, const char *key, int64_t *out, mq_error *err)
+{
+    char *v = NULL;
+    int rc = mq_store_setting_get(s, key, &v, err);
+    *out = 0;
+    if (rc == 0 && v != NULL)
+        *out = strtoll(v, NULL, 10);
+    mq_free(v);
+    return rc;
+}
+
+static int setting_set_i64(mq_store *s, const char *key, int64_t v, mq_error *err)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%" PRId64, v);
+    return mq_store_setting_set(s, key, text, err);
+}
+
+/* ---- session and clock ----------------------------------------------------- */
+
+static int session(client *c, mq_error *err)
+{
+    cJSON *j = NULL;
+    int64_t t0 = 0, t1 = 0;
+    int rc = request(c, "GET", "/v1/session", NULL, &j, &t0, &t1, err);
+    if (rc != 0)
+        return rc;
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "server_time");
+    cJSON *dev = cJSON_GetObjectItemCaseSensitive(j, "device");
+    cJSON *lim = cJSON_GetObjectItemCaseSensitive(j, "max_batch");
+    if (!cJSON_IsNumber(st)) {
+        cJSON_Delete(j);
+        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                             "GET /v1/session: no server_time in the answer");
+    }
+    if (cJSON_IsNumber(lim) && lim->valuedouble >= 1)
+        c->max_batch = (size_t)lim->valuedouble;
+    int64_t server = (int64_t)st->valuedouble;
+    /* The server read its clock somewhere between t0 and t1. */
+    int64_t skew = server - (t0 + (t1 - t0) / 2);
+    c->rep->clock_skew_ms = skew;
+    int64_t want = (skew > 2000 || skew < -2000) ? skew : 0;
+    int64_t have = mq_store_clock_offset(c->store);
+    if (want - have > 1000 || have - want > 1000) {
+        rc = mq_store_set_clock_offset(c->store, want, err);
+        if (rc != 0) {
+            cJSON_Delete(j);
+            return rc;
+        }
+    }
+    if (skew > MQ_PROTO_CLOCK_WARN_MS || skew < -MQ_PROTO_CLOCK_WARN_MS) {
+        int64_t a = skew < 0 ? -skew : skew;
+        c->rep->clock_warning = 1;
+        say(c,
+            "warning: this device's clock is %" PRId64 " d %" PRId64 " h %" PRId64
+            " min %s the server's; minqing now stamps its changes with the server's "
+            "time, but please set the device's date and time right",
+            a / 86400000, a / 3600000 % 24, a / 60000 % 60,
+            skew < 0 ? "ahead of" : "behind");
+    }
+    say(c, "connected to %s as device %s", c->base,
+        cJSON_IsString(dev) ? dev->valuestring : "?");
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* ---- push ----------------------------------------------------------------- */
+
+typedef struct collect {
+    mq__buf body;
+    size_t *off; /* start and end of each change in body */
+    size_t n, cap;
+    int oom;
+} collect;
+
+static int collect_change(void *ctx, const char *json)
+{
+    collect *k = ctx;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 256;
+        size_t *p = realloc(k->off, cap * 2 * sizeof *p);
+        if (p == NULL) {
+            k->oom = 1;
+            return 1;
+        }
+        k->off = p;
+        k->cap = cap;
+    }
+    if ((k->n > 0 && mq__buf_add(&k->body, ",", 1) != 0)) {
+        k->oom = 1;
+        return 1;
+    }
+    k->off[2 * k->n] = k->body.len;
+    if (mq__buf_puts(&k->body, json) != 0) {
+        k->oom = 1;
+        return 1;
+    }
+    k->off[2 * k->n + 1] = k->body.len;
+    k->n++;
+    return 0;
+}
+
+static void collect_free(collect *k)
+{
+    mq__buf_free(&k->body);
+    free(k->off);
+    memset(k, 0, sizeof *k);
+}
+
+/* The batch id for the range (since, next]: the pending one, or a new one. */
+static int batch_id(client *c, int64_t since, int64_t next, char id[80], mq_error *err)
+{
+    char *pending = NULL;
+    int rc = mq_store_setting_get(c->store, "sync.push.batch", &pending, err);
+    if (rc != 0)
+        return rc;
+    long long ps = -1, pn = -1;
+    char pid[80] = "";
+    if (pending != NULL && sscanf(pending, "%lld %lld %64s", &ps, &pn, pid) == 3 &&
+        ps == since && pn == next && mq__batch_id_valid(pid)) {
+        memcpy(id, pid, sizeof pid);
+        mq_free(pending);
+        return 0;
+    }
+    mq_free(pending);
+    char hex[33];
+    rc = mq__random_hex(hex, 16, err);
+    if (rc != 0)
+        return rc;
+    snprintf(id, 80, "%s", hex);
+    char text[160];
+    snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %s", since, next, id);
+    return mq_store_setting_set(c->store, "sync.push.batch", text, err);
+}
+
+static int push(client *c, int *refused, mq_error *err)
+{
+    int64_t cursor = 0;
+    int rc = setting_i64(c->store, "sync.push.cursor", &cursor, err);
+    size_t limit = c->batch;
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        collect k;
+        memset(&k, 0, sizeof k);
+        mq__buf_puts(&k.body, "");
+        int64_t next = cursor;
+        mq_changes_query q = {cursor, limit, NULL, 0, SOURCE_SERVER};
+        rc = mq_store_changes(c->store, &q, collect_change, &k, &next, err);
+        if (rc == 0 && k.oom)
+            rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                               "out of memory collecting changes to push");
+        if (rc != 0) {
+            collect_free(&k);
+            return rc;
+        }
+        if (k.n == 0) {
+            collect_free(&k);
+            if (next > cursor)
+                rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
+            return rc;
+        }
+        if (k.body.len > MQ_PROTO_SOFT_INFLATED && limit > 1) {
+            collect_free(&k);
+            limit /= 2;
+            continue;
+        }
+        char id[80];
+        rc = batch_id(c, cursor, next, id, err);
+        mq__buf req = {0};
+        if (rc == 0) {
+            mq__buf_puts(&req, "{\"batch\":");
+            mq__buf_json_string(&req, id);
+            mq__buf_puts(&req, ",\"site\":");
+            mq__buf_json_string(&req, mq_store_site(c->store));
+            mq__buf_puts(&req, ",\"changes\":[");
+            mq__buf_add(&req, k.body.data, k.body.len);
+            if (mq__buf_puts(&req, "]}") != 0)
+                rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                   "out of memory building a batch");
+        }
+        cJSON *ans = NULL;
+        if (rc == 0)
+            rc = request(c, "POST", "/v1/push", &req, &ans, NULL, NULL, err);
+        mq__buf_free(&req);
+        if (rc != 0) {
+            collect_free(&k);
+            return rc;
+        }
+        cJSON *results = cJSON_GetObjectItemCaseSensitive(ans, "results");
+        if (!cJSON_IsArray(results) || (size_t)cJSON_GetArraySize(results) != k.n) {
+            cJSON_Delete(ans);
+            collect_free(&k);
+            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                 "POST /v1/push: %zu changes sent but the answer has "
+                                 "%d results",
+                                 k.n, cJSON_GetArraySize(results));
+        }
+        /* Invariant 1: the refused changes and the cursor in one transaction. */
+        size_t applied = 0, dup = 0, rej = 0;
+        rc = mq_store_begin(c->store, err);
+        size_t i = 0;
+        cJSON *r;
+        cJSON_ArrayForEach(r, results)
+        {
+            if (rc != 0)
+                break;
+            cJSON *res = cJSON_GetObjectItemCaseSensitive(r, "result");
+            const char *what = cJSON_IsString(res) ? res->valuestring : "";
+            if (strcmp(what, "applied") == 0) {
+                applied++;
+            } else if (strcmp(what, "duplicate") == 0) {
+                dup++;
+            } else {
+                cJSON *reason = cJSON_GetObjectItemCaseSensitive(r, "reason");
+                size_t a = k.off[2 * i], b = k.off[2 * i + 1];
+                char saved = k.body.data[b];
+                k.body.data[b] = '\0';
+                rc = mq_store_reject(c->store, k.body.data + a, SOURCE_SERVER,
+                                     cJSON_IsString(reason) ? reason->valuestring
+                                                            : "refused by the server",
+                                     err);
+                k.body.data[b] = saved;
+                rej++;
+            }
+            i++;
+        }
+        if (rc == 0)
+            rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
+        if (rc == 0)
+            rc = mq_store_setting_set(c->store, "sync.push.batch", NULL, err);
+        if (rc == 0)
+            rc = mq_store_commit(c->store, err);
+        if (rc != 0)
+            mq_store_rollback(c->store);
+        cJSON_Delete(ans);
+        collect_free(&k);
+        if (rc != 0)
+            return rc;
+        c->rep->pushed += i;
+        c->rep->push_applied += applied;
+        c->rep->push_duplicate += dup;
+        c->rep->push_rejected += rej;
+        c->rep->batches++;
+        if (rej > 0)
+            *refused = 1;
+        say(c, "pushed %zu changes: %zu new, %zu already there, %zu refused", i, applied,
+            dup, rej);
+        cursor = next;
+    }
+}
+
+/* ---- pull ----------------------------------------------------------------- */
+
+static int pull(client *c, mq_error *err)
+{
+    for (;;) {
+        char *cursor = NULL;
+        int rc = mq_store_setting_get(c->store, "sync.pull.cursor", &cursor, err);
+        if (rc != 0)
+            return rc;
+        char *esc = curl_easy_escape(c->curl, cursor ? cursor : "", 0);
+        mq_free(cursor);
+        if (esc == NULL)
+            return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                 "out of memory");
+        char path[512];
+        snprintf(path, sizeof path, "/v1/pull?cursor=%s&limit=%zu", esc, c->batch);
+        curl_free(esc);
+
+        cJSON *ans = NULL;
+        rc = request(c, "GET", path, NULL, &ans, NULL, NULL, err);
+        if (rc != 0)
+            return rc;
+        cJSON *changes = cJSON_GetObjectItemCaseSensitive(ans, "changes");
+        cJSON *next = cJSON_GetObjectItemCaseSensitive(ans, "cursor");
+        cJSON *more = cJSON_GetObjectItemCaseSensitive(ans, "more");
+        if (!cJSON_IsArray(changes) || !cJSON_IsString(next)) {
+            cJSON_Delete(ans);
+            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                 "GET /v1/pull: answer lacks changes or cursor");
+        }
+        /* Invariant 3: the page and its cursor in one transaction. */
+        size_t n = 0, applied = 0, dup = 0, rej = 0;
+        rc = mq_store_begin(c->store, err);
+        cJSON *ch;
+        cJSON_ArrayForEach(ch, changes)
+        {
+            if (rc != 0)
+                break;
+            char *text = cJSON_PrintUnformatted(ch);
+            if (text == NULL) {
+                rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                   "out of memory");
+                break;
+            }
+            mq_apply_result res = MQ_APPLIED;
+            mq_error aerr;
+            mq_error_clear(&aerr);
+            rc = mq_store_apply_change(c->store, text, SOURCE_SERVER, &res, &aerr);
+            if (rc != 0) {
+                *err = aerr;
+            } else if (res == MQ_APPLIED) {
+                applied++;
+            } else if (res == MQ_DUPLICATE) {
+                dup++;
+            } else {
+                char reason[MQ_ERROR_MESSAGE_MAX + 40];
+                snprintf(reason, sizeof reason, "pulled from the server: %s",
+                         aerr.message);
+                rc = mq_store_reject(c->store, text, SOURCE_SERVER, reason, err);
+                rej++;
+            }
+            free(text);
+            n++;
+        }
+        if (rc == 0)
+            rc = mq_store_setting_set(c->store, "sync.pull.cursor", next->valuestring,
+                                      err);
+        if (rc == 0)
+            rc = mq_store_commit(c->store, err);
+        if (rc != 0)
+            mq_store_rollback(c->store);
+        int again = cJSON_IsTrue(more);
+        cJSON_Delete(ans);
+        if (rc != 0)
+            return rc;
+        c->rep->pulled += n;
+        c->rep->pull_applied += applied;
+        c->rep->pull_duplicate += dup;
+        c->rep->pull_rejected += rej;
+        c->rep->pages++;
+        if (n > 0)
+            say(c, "pulled %zu changes: %zu new, %zu already here, %zu invalid here", n,
+                applied, dup, rej);
+        if (!again)
+            return 0;
+    }
+}
+
+/* ---- the whole sync ---------------------------------------------------------- */
+
+static int remember(mq_store *s, const char *key, const char *value, mq_error *err)
+{
+    char *old = NULL;
+    int rc = mq_store_setting_get(s, key, &old, err);
+    if (rc == 0 && (old == NULL || strcmp(old, value) != 0))
+        rc = mq_store_setting_set(s, key, value, err);
+    mq_free(old);
+    return rc;
+}
+
+int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *report,
+                mq_error *err)
+{
+    static const mq_sync_opts none;
+    mq_sync_report scratch;
+    mq_error scratch_err;
+    char *url = NULL, *token = NULL, *cacert = NULL;
+    client c;
+    int rc, refused = 0;
+
+    if (opts == NULL)
+        opts = &none;
+    if (report == NULL)
+        report = &scratch;
+    if (err == NULL)
+        err = &scratch_err;
+    memset(report, 0, sizeof *report);
+    memset(&c, 0, sizeof c);
+    int64_t started = mq_platform_time_ms();
+
+    if (mq_store_site(store) == NULL)
+        return mq__sync_fail(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
+                             "this replica has no site yet: run init --site NAME first");
+    if ((rc = mq_store_setting_get(store, "sync.url", &url, err)) != 0 ||
+        (rc = mq_store_setting_get(store, "sync.token", &token, err)) != 0 ||
+        (rc = mq_store_setting_get(store, "sync.cacert", &cacert, err)) != 0)
+        goto out;
+    const char *use_url = opts->server_url ? opts->server_url : url;
+    const char *use_token = opts->token ? opts->token : token;
+    const char *use_cacert = opts->cacert ? opts->cacert : cacert;
+    if (use_url == NULL || *use_url == '\0') {
+        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                           "no server: give the server's URL (--server URL) once");
+        goto out;
+    }
+    if (strncmp(use_url, "http://", 7) != 0 && strncmp(use_url, "https://", 8) != 0) {
+        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                           "server URL \"%s\" must start with http:// or https://",
+                           use_url);
+        goto out;
+    }
+    if (use_token == NULL || *use_token == '\0') {
+        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                           "no device token: give the token that `minqing-server device "
+                           "add` printed (--token TOKEN) once");
+        goto out;
+    }
+    c.store = store;
+    c.rep = report;
+    c.token = use_token;
+    c.cacert = use_cacert;
+    c.batch = opts->batch ? opts->batch : MQ_PROTO_DEFAULT_BATCH;
+    if (c.batch > MQ_PROTO_MAX_BATCH)
+        c.batch = MQ_PROTO_MAX_BATCH;
+    c.budget_ms = opts->retry_budget_ms ? opts->retry_budget_ms : 60000;
+    c.backoff_ms = opts->backoff_ms ? opts->backoff_ms : 250;
+    c.timeout_ms = opts->timeout_ms ? opts->timeout_ms : 60000;
+    c.notify = opts->notify;
+    c.ctx = opts->ctx;
+    size_t ulen = strlen(use_url);
+    while (ulen > 0 && use_url[ulen - 1] == '/')
+        ulen--;
+    c.base = malloc(ulen + 1);
+    char auth[160];
+    if (c.base == NULL) {
+        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(c.base, use_url, ulen);
+    c.base[ulen] = '\0';
+    if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", use_token) >=
+        (int)sizeof auth) {
+        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                           "device token is too long");
+        goto out;
+    }
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_CURL, 0, "cannot initialise libcurl");
+        goto out;
+    }
+    c.curl = curl_easy_init();
+    if (c.curl == NULL) {
+        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_CURL, 0,
+                           "cannot create a curl handle");
+        goto out;
+    }
+    c.headers = curl_slist_append(c.headers, auth);
+    c.headers = curl_slist_append(c.headers, "Content-Type: application/json");
+    c.headers = curl_slist_append(c.headers, "Content-Encoding: gzip");
+    c.headers = curl_slist_append(c.headers, "Accept-Encoding: gzip");
+    c.headers = curl_slist_append(c.headers, "Accept: application/json");
+    c.headers = curl_slist_append(c.headers, "Expect:");
+    curl_easy_setopt(c.curl, CURLOPT_HTTPHEADER, c.headers);
+    curl_easy_setopt(c.curl, CURLOPT_USERAGENT,
+                     "minqing/"
+                     "0.1");
+    curl_easy_setopt(c.curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(c.curl, CURLOPT_TIMEOUT_MS, (long)c.timeout_ms);
+    curl_easy_setopt(c.curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c.curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c.cacert != NULL && *c.cacert != '\0')
+        curl_easy_setopt(c.curl, CURLOPT_CAINFO, c.cacert);
+
+    rc = session(&c, err);
+    if (rc != 0)
+        goto out;
+    /* The server accepted us: remember how to reach it next time. */
+    if ((rc = remember(store, "sync.url", c.base, err)) != 0 ||
+        (rc = remember(store, "sync.token", use_token, err)) != 0)
+        goto out;
+    if (use_cacert != NULL && (rc = remember(store, "sync.cacert", use_cacert, err)) != 0)
+        goto out;
+    if (c.max_batch > 0 && c.batch > c.max_batch)
+        c.batch = c.max_batch;
+    rc = push(&c, &refused, err);
+    if (rc == 0)
+        rc = pull(&c, err);
+    if (rc == 0 && refused)
+        rc = mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                           "the server refused %zu change(s); they are kept with the "
+                           "server's reasons (see `minqing rejected`)",
+                           report->push_rejected);
+out:
+    report->elapsed_ms = mq_platform_time_ms() - started;
+    if (c.curl != NULL)
+        curl_easy_cleanup(c.curl);
+    curl_slist_free_all(c.headers);
+    free(c.base);
+    mq_free(url);
+    mq_free(token);
+    mq_free(cacert);
+    return rc;
+}

@@ -1,0 +1,303 @@
+/*
+ * sync/proto/proto.c - the pieces of the sync protocol that the client and
+ * the server share: gzip bodies with a hard bound on what they inflate to,
+ * byte buffers for building JSON bodies from the core's change text without
+ * re-parsing it, random device tokens and batch ids, and SHA-256 so that the
+ * server keeps only the hash of a token.
+ *
+ * A gzip body that ends before its trailer is reported as MQ_EINVAL so that
+ * the client can treat a truncated response as a transient failure and
+ * retry; one that inflates past its bound is MQ_EREFUSED, never retried.
+ */
+#include "proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "platform.h"
+
+int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
+{
+    if (err != NULL) {
+        va_list ap;
+        err->rc = rc;
+        err->domain = domain;
+        err->code = code;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* ---- buffers --------------------------------------------------------------- */
+
+static int buf_reserve(mq__buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        return MQ_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int mq__buf_add(mq__buf *b, const void *p, size_t n)
+{
+    if (buf_reserve(b, n) != 0)
+        return MQ_ENOMEM;
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int mq__buf_puts(mq__buf *b, const char *s)
+{
+    return mq__buf_add(b, s, strlen(s));
+}
+
+int mq__buf_printf(mq__buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
+        return MQ_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int mq__buf_json_string(mq__buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (mq__buf_add(b, "\"", 1) != 0)
+        return MQ_ENOMEM;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[7];
+        size_t n = 0;
+        switch (*p) {
+        case '"':
+        case '\\':
+            esc[n++] = '\\';
+            esc[n++] = (char)*p;
+            break;
+        case '\n':
+            esc[n++] = '\\';
+            esc[n++] = 'n';
+            break;
+        case '\r':
+            esc[n++] = '\\';
+            esc[n++] = 'r';
+            break;
+        case '\t':
+            esc[n++] = '\\';
+            esc[n++] = 't';
+            break;
+        default:
+            if (*p < 0x20) {
+                memcpy(esc, "\\u00", 4);
+                n = 4;
+                esc[n++] = hex[*p >> 4];
+                esc[n++] = hex[*p & 15];
+            } else {
+                esc[n++] = (char)*p;
+            }
+        }
+        if (mq__buf_add(b, esc, n) != 0)
+            return MQ_ENOMEM;
+    }
+    return mq__buf_add(b, "\"", 1);
+}
+
+void mq__buf_free(mq__buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- gzip ---------------------------------------------------------------------- */
+
+int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
+             mq_error *err)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    *out = NULL;
+    *out_len = 0;
+    /* windowBits 15 + 16 selects the gzip wrapper; level 6 is zlib's default
+     * balance, and JSON of records compresses about 5:1 at it. */
+    if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                             "gzip: cannot initialise zlib");
+    size_t cap = deflateBound(&zs, (uLong)n);
+    unsigned char *buf = malloc(cap);
+    if (buf == NULL) {
+        deflateEnd(&zs);
+        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                             "gzip: out of memory for %zu bytes", cap);
+    }
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = buf;
+    zs.avail_out = (uInt)cap;
+    int zrc = deflate(&zs, Z_FINISH);
+    size_t got = cap - zs.avail_out;
+    deflateEnd(&zs);
+    if (zrc != Z_STREAM_END) {
+        free(buf);
+        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                             "gzip: deflate failed (%d)", zrc);
+    }
+    *out = buf;
+    *out_len = got;
+    return 0;
+}
+
+int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len,
+               mq_error *err)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    *out = NULL;
+    *out_len = 0;
+    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                             "gunzip: cannot initialise zlib");
+    size_t cap = n * 4 + 1024;
+    if (cap > max + 1)
+        cap = max + 1;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL) {
+        inflateEnd(&zs);
+        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                             "gunzip: out of memory");
+    }
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    size_t len = 0;
+    int zrc = Z_OK;
+    for (;;) {
+        if (len == cap) {
+            if (cap > max) {
+                free(buf);
+                inflateEnd(&zs);
+                return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                                     "body inflates past the limit of %zu bytes", max);
+            }
+            size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *p = realloc(buf, ncap + 1);
+            if (p == NULL) {
+                free(buf);
+                inflateEnd(&zs);
+                return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                     "gunzip: out of memory");
+            }
+            buf = p;
+            cap = ncap;
+        }
+        zs.next_out = (Bytef *)buf + len;
+        zs.avail_out = (uInt)(cap - len);
+        zrc = inflate(&zs, Z_NO_FLUSH);
+        len = cap - zs.avail_out;
+        if (zrc == Z_STREAM_END)
+            break;
+        if (zrc == Z_BUF_ERROR && zs.avail_in == 0)
+            break; /* input exhausted before the trailer */
+        if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+            break;
+    }
+    int trailing = zs.avail_in != 0;
+    inflateEnd(&zs);
+    if (zrc != Z_STREAM_END || trailing) {
+        free(buf);
+        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                             "gzip body is %s (zlib %d after %zu of %zu bytes)",
+                             zrc == Z_STREAM_END  ? "followed by extra bytes"
+                             : zrc == Z_BUF_ERROR ? "truncated"
+                                                  : "corrupt",
+                             zrc, n - zs.avail_in, n);
+    }
+    if (len > max) {
+        free(buf);
+        return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                             "body inflates past the limit of %zu bytes", max);
+    }
+    buf[len] = '\0';
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* ---- tokens and ids ---------------------------------------------------------- */
+
+static void to_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int mq__random_hex(char *out, size_t nbytes, mq_error *err)
+{
+    unsigned char raw[64];
+    if (nbytes > sizeof raw)
+        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                             "random id of %zu bytes is too long", nbytes);
+    if (mq_platform_random(raw, nbytes) != 0)
+        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, 0,
+                             "cannot read the system's random generator");
+    to_hex(raw, nbytes, out);
+    return 0;
+}
+
+int mq__token_new(char out[MQ_PROTO_TOKEN_LEN + 1], mq_error *err)
+{
+    memcpy(out, "mqt_", 4);
+    return mq__random_hex(out + 4, 32, err);
+}
+
+int mq__sha256_hex(const void *data, size_t n, char out[65], mq_error *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_MINQING, MQ_EIO,
+                             "SHA-256 failed in libcrypto");
+    to_hex(md, 32, out);
+    return 0;
+}
+
+int mq__batch_id_valid(const char *id)
+{
+    size_t n = 0;
+    if (id == NULL)
+        return 0;
+    for (const char *p = id; *p; p++, n++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+        if (!ok || n >= MQ_PROTO_BATCH_ID_MAX)
+            return 0;
+    }
+    return n > 0;
+}

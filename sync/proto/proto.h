@@ -1,0 +1,104 @@
+/*
+ * sync/proto/proto.h - what both ends of the sync protocol share: the limits
+ * of docs/PROTOCOL.md, gzip bodies, growable byte buffers, device tokens and
+ * their hashes, and the error helper of the sync module.
+ *
+ * Internal to sync/: the client (sync/client) and the server (sync/server)
+ * include it; front ends use minqing/sync.h.
+ */
+#ifndef MQ_SYNC_PROTO_H
+#define MQ_SYNC_PROTO_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "minqing/error.h"
+
+/* ---- limits (docs/PROTOCOL.md, "Limits") --------------------------------- */
+
+/** Protocol version; the path prefix is "/v1". */
+#define MQ_PROTO_VERSION 1
+/** Largest request or response body on the wire (gzip-compressed). */
+#define MQ_PROTO_MAX_BODY (4u * 1024u * 1024u)
+/** Largest body once inflated: guards against compression bombs. */
+#define MQ_PROTO_MAX_INFLATED (16u * 1024u * 1024u)
+/** Most changes in one pushed batch or one pulled page. */
+#define MQ_PROTO_MAX_BATCH 5000
+/** Default changes per batch and page that a client asks for. */
+#define MQ_PROTO_DEFAULT_BATCH 1000
+/** A client keeps each inflated push body under this many bytes. */
+#define MQ_PROTO_SOFT_INFLATED (3u * 1024u * 1024u)
+/** A batch id: 1 to 64 characters of [A-Za-z0-9_.-]. */
+#define MQ_PROTO_BATCH_ID_MAX 64
+/** A device token: "mqt_" then 64 hex digits (32 random bytes). */
+#define MQ_PROTO_TOKEN_LEN 68
+/** Clock difference above which the user is told that the clock is wrong. */
+#define MQ_PROTO_CLOCK_WARN_MS (5 * 60 * 1000)
+
+/* ---- errors --------------------------------------------------------------- */
+
+/** Fills `err` (may be NULL) with `rc`, `domain`, `code` and a message; returns rc. */
+int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* ---- buffers --------------------------------------------------------------- */
+
+/** A growable byte buffer; `data` is always NUL-terminated when non-NULL. */
+typedef struct mq__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} mq__buf;
+
+/** Appends `n` bytes.  Returns 0 or MQ_ENOMEM. */
+int mq__buf_add(mq__buf *b, const void *p, size_t n);
+/** Appends a NUL-terminated string. */
+int mq__buf_puts(mq__buf *b, const char *s);
+/** Appends formatted text. */
+int mq__buf_printf(mq__buf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/** Appends `s` as a JSON string literal, quotes included. */
+int mq__buf_json_string(mq__buf *b, const char *s);
+/** Frees the data and empties the buffer. */
+void mq__buf_free(mq__buf *b);
+
+/* ---- gzip ---------------------------------------------------------------------- */
+
+/**
+ * Compresses `n` bytes into a gzip member.
+ * @param[out] out  the compressed bytes, the caller's (free())
+ */
+int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
+             mq_error *err);
+
+/**
+ * Inflates a gzip body into a NUL-terminated buffer of at most `max` bytes.
+ * @param[out] out  the inflated bytes, the caller's (free())
+ * @return 0; MQ_EINVAL when the body is not gzip or is truncated (the stream
+ *         ends before its trailer); MQ_EREFUSED when it inflates past `max`
+ */
+int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len,
+               mq_error *err);
+
+/* ---- tokens and ids ---------------------------------------------------------- */
+
+/** Writes `nbytes` random bytes as 2*nbytes hex digits and a NUL into `out`. */
+int mq__random_hex(char *out, size_t nbytes, mq_error *err);
+
+/** A new device token: "mqt_" + 64 hex digits, NUL-terminated. */
+int mq__token_new(char out[MQ_PROTO_TOKEN_LEN + 1], mq_error *err);
+
+/** SHA-256 of `s` (its bytes, no terminator) as 64 lowercase hex digits. */
+int mq__sha256_hex(const void *data, size_t n, char out[65], mq_error *err);
+
+/** 1 when `id` is a valid batch id, else 0. */
+int mq__batch_id_valid(const char *id);
+
+#endif /* MQ_SYNC_PROTO_H */

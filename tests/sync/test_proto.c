@@ -1,0 +1,126 @@
+/*
+ * tests/sync/test_proto.c - unit tests of the protocol pieces both ends
+ * share: gzip bodies (round trip, truncation, bombs), JSON string escaping,
+ * tokens, SHA-256 and batch ids.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+static int failures;
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
+            failures++;                                                                  \
+        }                                                                                \
+    } while (0)
+
+static void test_gzip_round_trip(void)
+{
+    const char *text = "{\"v\":\"0000018c2f3a4b5c0001-t1\",\"type\":\"household\","
+                       "\"set\":{\"head_name\":\"李春明\"}}";
+    unsigned char *z = NULL;
+    size_t zn = 0;
+    char *back = NULL;
+    size_t bn = 0;
+    mq_error e;
+    CHECK(mq__gzip(text, strlen(text), &z, &zn, &e) == 0);
+    CHECK(zn > 10 && z[0] == 0x1f && z[1] == 0x8b);
+    CHECK(mq__gunzip(z, zn, 1024, &back, &bn, &e) == 0);
+    CHECK(bn == strlen(text) && strcmp(back, text) == 0);
+    free(back);
+
+    /* Every proper prefix is a truncated body, never a shorter success. */
+    for (size_t cut = 0; cut < zn; cut++) {
+        back = NULL;
+        CHECK(mq__gunzip(z, cut, 1024, &back, &bn, &e) == MQ_EINVAL);
+        CHECK(back == NULL);
+    }
+    /* A body that inflates past the bound is refused. */
+    CHECK(mq__gunzip(z, zn, 10, &back, &bn, &e) == MQ_EREFUSED);
+    free(z);
+
+    /* Empty body round trip. */
+    CHECK(mq__gzip("", 0, &z, &zn, &e) == 0);
+    CHECK(mq__gunzip(z, zn, 16, &back, &bn, &e) == 0 && bn == 0 && back[0] == '\0');
+    free(back);
+    free(z);
+
+    /* Not gzip at all. */
+    CHECK(mq__gunzip("{\"a\":1}", 7, 1024, &back, &bn, &e) == MQ_EINVAL);
+}
+
+static void test_bomb(void)
+{
+    size_t n = 64u * 1024u * 1024u;
+    char *zeros = calloc(1, n);
+    unsigned char *z = NULL;
+    size_t zn = 0;
+    char *back = NULL;
+    size_t bn = 0;
+    mq_error e;
+    CHECK(zeros != NULL);
+    CHECK(mq__gzip(zeros, n, &z, &zn, &e) == 0);
+    CHECK(zn < MQ_PROTO_MAX_BODY); /* small on the wire ... */
+    CHECK(mq__gunzip(z, zn, MQ_PROTO_MAX_INFLATED, &back, &bn, &e) == MQ_EREFUSED);
+    CHECK(back == NULL);
+    free(z);
+    free(zeros);
+}
+
+static void test_json_string(void)
+{
+    mq__buf b = {0};
+    CHECK(mq__buf_json_string(&b, "a\"b\\c\n\x01 民情") == 0);
+    CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001 民情\"") == 0);
+    mq__buf_free(&b);
+    CHECK(mq__buf_printf(&b, "%d-%s", 42, "x") == 0 && strcmp(b.data, "42-x") == 0);
+    mq__buf_free(&b);
+}
+
+static void test_tokens(void)
+{
+    char t1[MQ_PROTO_TOKEN_LEN + 1], t2[MQ_PROTO_TOKEN_LEN + 1], h[65];
+    mq_error e;
+    CHECK(mq__token_new(t1, &e) == 0 && mq__token_new(t2, &e) == 0);
+    CHECK(strlen(t1) == MQ_PROTO_TOKEN_LEN && strncmp(t1, "mqt_", 4) == 0);
+    CHECK(strcmp(t1, t2) != 0);
+    CHECK(mq__sha256_hex("abc", 3, h, &e) == 0);
+    CHECK(strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") ==
+          0);
+}
+
+static void test_batch_ids(void)
+{
+    CHECK(mq__batch_id_valid("0123abcdef"));
+    CHECK(mq__batch_id_valid("tablet-1.batch_7"));
+    CHECK(!mq__batch_id_valid(""));
+    CHECK(!mq__batch_id_valid(NULL));
+    CHECK(!mq__batch_id_valid("a b"));
+    CHECK(!mq__batch_id_valid("../x/y"));
+    char longid[80];
+    memset(longid, 'a', 65);
+    longid[65] = '\0';
+    CHECK(!mq__batch_id_valid(longid));
+    longid[64] = '\0';
+    CHECK(mq__batch_id_valid(longid));
+}
+
+int main(void)
+{
+    test_gzip_round_trip();
+    test_bomb();
+    test_json_string();
+    test_tokens();
+    test_batch_ids();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    puts("test_proto: ok");
+    return 0;
+}
