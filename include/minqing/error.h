@@ -54,9 +54,9 @@ typedef enum mq_domain {
  * library never keeps a pointer to it past the call it was passed to.
  */
 typedef struct mq_error {
-    int rc;           /**< the MQ_E* code the call returned */
-    mq_domain domain; /**< where `code` comes from */
-    int code;         /**< code in its own domain */
+    int rc;                             /**< the MQ_E* code the call returned */
+    mq_domain domain;                   /**< where `code` comes from */
+    int code;                           /**< code in its own domain */
     char message[MQ_ERROR_MESSAGE_MAX]; /**< NUL-terminated, UTF-8 */
 } mq_error;
 

@@ -137,8 +137,8 @@ typedef struct mq_where {
 } mq_where;
 
 /** Walks the live records of `type` that meet every condition. */
-int mq_store_list(mq_store *store, const char *type, const mq_where *where,
-                  size_t nwhere, mq_json_cb cb, void *ctx, mq_error *err);
+int mq_store_list(mq_store *store, const char *type, const mq_where *where, size_t nwhere,
+                  mq_json_cb cb, void *ctx, mq_error *err);
 
 /**
  * Walks the live records whose searchable fields (the schema marks them:
@@ -219,8 +219,8 @@ typedef struct mq_changes_query {
  * Walks the changes after `q->since` in this replica's arrival order.
  * @param[out] next  the cursor to pass as `since` next time (may be NULL)
  */
-int mq_store_changes(mq_store *store, const mq_changes_query *q, mq_json_cb cb,
-                     void *ctx, int64_t *next, mq_error *err);
+int mq_store_changes(mq_store *store, const mq_changes_query *q, mq_json_cb cb, void *ctx,
+                     int64_t *next, mq_error *err);
 
 /** Writes a bundle (a header line, then one change per line) for `q`. */
 int mq_store_write_bundle(mq_store *store, const mq_changes_query *q, FILE *out,
@@ -327,8 +327,8 @@ int mq_store_needs(mq_store *store, const mq_needs_query *q, mq_json_cb cb, void
  * problem is passed to `cb` as a sentence.
  * @param[out] problems  how many problems were found
  */
-int mq_store_check(mq_store *store, void (*cb)(void *ctx, const char *problem),
-                   void *ctx, size_t *problems, mq_error *err);
+int mq_store_check(mq_store *store, void (*cb)(void *ctx, const char *problem), void *ctx,
+                   size_t *problems, mq_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,154 @@
+/*
+ * core/area.c - which area a record belongs to.
+ *
+ * The schema gives each type a scope path: a member belongs to its household,
+ * a household to its group, a group to its village, and so on up to the
+ * county.  Each record row keeps `parent` (the record its scope field points
+ * at) and `area` (the area it finally belongs to), so that access control
+ * and partial sync can filter with an index instead of walking the path.
+ *
+ * Invariant: for a record whose type has a scope, `area` is the parent's id
+ * when the parent is an area, else the parent's own `area`; an area record's
+ * `area` is its own id.  When a record's area changes, the records below it
+ * follow (mq__area_cascade).  A parent that has not arrived yet (delivery
+ * order is free) leaves `area` NULL until it does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
+{
+    const mq_type *t = rec->type;
+    const cJSON *p;
+
+    free(rec->parent);
+    free(rec->area);
+    rec->parent = rec->area = NULL;
+    if (t->scope == NULL)
+        return 0;
+    p = cJSON_GetObjectItemCaseSensitive(rec->fields, t->scope->name);
+    if (cJSON_IsString(p))
+        rec->parent = mq__strdup(p->valuestring);
+    if (t->scope_self) {
+        rec->area = mq__strdup(rec->id);
+        return 0;
+    }
+    if (rec->parent == NULL)
+        return 0;
+    if (t->scope->to_type->scope_self) {
+        rec->area = mq__strdup(rec->parent);
+        return 0;
+    }
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_KIND, err);
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, rec->parent, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rec->area = mq__strdup(mq__col_text(st, 2));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "looking up a record's area");
+    return 0;
+}
+
+static const char *area_type_name(const mq_store *s)
+{
+    for (size_t i = 0; i < s->schema->ntypes; i++)
+        if (s->schema->types[i].scope_self)
+            return s->schema->types[i].name;
+    return "";
+}
+
+int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err)
+{
+    /*
+     * Collect the children first: the statement is shared and the recursion
+     * below reuses it.  Scope paths are a few levels deep (need_action ->
+     * need -> household), so the recursion is shallow.
+     */
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CHILDREN, err);
+    char **kids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, area_type_name(s), -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **grown = realloc(kids, cap * sizeof(char *));
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            kids = grown;
+        }
+        kids[n++] = mq__strdup(mq__col_text(st, 0));
+    }
+    sqlite3_reset(st);
+    rc = rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "listing records below one");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *up = mq__stmt(s, MQ_ST_SET_AREA, err);
+        if (up == NULL) {
+            rc = err != NULL ? err->rc : MQ_EIO;
+            break;
+        }
+        sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
+        mq__bind_text(up, 2, area);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = mq__fail_sqlite(err, s->db, "moving a record to its area");
+        sqlite3_reset(up);
+        if (rc == 0)
+            rc = mq__area_cascade(s, kids[i], area, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(kids[i]);
+    free(kids);
+    return rc;
+}
+
+int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *json;
+    sqlite3_stmt *st;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(areas[i]));
+    json = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    if (json == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    rc = mq__exec(s,
+                  "CREATE TEMP TABLE IF NOT EXISTS mq_scope(id TEXT PRIMARY KEY);"
+                  "DELETE FROM mq_scope;",
+                  err);
+    if (rc != 0) {
+        cJSON_free(json);
+        return rc;
+    }
+    if (sqlite3_prepare_v2(
+            s->db,
+            "WITH RECURSIVE sub(id) AS (SELECT value FROM json_each(?1)"
+            " UNION SELECT r.id FROM record r JOIN sub ON r.parent = sub.id"
+            " WHERE r.type = ?2)"
+            " INSERT OR IGNORE INTO mq_scope(id) SELECT id FROM sub",
+            -1, &st, NULL) != SQLITE_OK) {
+        cJSON_free(json);
+        return mq__fail_sqlite(err, s->db, "listing areas");
+    }
+    sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, area_type_name(s), -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_DONE ? 0
+                                         : mq__fail_sqlite(err, s->db, "listing areas");
+    sqlite3_finalize(st);
+    cJSON_free(json);
+    return rc;
+}

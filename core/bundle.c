@@ -1,0 +1,485 @@
+/*
+ * core/bundle.c - exchanging changes with other replicas: reading the log
+ * after a cursor, writing and applying bundles, scope checks and the list of
+ * rejected changes.
+ *
+ * A bundle is JSON Lines: a header {"minqing":"bundle","format":1,...},
+ * one change per line, and a trailer {"end":true,"changes":N,"next":CURSOR}.
+ * The trailer is how a bundle cut short on a USB stick is told from a whole
+ * one: apply refuses a bundle without it and writes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BUNDLE_LINE_MAX (4 * 1024 * 1024)
+
+/* Builds the wire form of a change row (v, type, rid, by, body, base). */
+static char *row_json(sqlite3_stmt *st, int first)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *out;
+
+    cJSON_AddStringToObject(o, "v", mq__col_text(st, first));
+    cJSON_AddStringToObject(o, "type", mq__col_text(st, first + 1));
+    cJSON_AddStringToObject(o, "id", mq__col_text(st, first + 2));
+    if (sqlite3_column_type(st, first + 3) != SQLITE_NULL)
+        cJSON_AddStringToObject(o, "by", mq__col_text(st, first + 3));
+    cJSON_AddItemToObject(o, "set", cJSON_Parse(mq__col_text(st, first + 4)));
+    if (sqlite3_column_type(st, first + 5) != SQLITE_NULL)
+        cJSON_AddItemToObject(o, "base", cJSON_Parse(mq__col_text(st, first + 5)));
+    out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return out;
+}
+
+int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void *ctx,
+                     int64_t *next, mq_error *err)
+{
+    char sql[1024];
+    char unscoped[256] = "";
+    sqlite3_stmt *st;
+    int64_t top = 0, last;
+    size_t count = 0;
+    int rc;
+
+    last = q->since;
+    /* The cursor stops at the log's end as it is now, so rows skipped by the
+     * scope filter are not scanned again next time. */
+    if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(seq), 0) FROM change", -1, &st,
+                           NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    }
+    top = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (q->nareas > 0) {
+        if ((rc = mq__scope_fill(s, q->areas, q->nareas, err)) != 0)
+            return rc;
+        /* Types with no scope (cadres) belong to every area. */
+        size_t used = 0;
+        for (size_t i = 0; i < s->schema->ntypes; i++) {
+            if (s->schema->types[i].scope != NULL)
+                continue;
+            used += (size_t)snprintf(unscoped + used, sizeof(unscoped) - used, "%s'%s'",
+                                     used ? "," : "", s->schema->types[i].name);
+            if (used >= sizeof(unscoped))
+                return mq__fail(err, MQ_EINVAL, "schema: too many unscoped types");
+        }
+    }
+    snprintf(sql, sizeof(sql),
+             "SELECT c.seq, c.v, c.type, c.rid, c.by, c.body, c.base FROM change c%s"
+             " WHERE c.seq > ?1 AND c.seq <= ?2 AND (?3 IS NULL OR c.src IS NOT ?3)%s%s%s"
+             " ORDER BY c.seq LIMIT ?4",
+             q->nareas ? " LEFT JOIN record r ON r.id = c.rid" : "",
+             q->nareas ? " AND (c.type IN (" : "", q->nareas ? unscoped : "",
+             q->nareas ? ") OR r.area IN (SELECT id FROM temp.mq_scope))" : "");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    sqlite3_bind_int64(st, 1, q->since);
+    sqlite3_bind_int64(st, 2, top);
+    mq__bind_text(st, 3, q->skip_source);
+    sqlite3_bind_int64(st, 4, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char *json = row_json(st, 1);
+        if (json == NULL) {
+            sqlite3_finalize(st);
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
+        }
+        last = sqlite3_column_int64(st, 0);
+        count++;
+        int stop = cb(ctx, json);
+        cJSON_free(json);
+        if (stop != 0) {
+            sqlite3_finalize(st);
+            if (next != NULL)
+                *next = last;
+            return stop;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    if (next != NULL)
+        *next = (q->limit == 0 || count < q->limit) ? (top > q->since ? top : q->since)
+                                                    : last;
+    return 0;
+}
+
+struct bundle_out {
+    FILE *out;
+    size_t n;
+};
+
+static int bundle_line(void *ctx, const char *json)
+{
+    struct bundle_out *b = ctx;
+
+    b->n++;
+    if (fputs(json, b->out) == EOF || fputc('\n', b->out) == EOF)
+        return MQ_EIO;
+    return 0;
+}
+
+int mq_store_write_bundle(mq_store *s, const mq_changes_query *q, FILE *out,
+                          int64_t *next, mq_error *err)
+{
+    struct bundle_out b = {out, 0};
+    int64_t nx = q->since;
+    int rc;
+
+    fprintf(out, "{\"minqing\":\"bundle\",\"format\":1,\"site\":\"%s\",\"since\":%lld}\n",
+            s->site, (long long)q->since);
+    rc = mq_store_changes(s, q, bundle_line, &b, &nx, err);
+    if (rc == MQ_EIO)
+        return mq__fail(err, MQ_EIO, "bundle: cannot write the output");
+    if (rc != 0)
+        return rc;
+    fprintf(out, "{\"end\":true,\"changes\":%zu,\"next\":%lld}\n", b.n, (long long)nx);
+    if (fflush(out) != 0 || ferror(out))
+        return mq__fail(err, MQ_EIO, "bundle: cannot write the output");
+    if (next != NULL)
+        *next = nx;
+    return 0;
+}
+
+static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
+                        mq_apply_result *result, mq_error *err)
+{
+    mq__change c;
+    int rc = mq__change_parse(s, obj, &c, err);
+
+    if (rc == 0) {
+        rc = mq__merge(s, &c, source != NULL ? source : "bundle", result, err);
+        mq__change_clear(&c);
+    }
+    return rc;
+}
+
+int mq_store_apply_change(mq_store *s, const char *change_json, const char *source,
+                          mq_apply_result *result, mq_error *err)
+{
+    cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
+    int rc;
+
+    *result = MQ_REJECTED;
+    if (obj == NULL) {
+        mq__fail(err, MQ_EINVAL, "change: not valid JSON");
+        return 0;
+    }
+    if ((rc = mq__tx_begin(s, err)) != 0) {
+        cJSON_Delete(obj);
+        return rc;
+    }
+    rc = apply_parsed(s, obj, source, result, err);
+    cJSON_Delete(obj);
+    if (rc == MQ_EINVAL) {
+        /* Refused, not failed: the caller decides what to do with it. */
+        mq__tx_rollback(s);
+        *result = MQ_REJECTED;
+        return 0;
+    }
+    if (rc != 0) {
+        mq__tx_rollback(s);
+        return rc;
+    }
+    return mq__tx_commit(s, err);
+}
+
+static int read_bundle_line(FILE *in, char **buf, size_t *cap, size_t *len)
+{
+    size_t n = 0;
+
+    for (;;) {
+        if (*cap - n < 2) {
+            size_t ncap = *cap ? *cap * 2 : 4096;
+            char *grown = realloc(*buf, ncap);
+            if (grown == NULL)
+                return MQ_ENOMEM;
+            *buf = grown;
+            *cap = ncap;
+        }
+        if (fgets(*buf + n, (int)(*cap - n), in) == NULL)
+            break;
+        n += strlen(*buf + n);
+        if (n > 0 && (*buf)[n - 1] == '\n')
+            break;
+        if (n > BUNDLE_LINE_MAX)
+            return MQ_EINVAL;
+    }
+    while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r'))
+        (*buf)[--n] = '\0';
+    *len = n;
+    return n == 0 && feof(in) ? MQ_ENOTFOUND : 0;
+}
+
+int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stats *stats,
+                          mq_error *err)
+{
+    mq_apply_stats st = {0, 0, 0};
+    char *buf = NULL;
+    size_t cap = 0, len, invalid = 0;
+    long line = 0;
+    int rc, ended = 0;
+    mq_error first;
+
+    mq_error_clear(&first);
+    if (stats != NULL)
+        memset(stats, 0, sizeof(*stats));
+    if ((rc = mq__require_site(s, err)) != 0)
+        return rc;
+    if ((rc = mq__tx_begin(s, err)) != 0)
+        return rc;
+    while (rc == 0) {
+        int r = read_bundle_line(in, &buf, &cap, &len);
+        if (r == MQ_ENOTFOUND)
+            break;
+        line++;
+        if (r != 0) {
+            rc = mq__fail(err, r, "bundle line %ld: %s", line,
+                          r == MQ_EINVAL ? "longer than 4 MiB" : "out of memory");
+            break;
+        }
+        if (len == 0)
+            continue;
+        cJSON *obj = cJSON_Parse(buf);
+        if (obj == NULL) {
+            rc = mq__fail(err, MQ_EINVAL, "bundle line %ld: not valid JSON", line);
+            break;
+        }
+        if (line == 1) {
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "minqing");
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, "format");
+            if (!cJSON_IsString(m) || strcmp(m->valuestring, "bundle") != 0 ||
+                !cJSON_IsNumber(f) || f->valueint != 1)
+                rc = mq__fail(
+                    err, MQ_EINVAL,
+                    "bundle line 1: not a minqing bundle of format 1 (no header)");
+            cJSON_Delete(obj);
+            continue;
+        }
+        if (ended) {
+            rc = mq__fail(err, MQ_EINVAL, "bundle line %ld: data after the end line",
+                          line);
+            cJSON_Delete(obj);
+            break;
+        }
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "end"))) {
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, "changes");
+            size_t seen = st.applied + st.duplicate + st.rejected + invalid;
+            if (!cJSON_IsNumber(n) || (size_t)n->valuedouble != seen)
+                rc = mq__fail(
+                    err, MQ_EINVAL,
+                    "bundle line %ld: the end line counts %.0f changes, the bundle "
+                    "holds %zu",
+                    line, cJSON_IsNumber(n) ? n->valuedouble : -1.0, seen);
+            ended = 1;
+            cJSON_Delete(obj);
+            continue;
+        }
+        mq_apply_result res = MQ_REJECTED;
+        mq_error cerr;
+        mq_error_clear(&cerr);
+        int r2 = apply_parsed(s, obj, "bundle", &res, &cerr);
+        if (r2 == 0) {
+            if (res == MQ_APPLIED)
+                st.applied++;
+            else
+                st.duplicate++;
+        } else if (r2 == MQ_EINVAL) {
+            char prefix[48];
+            snprintf(prefix, sizeof(prefix), "bundle line %ld: ", line);
+            mq__error_prefix(&cerr, prefix);
+            if (skip_invalid) {
+                char *txt = cJSON_PrintUnformatted(obj);
+                r2 = mq_store_reject(s, txt ? txt : buf, "bundle", cerr.message, err);
+                cJSON_free(txt);
+                st.rejected++;
+                if (r2 != 0)
+                    rc = r2;
+            } else {
+                if (invalid++ == 0)
+                    first = cerr;
+            }
+        } else {
+            *err = cerr;
+            rc = r2;
+        }
+        cJSON_Delete(obj);
+    }
+    free(buf);
+    if (rc == 0 && line == 0)
+        rc = mq__fail(err, MQ_EINVAL, "bundle: empty input");
+    if (rc == 0 && !ended)
+        rc = mq__fail(
+            err, MQ_EINVAL,
+            "bundle: no end line after line %ld: the bundle is cut short; nothing "
+            "applied",
+            line);
+    if (rc == 0 && invalid > 0) {
+        *err = first;
+        char tail[96];
+        snprintf(tail, sizeof(tail), " (%zu invalid change%s; nothing applied)", invalid,
+                 invalid == 1 ? "" : "s");
+        size_t used = strlen(err->message);
+        snprintf(err->message + used, sizeof(err->message) - used, "%s", tail);
+        rc = MQ_EINVAL;
+    }
+    if (rc == 0)
+        rc = mq__tx_commit(s, err);
+    else
+        mq__tx_rollback(s);
+    if (stats != NULL && rc == 0)
+        *stats = st;
+    return rc;
+}
+
+int mq_store_reject(mq_store *s, const char *change_json, const char *source,
+                    const char *reason, mq_error *err)
+{
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO rejected(change, source, reason, at)"
+                           " VALUES(?1, ?2, ?3, ?4)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "keeping a rejected change");
+    sqlite3_bind_text(st, 1, change_json, -1, SQLITE_STATIC);
+    mq__bind_text(st, 2, source);
+    sqlite3_bind_text(st, 3, reason != NULL ? reason : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, mq_store_now_ms(s));
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0
+                             : mq__fail_sqlite(err, s->db, "keeping a rejected change");
+}
+
+int mq_store_rejected(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT change, source, reason, at FROM rejected ORDER BY seq",
+                           -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading rejected changes");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        char at[32];
+        cJSON *ch = cJSON_Parse(mq__col_text(st, 0));
+        cJSON_AddItemToObject(o, "change",
+                              ch ? ch : cJSON_CreateString(mq__col_text(st, 0)));
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+            cJSON_AddStringToObject(o, "source", mq__col_text(st, 1));
+        cJSON_AddStringToObject(o, "reason", mq__col_text(st, 2));
+        mq__iso_time(at, sqlite3_column_int64(st, 3));
+        cJSON_AddStringToObject(o, "at", at);
+        char *json = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        int stop = json ? cb(ctx, json) : MQ_ENOMEM;
+        cJSON_free(json);
+        if (stop != 0) {
+            sqlite3_finalize(st);
+            return stop;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0
+                             : mq__fail_sqlite(err, s->db, "reading rejected changes");
+}
+
+/* Is `area` one of `areas`, or below one of them? */
+static int area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
+                       int *yes, mq_error *err)
+{
+    char cur[64];
+    sqlite3_stmt *st;
+
+    *yes = 0;
+    snprintf(cur, sizeof(cur), "%s", area);
+    if (sqlite3_prepare_v2(s->db, "SELECT parent FROM record WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "walking areas");
+    /* Areas nest a few levels deep; the bound guards against a cycle. */
+    for (int depth = 0; depth < 32 && cur[0] != '\0'; depth++) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(cur, areas[i]) == 0) {
+                *yes = 1;
+                sqlite3_finalize(st);
+                return 0;
+            }
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, cur, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            snprintf(cur, sizeof(cur), "%s", mq__col_text(st, 0));
+        else
+            cur[0] = '\0';
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int mq_store_change_in_scope(mq_store *s, const char *change_json,
+                             const char *const *areas, size_t nareas, int *in_scope,
+                             mq_error *err)
+{
+    cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
+    mq__change c;
+    mq__rec rec;
+    int rc, yes = 1;
+
+    *in_scope = 0;
+    if (obj == NULL)
+        return mq__fail(err, MQ_EINVAL, "change: not valid JSON");
+    rc = mq__change_parse(s, obj, &c, err);
+    cJSON_Delete(obj);
+    if (rc != 0)
+        return rc;
+    if (c.type->scope == NULL) {
+        *in_scope = 1;
+        mq__change_clear(&c);
+        return 0;
+    }
+    if ((rc = mq__rec_load(s, c.id, &rec, err)) != 0) {
+        mq__change_clear(&c);
+        return rc;
+    }
+    /* Where the record is now... */
+    if (rec.exists) {
+        if (rec.area == NULL)
+            yes = 0;
+        else
+            rc = area_within(s, rec.area, areas, nareas, &yes, err);
+    }
+    /* ...and where the change would put it. */
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c.set, c.type->scope->name);
+    if (rc == 0 && yes && cJSON_IsString(p)) {
+        mq__rec moved;
+        memset(&moved, 0, sizeof(moved));
+        moved.exists = 1;
+        moved.type = c.type;
+        snprintf(moved.id, sizeof(moved.id), "%s", c.id);
+        moved.fields = cJSON_CreateObject();
+        cJSON_AddStringToObject(moved.fields, c.type->scope->name, p->valuestring);
+        rc = mq__rec_scope(s, &moved, err);
+        if (rc == 0) {
+            /* A new area is judged by the area it is put under. */
+            const char *a = c.type->scope_self ? moved.parent : moved.area;
+            if (a == NULL)
+                yes = 0;
+            else
+                rc = area_within(s, a, areas, nareas, &yes, err);
+        }
+        mq__rec_clear(&moved);
+    } else if (rc == 0 && !rec.exists) {
+        yes = 0; /* a new record must say where it belongs */
+    }
+    mq__rec_clear(&rec);
+    mq__change_clear(&c);
+    if (rc == 0)
+        *in_scope = yes;
+    return rc;
+}

@@ -1,0 +1,251 @@
+/*
+ * core/check.c - proving that the stored state is the fold of the log.
+ *
+ * mq_store_check() runs SQLite's integrity check, then re-derives every
+ * record from its changes (merge.c, M2 and M3) and compares: fields, heads,
+ * tombstone, conflict rows and the area the scope path gives.  It is the
+ * debug checker of the merge invariants made available to users, and what a
+ * test runs after killing a process mid-write.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err)
+{
+    mq__logrow *rows;
+    size_t n;
+    int rc;
+    sqlite3_stmt *st;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(out->id, sizeof(out->id), "%s", rid);
+    if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0)
+        return rc;
+    if (n == 0) {
+        mq__log_free(rows, n);
+        return 0;
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT type, min(v) FROM change WHERE rid = ?1", -1,
+                           &st, NULL) != SQLITE_OK) {
+        mq__log_free(rows, n);
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    }
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->type = mq__schema_type(s->schema, mq__col_text(st, 0));
+        snprintf(out->cv, sizeof(out->cv), "%s", mq__col_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    if (out->type == NULL) {
+        mq__log_free(rows, n);
+        return mq__fail(err, MQ_ECORRUPT, "record %s: its changes have an unknown type",
+                        rid);
+    }
+    out->exists = 1;
+    out->fields = cJSON_CreateObject();
+    out->vers = cJSON_CreateObject();
+    const char **heads = malloc((n + 1) * sizeof(char *));
+    if (heads == NULL || out->fields == NULL || out->vers == NULL) {
+        free(heads);
+        mq__log_free(rows, n);
+        mq__rec_clear(out);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
+    /* Every field any change sets, each folded on its own. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const cJSON *f;
+        cJSON_ArrayForEach(f, rows[i].set)
+        {
+            int done =
+                strcmp(f->string, "_deleted") == 0
+                    ? cJSON_GetObjectItemCaseSensitive(out->vers, "_deleted") != NULL
+                    : cJSON_GetObjectItemCaseSensitive(out->fields, f->string) != NULL;
+            if (done)
+                continue;
+            const cJSON *value;
+            int conflict;
+            size_t nh = mq__fold_field(rows, n, f->string, heads, &value, &conflict);
+            if (mq__rec_set_field(out, f->string, value, heads, nh) != 0)
+                rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+        }
+    }
+    free(heads);
+    mq__log_free(rows, n);
+    if (rc == 0)
+        rc = mq__rec_scope(s, out, err);
+    if (rc != 0)
+        mq__rec_clear(out);
+    return rc;
+}
+
+struct checker {
+    void (*cb)(void *ctx, const char *problem);
+    void *ctx;
+    size_t problems;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+problem(struct checker *c, const char *fmt, ...)
+{
+    char msg[MQ_ERROR_MESSAGE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->problems++;
+    if (c->cb != NULL && c->problems <= 1000)
+        c->cb(c->ctx, msg);
+}
+
+static int same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int has_conflict_row(mq_store *s, const char *rid, const char *field)
+{
+    sqlite3_stmt *st;
+    int yes = 0;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+        yes = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    return yes;
+}
+
+/* Compares one stored record with the fold of its log. */
+static int check_record(mq_store *s, struct checker *c, const char *rid, mq_error *err)
+{
+    mq__rec got, want;
+    mq__logrow *rows = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = mq__rec_load(s, rid, &got, err)) != 0)
+        return rc;
+    if ((rc = mq__rec_fold(s, rid, &want, err)) != 0) {
+        mq__rec_clear(&got);
+        return rc;
+    }
+    if (!want.exists) {
+        problem(c, "record %s has no change in the log", rid);
+        goto done;
+    }
+    if (got.type != want.type)
+        problem(c, "record %s: type %s, its changes say %s", rid, got.type->name,
+                want.type->name);
+    if (got.deleted != want.deleted)
+        problem(c, "record %s: deleted is %d, the log says %d", rid, got.deleted,
+                want.deleted);
+    if (!cJSON_Compare(got.fields, want.fields, 1))
+        problem(c, "record %s: stored fields differ from the fold of its changes", rid);
+    if (!same_text(got.parent, want.parent) || !same_text(got.area, want.area))
+        problem(c, "record %s: area %s, its scope path gives %s", rid,
+                got.area ? got.area : "none", want.area ? want.area : "none");
+    if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0)
+        goto done;
+    const char **heads = malloc((n + 1) * sizeof(char *));
+    const cJSON *f;
+    cJSON *names = cJSON_Duplicate(want.fields, 0);
+    if (heads == NULL || names == NULL) {
+        free(heads);
+        cJSON_Delete(names);
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+        goto done;
+    }
+    cJSON_AddNullToObject(names, "_deleted");
+    cJSON_ArrayForEach(f, names)
+    {
+        const char *stored[64];
+        const cJSON *value;
+        int conflict;
+        size_t nh = mq__fold_field(rows, n, f->string, heads, &value, &conflict);
+        size_t ns = mq__rec_heads(&got, f->string, stored, 64);
+        int same = nh == ns;
+        for (size_t i = 0; same && i < nh && i < 64; i++)
+            same = strcmp(heads[i], stored[i]) == 0;
+        if (!same)
+            problem(c, "record %s: field %s: stored versions differ from the log", rid,
+                    f->string);
+        if (conflict != has_conflict_row(s, rid, f->string))
+            problem(c, "record %s: field %s: conflict %s in the log but %s in the table",
+                    rid, f->string, conflict ? "open" : "closed",
+                    conflict ? "absent" : "present");
+    }
+    free(heads);
+    cJSON_Delete(names);
+done:
+    mq__log_free(rows, n);
+    mq__rec_clear(&got);
+    mq__rec_clear(&want);
+    return rc;
+}
+
+int mq_store_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void *ctx,
+                   size_t *problems, mq_error *err)
+{
+    struct checker c = {cb, ctx, 0};
+    sqlite3_stmt *st;
+    int rc;
+
+    if (problems != NULL)
+        *problems = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "checking the file");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *msg = mq__col_text(st, 0);
+        if (strcmp(msg, "ok") != 0)
+            problem(&c, "file: %s", msg);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "checking the file");
+    /* Read everything in one snapshot so a concurrent writer cannot make a
+     * consistent store look inconsistent. */
+    if ((rc = mq__exec(s, "BEGIN", err)) != 0)
+        return rc;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM record UNION SELECT rid FROM change"
+                           " UNION SELECT rid FROM conflict",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = mq__fail_sqlite(err, s->db, "checking records");
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char rid[64];
+        mq__rec probe;
+        snprintf(rid, sizeof(rid), "%s", mq__col_text(st, 0));
+        if ((rc = mq__rec_load(s, rid, &probe, err)) != 0)
+            break;
+        int exists = probe.exists;
+        mq__rec_clear(&probe);
+        if (!exists) {
+            problem(&c, "record %s: changes or conflicts in the log but no record", rid);
+            continue;
+        }
+        if ((rc = check_record(s, &c, rid, err)) != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0)
+        rc = mq__fail_sqlite(err, s->db, "checking records");
+out:
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (problems != NULL)
+        *problems = c.problems;
+    return rc;
+}

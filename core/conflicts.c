@@ -1,0 +1,101 @@
+/*
+ * core/conflicts.c - listing the concurrent edits that wait for review.
+ *
+ * The conflict table names (record, field) pairs whose heads disagree
+ * (merge.c, M3); the candidates are read back from the change log so that a
+ * reviewer sees each value with who wrote it, where and when.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int one_conflict(mq_store *s, const char *rid, const char *field, mq_json_cb cb,
+                        void *ctx, mq_error *err)
+{
+    mq__rec rec;
+    mq__logrow *rows = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = mq__rec_load(s, rid, &rec, err)) != 0)
+        return rc;
+    if (!rec.exists) {
+        mq__rec_clear(&rec);
+        return mq__fail(err, MQ_ECORRUPT, "conflict on %s, which has no record", rid);
+    }
+    if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0) {
+        mq__rec_clear(&rec);
+        return rc;
+    }
+    cJSON *o = cJSON_CreateObject();
+    char cid[256];
+    snprintf(cid, sizeof(cid), "%s/%s", rid, field);
+    cJSON_AddStringToObject(o, "conflict", cid);
+    cJSON_AddStringToObject(o, "type", rec.type->name);
+    cJSON_AddStringToObject(o, "id", rid);
+    cJSON_AddStringToObject(o, "field", field);
+    if (strcmp(field, "_deleted") == 0)
+        cJSON_AddBoolToObject(o, "value", rec.deleted);
+    else {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec.fields, field);
+        cJSON_AddItemToObject(o, "value", v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+    }
+    cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
+    const char *heads[64];
+    size_t nh = mq__rec_heads(&rec, field, heads, 64);
+    for (size_t h = 0; h < nh && h < 64; h++) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(rows[i].v, heads[h]) != 0)
+                continue;
+            cJSON *c = cJSON_CreateObject();
+            uint64_t clock = 0;
+            char at[32];
+            mq__version_parse(rows[i].v, &clock, NULL);
+            mq__iso_time(at, mq__hlc_ms(clock));
+            cJSON_AddStringToObject(c, "v", rows[i].v);
+            cJSON_AddItemToObject(
+                c, "value",
+                cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(rows[i].set, field), 1));
+            if (rows[i].by[0] != '\0')
+                cJSON_AddStringToObject(c, "by", rows[i].by);
+            else
+                cJSON_AddNullToObject(c, "by");
+            cJSON_AddStringToObject(c, "site", rows[i].v + 17);
+            cJSON_AddStringToObject(c, "at", at);
+            cJSON_AddItemToArray(cands, c);
+        }
+    }
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    mq__log_free(rows, n);
+    mq__rec_clear(&rec);
+    if (json == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    rc = cb(ctx, json);
+    cJSON_free(json);
+    return rc;
+}
+
+int mq_store_conflicts(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT rid, field FROM conflict ORDER BY rid, field",
+                           -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char rid[64], field[128];
+        snprintf(rid, sizeof(rid), "%s", mq__col_text(st, 0));
+        snprintf(field, sizeof(field), "%s", mq__col_text(st, 1));
+        int stop = one_conflict(s, rid, field, cb, ctx, err);
+        if (stop != 0) {
+            sqlite3_finalize(st);
+            return stop;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "reading conflicts");
+}

@@ -1,0 +1,50 @@
+/*
+ * core/hlc.h - the hybrid logical clock and the versions it stamps.
+ *
+ * A clock value packs 48 bits of milliseconds since the Unix epoch and a
+ * 16-bit counter.  It never goes backwards: a reading is the greater of the
+ * physical time and the last value seen (our own or another replica's),
+ * plus one tick when they tie.  So a change made after seeing another always
+ * carries a greater clock, whatever the wall clocks say.
+ *
+ * A version names one change: "HHHHHHHHHHHHHHHH-SITE", the clock in 16
+ * lower-case hex digits, a dash, the site.  Because the hex is fixed-width,
+ * comparing two versions as byte strings orders them by clock, then by site:
+ * the total order that last-writer-wins needs.
+ */
+#ifndef MQ_HLC_H
+#define MQ_HLC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MQ_SITE_MAX    32
+#define MQ_VERSION_MAX (16 + 1 + MQ_SITE_MAX + 1)
+
+typedef struct mq_hlc {
+    uint64_t last; /* greatest clock value issued or seen */
+} mq_hlc;
+
+/* A new clock value for a local event at physical time `now_ms`. */
+uint64_t mq__hlc_tick(mq_hlc *h, int64_t now_ms);
+/* Takes note of a clock value seen on another replica. */
+void mq__hlc_observe(mq_hlc *h, uint64_t remote);
+
+/* The physical milliseconds a clock value carries. */
+int64_t mq__hlc_ms(uint64_t clock);
+
+/* Writes "HHHHHHHHHHHHHHHH-SITE" into out (MQ_VERSION_MAX bytes). */
+void mq__version_format(char *out, uint64_t clock, const char *site);
+/*
+ * Parses a version.  Returns 0 and sets *clock (and *site_at, the offset of
+ * the site within `v`), or -1 if `v` is not a well-formed version.
+ */
+int mq__version_parse(const char *v, uint64_t *clock, size_t *site_at);
+
+/* 1 if `site` is 1 to MQ_SITE_MAX characters of [A-Za-z0-9_.-]. */
+int mq__site_valid(const char *site);
+
+/* Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+void mq__iso_time(char out[32], int64_t ms);
+
+#endif /* MQ_HLC_H */

@@ -1,0 +1,326 @@
+/*
+ * core/import.c - importing interchange JSON Lines.
+ *
+ * The input is streamed one line at a time (a county file is ~80 MB; a
+ * tablet has little memory) and written in one transaction, so an import is
+ * all or nothing and costs one commit.  References may point forward in the
+ * file: a reference to a record not yet stored is parked in a temporary
+ * table and checked once the whole file is in.
+ *
+ * All-or-nothing mode keeps validating after the first bad record so that
+ * the clerk sees every problem at once, then rolls back.  Skip mode keeps the
+ * good records; a record whose forward reference never resolved is taken out
+ * again at the end by deleting its change and re-folding the record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define LINE_MAX_BYTES (1024 * 1024)
+#define REPORT_MAX     1000 /* messages passed to on_invalid before summarising */
+
+struct importer {
+    mq_store *s;
+    const mq_import_opts *opts;
+    mq_import_stats *stats;
+    long line;
+    const char *rid;
+    const char *type;
+    sqlite3_stmt *park;
+    size_t reported;
+};
+
+static void report(struct importer *im, const char *msg)
+{
+    im->stats->invalid++;
+    if (im->opts->on_invalid == NULL)
+        return;
+    if (im->reported < REPORT_MAX)
+        im->opts->on_invalid(im->opts->ctx, msg);
+    else if (im->reported == REPORT_MAX)
+        im->opts->on_invalid(im->opts->ctx, "... (further invalid records not listed)");
+    im->reported++;
+}
+
+static int park_ref(void *ctx, const mq_field *f, const char *target)
+{
+    struct importer *im = ctx;
+    sqlite3_stmt *st = im->park;
+
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, im->line);
+    sqlite3_bind_text(st, 2, im->rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, im->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, f->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, f->to, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : MQ_EIO;
+}
+
+/* Reads one line into *buf; returns its length, -1 at end, -2 if too long. */
+static long read_line(FILE *in, char **buf, size_t *cap)
+{
+    size_t len = 0;
+
+    for (;;) {
+        if (*cap - len < 2) {
+            size_t ncap = *cap ? *cap * 2 : 4096;
+            char *grown = realloc(*buf, ncap);
+            if (grown == NULL)
+                return -3;
+            *buf = grown;
+            *cap = ncap;
+        }
+        if (fgets(*buf + len, (int)(*cap - len), in) == NULL)
+            return len > 0 ? (long)len : -1;
+        len += strlen(*buf + len);
+        if (len > 0 && (*buf)[len - 1] == '\n') {
+            (*buf)[--len] = '\0';
+            if (len > 0 && (*buf)[len - 1] == '\r')
+                (*buf)[--len] = '\0';
+            return (long)len;
+        }
+        if (len > LINE_MAX_BYTES) {
+            /* Skip the rest of the line so the next one is read whole. */
+            int c;
+            while ((c = fgetc(in)) != EOF && c != '\n')
+                ;
+            return -2;
+        }
+    }
+}
+
+static int import_record(struct importer *im, const char *text, mq_error *err)
+{
+    const char *end = NULL;
+    cJSON *rec = cJSON_ParseWithOpts(text, &end, 1);
+    const cJSON *type, *id, *fields;
+    const mq_type *t;
+    mq__wrote wrote;
+    int rc;
+
+    if (rec == NULL) {
+        rc = mq__fail(err, MQ_EINVAL, "not valid JSON near \"%.20s\"", end ? end : "");
+        goto done;
+    }
+    type = cJSON_GetObjectItemCaseSensitive(rec, "type");
+    id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+    fields = cJSON_GetObjectItemCaseSensitive(rec, "fields");
+    if (!cJSON_IsString(type) ||
+        (t = mq__schema_type(im->s->schema, type->valuestring)) == NULL) {
+        rc = mq__fail(err, MQ_EINVAL, "field type: unknown record type %s",
+                      cJSON_IsString(type) ? type->valuestring : "(missing)");
+        goto done;
+    }
+    if (!cJSON_IsString(id) || !mq__uuid_valid(id->valuestring)) {
+        rc = mq__fail(err, MQ_EINVAL, "%s: field id: must be a lower-case UUID", t->name);
+        goto done;
+    }
+    if (!cJSON_IsObject(fields)) {
+        rc = mq__fail(err, MQ_EINVAL, "%s %s: field fields: must be an object", t->name,
+                      id->valuestring);
+        goto done;
+    }
+    im->rid = id->valuestring;
+    im->type = t->name;
+    rc = mq__exec(im->s, "SAVEPOINT mq_rec", err);
+    if (rc != 0)
+        goto done;
+    rc = mq__write(im->s, t, id->valuestring, fields, im->opts->author, park_ref, im,
+                   &wrote, err);
+    if (rc == 0) {
+        mq__exec(im->s, "RELEASE mq_rec", NULL);
+        if (wrote == MQ_WROTE_CREATED)
+            im->stats->created++;
+        else if (wrote == MQ_WROTE_UPDATED)
+            im->stats->updated++;
+        else
+            im->stats->unchanged++;
+    } else {
+        /* Parked references of a refused record must not be checked. */
+        sqlite3_exec(im->s->db, "ROLLBACK TO mq_rec; RELEASE mq_rec", NULL, NULL, NULL);
+    }
+done:
+    cJSON_Delete(rec);
+    return rc;
+}
+
+/* Takes back a record whose forward reference did not resolve. */
+static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
+                    mq_error *err)
+{
+    sqlite3_stmt *st;
+    mq__rec rec;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM change WHERE rid = ?1 AND seq >= ?2", -1,
+                           &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "undoing a record");
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, first_seq);
+    rc = sqlite3_step(st) == SQLITE_DONE
+             ? 0
+             : mq__fail_sqlite(err, s->db, "undoing a record");
+    sqlite3_finalize(st);
+    if (rc != 0 || (rc = mq__rec_fold(s, rid, &rec, err)) != 0)
+        return rc;
+    *kept = rec.exists;
+    if (rec.exists) {
+        rc = mq__rec_save(s, &rec, err);
+    } else if (sqlite3_prepare_v2(s->db, "DELETE FROM record WHERE id = ?1", -1, &st,
+                                  NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "undoing");
+        sqlite3_finalize(st);
+    } else {
+        rc = mq__fail_sqlite(err, s->db, "undoing a record");
+    }
+    mq__rec_clear(&rec);
+    return rc;
+}
+
+/* Checks the parked references now that every record of the input is in. */
+static int resolve_parked(struct importer *im, int64_t first_seq, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+    char msg[MQ_ERROR_MESSAGE_MAX];
+
+    if (sqlite3_prepare_v2(
+            im->s->db,
+            "SELECT p.line, p.rid, p.type, p.field, p.target, p.want, r.type,"
+            " r.deleted FROM mq_parked p LEFT JOIN record r ON r.id = p.target"
+            " WHERE r.id IS NULL OR r.type <> p.want OR r.deleted <> 0"
+            " ORDER BY p.line",
+            -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, im->s->db, "checking references");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *rid = mq__col_text(st, 1);
+        const char *target = mq__col_text(st, 4);
+        const char *want = mq__col_text(st, 5);
+        if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+            snprintf(msg, sizeof(msg),
+                     "line %lld: %s %s: field %s: refers to %s %s, which does not exist",
+                     sqlite3_column_int64(st, 0), mq__col_text(st, 2), rid,
+                     mq__col_text(st, 3), want, target);
+        else
+            snprintf(msg, sizeof(msg),
+                     "line %lld: %s %s: field %s: must refer to a live %s record, but %s "
+                     "is of "
+                     "type %s%s",
+                     sqlite3_column_int64(st, 0), mq__col_text(st, 2), rid,
+                     mq__col_text(st, 3), want, target, mq__col_text(st, 6),
+                     sqlite3_column_int(st, 7) ? " (deleted)" : "");
+        report(im, msg);
+        if (im->opts->skip_invalid) {
+            int kept = 0;
+            int urc = unimport(im->s, rid, first_seq, &kept, err);
+            /* It was counted when it was written. */
+            if (kept && im->stats->updated > 0)
+                im->stats->updated--;
+            else if (!kept && im->stats->created > 0)
+                im->stats->created--;
+            if (urc != 0) {
+                sqlite3_finalize(st);
+                return urc;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, im->s->db, "checking references");
+}
+
+int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
+                    mq_import_stats *stats_out, mq_error *err)
+{
+    mq_import_opts defaults;
+    mq_import_stats stats;
+    struct importer im;
+    char *buf = NULL;
+    size_t cap = 0;
+    long len;
+    int rc;
+    int64_t first_seq = 0;
+
+    memset(&defaults, 0, sizeof(defaults));
+    memset(&stats, 0, sizeof(stats));
+    memset(&im, 0, sizeof(im));
+    im.s = s;
+    im.opts = opts_in != NULL ? opts_in : &defaults;
+    im.stats = &stats;
+    if (stats_out != NULL)
+        memset(stats_out, 0, sizeof(*stats_out));
+    if ((rc = mq__require_site(s, err)) != 0)
+        return rc;
+    if ((rc = mq__tx_begin(s, err)) != 0)
+        return rc;
+    rc = mq__exec(s,
+                  "CREATE TEMP TABLE IF NOT EXISTS mq_parked(line INTEGER, rid TEXT,"
+                  " type TEXT, field TEXT, target TEXT, want TEXT);"
+                  "DELETE FROM mq_parked;",
+                  err);
+    if (rc == 0 &&
+        sqlite3_prepare_v2(s->db, "INSERT INTO mq_parked VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &im.park, NULL) != SQLITE_OK)
+        rc = mq__fail_sqlite(err, s->db, "preparing the import");
+    if (rc == 0) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(seq), 0) + 1 FROM change", -1,
+                               &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            first_seq = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    while (rc == 0 && (len = read_line(in, &buf, &cap)) != -1) {
+        mq_error rerr;
+        char msg[MQ_ERROR_MESSAGE_MAX + 32];
+        im.line++;
+        if (len == -3) {
+            rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+            break;
+        }
+        if (len == -2) {
+            snprintf(msg, sizeof(msg), "line %ld: longer than %d bytes", im.line,
+                     LINE_MAX_BYTES);
+            report(&im, msg);
+            continue;
+        }
+        if (strspn(buf, " \t") == (size_t)len)
+            continue;
+        stats.lines++;
+        mq_error_clear(&rerr);
+        int r = import_record(&im, buf, &rerr);
+        if (r == MQ_EINVAL || r == MQ_EREFUSED) {
+            snprintf(msg, sizeof(msg), "line %ld: %s", im.line, rerr.message);
+            report(&im, msg);
+        } else if (r != 0) {
+            *err = rerr;
+            mq__error_prefix(err, "import: ");
+            rc = r;
+        }
+    }
+    if (rc == 0 && ferror(in))
+        rc = mq__fail(err, MQ_EIO, "import: cannot read the input");
+    if (rc == 0)
+        rc = resolve_parked(&im, first_seq, err);
+    sqlite3_finalize(im.park);
+    free(buf);
+    if (rc == 0 && stats.invalid > 0 && !im.opts->skip_invalid) {
+        rc = mq__fail(err, MQ_EINVAL, "%s: %zu invalid record%s; nothing imported",
+                      im.opts->source ? im.opts->source : "import", stats.invalid,
+                      stats.invalid == 1 ? "" : "s");
+        stats.created = stats.updated = stats.unchanged = 0;
+    }
+    mq__exec(s, "DROP TABLE IF EXISTS temp.mq_parked", NULL);
+    if (rc == 0)
+        rc = mq__tx_commit(s, err);
+    else
+        mq__tx_rollback(s);
+    if (stats_out != NULL)
+        *stats_out = stats;
+    return rc;
+}

@@ -1,0 +1,246 @@
+/*
+ * core/internal.h - what the files of core/ share and nothing outside sees.
+ *
+ * The store is one SQLite connection plus the compiled schema, the hybrid
+ * logical clock and a few prepared statements that the hot paths (import,
+ * apply) reuse.  docs/STORE.md describes the tables and the invariants that
+ * the code below keeps; merge.c states them again where they are enforced.
+ */
+#ifndef MQ_INTERNAL_H
+#define MQ_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "minqing/store.h"
+#include "hlc.h"
+#include "schema.h"
+
+/* Prepared statements kept for the life of the store. */
+enum mq__stmt_id {
+    MQ_ST_REC_LOAD,
+    MQ_ST_REC_UPSERT,
+    MQ_ST_REC_KIND,
+    MQ_ST_CHANGE_INSERT,
+    MQ_ST_CHANGES_OF,
+    MQ_ST_CHILDREN,
+    MQ_ST_SET_AREA,
+    MQ_ST_CONFLICT_ADD,
+    MQ_ST_CONFLICT_DEL,
+    MQ_ST_COUNT
+};
+
+struct mq_store {
+    sqlite3 *db;
+    char *path;
+    mq_schema *schema;
+    char site[MQ_SITE_MAX + 1]; /* "" until mq_store_init() */
+    char *cadre;
+    int64_t clock_offset_ms;
+    mq_hlc hlc;
+    int tx_depth; /* nesting of mq__tx_begin(); 0 outside any transaction */
+    int user_tx;  /* 1 while mq_store_begin() holds a transaction open */
+    sqlite3_stmt *stmt[MQ_ST_COUNT];
+};
+
+/* ---- errors (error.c) --------------------------------------------------- */
+
+/* Fills `err` (may be NULL) and returns `rc`. */
+int mq__fail(mq_error *err, int rc, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap);
+/* An SQLite failure on the store's connection, with `what` for context. */
+int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
+/* Prefixes the message already in `err` with `prefix` ("line 3: "). */
+void mq__error_prefix(mq_error *err, const char *prefix);
+
+/* ---- store plumbing (store.c) -------------------------------------------- */
+
+/* Returns the cached statement `id`, reset and with bindings cleared. */
+sqlite3_stmt *mq__stmt(mq_store *s, enum mq__stmt_id id, mq_error *err);
+/* Runs SQL with no result rows. */
+int mq__exec(mq_store *s, const char *sql, mq_error *err);
+/* Opens a transaction, or a savepoint inside the one already open. */
+int mq__tx_begin(mq_store *s, mq_error *err);
+int mq__tx_commit(mq_store *s, mq_error *err);
+void mq__tx_rollback(mq_store *s);
+/* MQ_ESTATE unless mq_store_init() has given the store a site. */
+int mq__require_site(mq_store *s, mq_error *err);
+/* A fresh version for a local change. */
+void mq__next_version(mq_store *s, char out[MQ_VERSION_MAX]);
+/* A new random record id (UUID version 4). */
+int mq__new_id(char out[37], mq_error *err);
+char *mq__strdup(const char *s);
+/* Binds a possibly NULL text. */
+int mq__bind_text(sqlite3_stmt *st, int i, const char *v);
+/* The column as a string or NULL; borrowed until the next step/reset. */
+const char *mq__col_text(sqlite3_stmt *st, int i);
+
+/* ---- merge (merge.c) ---------------------------------------------------- */
+
+/* A change, parsed.  Strings point into `json` or into owned buffers. */
+typedef struct mq__change {
+    char v[MQ_VERSION_MAX];
+    uint64_t hlc;
+    const mq_type *type;
+    char id[64];
+    char by[64]; /* "" when unknown */
+    cJSON *set;  /* owned: object of field values; "_deleted" for tombstones */
+    cJSON *base; /* owned, may be NULL: object field -> array of versions */
+} mq__change;
+
+void mq__change_clear(mq__change *c);
+
+/*
+ * Parses and checks a change from another replica.  Field values are checked
+ * for kind and bounds only: whether a reference resolves depends on delivery
+ * order, and the merge must not.
+ */
+int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
+
+/* Serialises a change back to its wire form; the caller frees. */
+char *mq__change_json(const mq__change *c);
+
+/*
+ * Merges a parsed change into the store, inside the caller's transaction.
+ * `src` NULL marks a local change.  Sets *result to MQ_APPLIED or
+ * MQ_DUPLICATE; returns an error (and writes nothing) when the change cannot
+ * apply here, e.g. an id that already holds a record of another type.
+ */
+int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result *result,
+              mq_error *err);
+
+/* One row of a record's change log, as the fold reads it. */
+typedef struct mq__logrow {
+    char v[MQ_VERSION_MAX];
+    char by[64];
+    cJSON *set;
+    cJSON *base; /* may be NULL */
+} mq__logrow;
+
+/* Loads every change of record `rid`.  @param[out] rows the caller's. */
+int mq__log_load(mq_store *s, const char *rid, mq__logrow **rows, size_t *n,
+                 mq_error *err);
+void mq__log_free(mq__logrow *rows, size_t n);
+
+/*
+ * Folds the changes of one field: the heads (versions no other change of the
+ * field names in its base), sorted, the winner's value (the greatest head's)
+ * and whether the heads disagree.  `heads` must hold n pointers; they borrow
+ * from rows.  Returns the number of heads (0 if no change sets the field).
+ */
+size_t mq__fold_field(const mq__logrow *rows, size_t n, const char *field,
+                      const char **heads, const cJSON **value, int *conflict);
+
+/* ---- a record's stored state (record.c) ---------------------------------- */
+
+typedef struct mq__rec {
+    int exists;
+    char id[64];
+    const mq_type *type;
+    cJSON *fields; /* owned object; may hold nulls for cleared fields */
+    cJSON *vers;   /* owned object: field -> version or [versions] */
+    char cv[MQ_VERSION_MAX];
+    int deleted;
+    char *parent; /* owned or NULL */
+    char *area;   /* owned or NULL */
+} mq__rec;
+
+/* Sets rec's state of `field` from a fold (heads sorted, winner last). */
+int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
+                      const char *const *heads, size_t nheads);
+
+/* Loads record `id`; rec->exists is 0 if there is none. */
+int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err);
+int mq__rec_save(mq_store *s, const mq__rec *rec, mq_error *err);
+void mq__rec_clear(mq__rec *rec);
+
+/*
+ * The heads of `field`: the versions that no known change has replaced.
+ * Writes up to `max` pointers into `out` (borrowed from rec) and returns the
+ * count (which may exceed max).  The winner is the greatest.
+ */
+size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, size_t max);
+
+/* ---- validation (validate.c) --------------------------------------------- */
+
+/* How much of a record validate checks. */
+enum { MQ_CHECK_REMOTE = 0, MQ_CHECK_LOCAL = 1 };
+
+/*
+ * Checks one field value against its declaration.  Writes the rule and the
+ * value that broke it into `why`.
+ */
+int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n);
+
+/*
+ * Checks that `value` of ref field `f` names a live record of the right
+ * type.  Returns 0, MQ_ENOTFOUND (no such record yet: import defers these)
+ * or MQ_EINVAL with `why` filled.
+ */
+int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, size_t n,
+                  mq_error *err);
+
+/* A real calendar date written YYYY-MM-DD; `why` says what is wrong. */
+int mq__check_date(const char *s, char *why, size_t n);
+/* A canonical lower-case UUID (8-4-4-4-12 hex digits). */
+int mq__uuid_valid(const char *s);
+
+/* Formats a JSON value for an error message, shortened; the caller frees. */
+char *mq__value_text(const cJSON *v);
+
+/* ---- local writes (write.c) ---------------------------------------------- */
+
+/* What a local write did to its record. */
+typedef enum { MQ_WROTE_NOTHING, MQ_WROTE_CREATED, MQ_WROTE_UPDATED } mq__wrote;
+
+/*
+ * A deferred reference: a ref to a record that does not exist yet, which an
+ * import resolves at its end (the target may come later in the file).
+ */
+typedef int (*mq__defer_fn)(void *ctx, const mq_field *f, const char *target);
+
+/*
+ * Validates `fields` for record `id` of `type` and writes the change, inside
+ * the caller's transaction.  With `defer` NULL a missing reference is an
+ * error; otherwise it is handed to `defer`.  Nothing is written on error.
+ */
+int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
+              const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
+              mq_error *err);
+
+/* ---- integrity (check.c) ------------------------------------------------- */
+
+/*
+ * Folds record `rid`'s whole log into `out` (parent and area included):
+ * what the stored row must equal.  out->exists is 0 when the log has no
+ * change of the record.
+ */
+int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err);
+
+/* ---- areas (area.c) ------------------------------------------------------ */
+
+/* Recomputes parent and area of `rec` from its fields (scope path). */
+int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err);
+/* Gives every record below `id` whose area derives from it the area `area`. */
+int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err);
+/* Fills temp table mq_scope(id) with `areas` and every area below them. */
+int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err);
+
+/* ---- json helpers (json.c) ----------------------------------------------- */
+
+/* Prints compactly; the caller frees with cJSON_free(). */
+char *mq__json_print(const cJSON *v);
+/* A copy of `fields` without null members; the caller deletes it. */
+cJSON *mq__json_strip_nulls(const cJSON *fields);
+/* Builds {"type":T,"id":I,"fields":F} text, with "deleted":true if asked. */
+char *mq__record_json(const char *type, const char *id, const char *fields_json,
+                      int deleted);
+
+#endif /* MQ_INTERNAL_H */

@@ -1,0 +1,261 @@
+/*
+ * core/read.c - reading records: get, list, search, history and export.
+ *
+ * Records are read from the `record` table, whose `fields` column already
+ * holds the interchange form of the fields, so most reads splice stored JSON
+ * into the {"type","id","fields"} envelope without parsing it.  Cleared
+ * fields are kept as nulls in storage (they carry versions) and left out of
+ * what is read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Emits one record row (type, id, deleted, fields) through `cb`. */
+static int emit(const char *type, const char *id, int deleted, const char *fields,
+                mq_json_cb cb, void *ctx, mq_error *err)
+{
+    char *stripped = NULL;
+    char *json;
+    int rc;
+
+    if (strstr(fields, "null") != NULL) {
+        cJSON *f = cJSON_Parse(fields);
+        cJSON *clean = f ? mq__json_strip_nulls(f) : NULL;
+        stripped = clean ? cJSON_PrintUnformatted(clean) : NULL;
+        cJSON_Delete(f);
+        cJSON_Delete(clean);
+        if (stripped == NULL)
+            return mq__fail(err, MQ_ECORRUPT,
+                            "record %s: stored fields are not valid JSON", id);
+        fields = stripped;
+    }
+    json = mq__record_json(type, id, fields, deleted);
+    cJSON_free(stripped);
+    if (json == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    rc = cb(ctx, json);
+    free(json);
+    return rc;
+}
+
+static int copy_cb(void *ctx, const char *json)
+{
+    *(char **)ctx = mq__strdup(json);
+    return 0;
+}
+
+int mq_store_get(mq_store *s, const char *id, char **out, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    *out = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT type, deleted, fields FROM record WHERE id = ?1", -1,
+                           &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading a record");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = emit(mq__col_text(st, 0), id, sqlite3_column_int(st, 1), mq__col_text(st, 2),
+                  copy_cb, out, err);
+    else if (rc == SQLITE_DONE)
+        rc = mq__fail(err, MQ_ENOTFOUND, "no record with id %s", id);
+    else
+        rc = mq__fail_sqlite(err, s->db, "reading a record");
+    sqlite3_finalize(st);
+    if (rc == 0 && *out == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* Steps `st` (type, id, deleted, fields) and emits each row. */
+static int walk(mq_store *s, sqlite3_stmt *st, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int stop = emit(mq__col_text(st, 0), mq__col_text(st, 1),
+                        sqlite3_column_int(st, 2), mq__col_text(st, 3), cb, ctx, err);
+        if (stop != 0) {
+            sqlite3_finalize(st);
+            return stop;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "reading records");
+}
+
+int mq_store_list(mq_store *s, const char *type_name, const mq_where *where,
+                  size_t nwhere, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    const mq_type *type = type_name ? mq__schema_type(s->schema, type_name) : NULL;
+    char sql[2048];
+    size_t used;
+    sqlite3_stmt *st;
+
+    if (type == NULL)
+        return mq__fail(err, MQ_EINVAL, "unknown record type \"%s\"",
+                        type_name ? type_name : "");
+    if (nwhere > 16)
+        return mq__fail(err, MQ_EINVAL, "at most 16 conditions");
+    used = (size_t)snprintf(sql, sizeof(sql),
+                            "SELECT type, id, deleted, fields FROM record"
+                            " WHERE type = ?1 AND deleted = 0");
+    for (size_t i = 0; i < nwhere; i++) {
+        const mq_field *f = mq__type_field(type, where[i].field);
+        if (f == NULL)
+            return mq__fail(err, MQ_EINVAL, "--where %s: not a field of %s",
+                            where[i].field, type->name);
+        /* Field names come from the schema, so they are safe in a path. */
+        used += (size_t)snprintf(
+            sql + used, sizeof(sql) - used,
+            " AND CAST(json_extract(fields, '$.\"%s\"') AS TEXT) = ?%zu", f->name, i + 2);
+    }
+    snprintf(sql + used, sizeof(sql) - used, " ORDER BY id");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "listing records");
+    sqlite3_bind_text(st, 1, type->name, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < nwhere; i++)
+        sqlite3_bind_text(st, (int)i + 2, where[i].value, -1, SQLITE_STATIC);
+    return walk(s, st, cb, ctx, err);
+}
+
+/* Does a searchable field of the record contain `text`? */
+static int search_hit(const mq_type *t, const char *fields_json, const char *text)
+{
+    cJSON *f = cJSON_Parse(fields_json);
+    int hit = 0;
+
+    for (size_t i = 0; f != NULL && i < t->nfields && !hit; i++) {
+        const cJSON *v;
+        if (!t->fields[i].search)
+            continue;
+        v = cJSON_GetObjectItemCaseSensitive(f, t->fields[i].name);
+        hit = cJSON_IsString(v) && strstr(v->valuestring, text) != NULL;
+    }
+    cJSON_Delete(f);
+    return hit;
+}
+
+int mq_store_search(mq_store *s, const char *text, mq_json_cb cb, void *ctx,
+                    mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (text == NULL || text[0] == '\0')
+        return mq__fail(err, MQ_EINVAL, "search: give a name, identity number or phone");
+    /*
+     * A substring scan: instr() finds two-character Chinese names that a
+     * tokenising index (FTS5's trigrams need three) would miss.  The stored
+     * JSON keeps non-ASCII text unescaped, so instr() prefilters and the
+     * searchable fields are then checked one by one.
+     */
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT type, id, deleted, fields FROM record"
+            " WHERE deleted = 0 AND instr(fields, ?1) > 0 ORDER BY type, id",
+            -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "searching");
+    sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const mq_type *t = mq__schema_type(s->schema, mq__col_text(st, 0));
+        if (t == NULL || !search_hit(t, mq__col_text(st, 3), text))
+            continue;
+        int stop =
+            emit(t->name, mq__col_text(st, 1), 0, mq__col_text(st, 3), cb, ctx, err);
+        if (stop != 0) {
+            sqlite3_finalize(st);
+            return stop;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "searching");
+}
+
+int mq_store_history(mq_store *s, const char *id, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc, any = 0;
+
+    if (sqlite3_prepare_v2(
+            s->db, "SELECT v, by, src, body, base FROM change WHERE rid = ?1 ORDER BY v",
+            -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading history");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v = mq__col_text(st, 0);
+        uint64_t clock = 0;
+        char at[32];
+        cJSON *o = cJSON_CreateObject();
+
+        any = 1;
+        mq__version_parse(v, &clock, NULL);
+        mq__iso_time(at, mq__hlc_ms(clock));
+        cJSON_AddStringToObject(o, "v", v);
+        cJSON_AddStringToObject(o, "at", at);
+        cJSON_AddStringToObject(o, "site", v + 17);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+            cJSON_AddStringToObject(o, "by", mq__col_text(st, 1));
+        else
+            cJSON_AddNullToObject(o, "by");
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            cJSON_AddStringToObject(o, "via", mq__col_text(st, 2));
+        cJSON_AddItemToObject(o, "set", cJSON_Parse(mq__col_text(st, 3)));
+        if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+            cJSON_AddItemToObject(o, "base", cJSON_Parse(mq__col_text(st, 4)));
+        char *json = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        int stop = json ? cb(ctx, json) : mq__fail(err, MQ_ENOMEM, "out of memory");
+        cJSON_free(json);
+        if (stop != 0) {
+            sqlite3_finalize(st);
+            return stop;
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading history");
+    if (!any)
+        return mq__fail(err, MQ_ENOTFOUND, "no record with id %s", id);
+    return 0;
+}
+
+struct export_ctx {
+    FILE *out;
+};
+
+static int export_line(void *ctx, const char *json)
+{
+    struct export_ctx *e = ctx;
+
+    if (fputs(json, e->out) == EOF || fputc('\n', e->out) == EOF)
+        return MQ_EIO;
+    return 0;
+}
+
+int mq_store_export(mq_store *s, const char *type_name, FILE *out, mq_error *err)
+{
+    struct export_ctx e = {out};
+    sqlite3_stmt *st;
+    int rc;
+
+    if (type_name != NULL && mq__schema_type(s->schema, type_name) == NULL)
+        return mq__fail(err, MQ_EINVAL, "unknown record type \"%s\"", type_name);
+    /* One pass in key order: the interchange format allows references to
+     * records later in the file, and one scan beats one per type. */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT type, id, 0, fields FROM record"
+                           " WHERE deleted = 0 AND (?1 IS NULL OR type = ?1)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "exporting");
+    mq__bind_text(st, 1, type_name);
+    rc = walk(s, st, export_line, &e, err);
+    if (rc == MQ_EIO || (rc == 0 && fflush(out) != 0))
+        return mq__fail(err, MQ_EIO, "export: cannot write the output");
+    return rc;
+}

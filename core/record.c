@@ -1,0 +1,128 @@
+/*
+ * core/record.c - a record's stored state: load, save, and the heads of a
+ * field.
+ *
+ * A row keeps the current value of every field in `fields`, and the versions
+ * behind them compactly: `cv` is the version of every field that has no entry
+ * in `vers`; `vers` maps the others to one version, or to the sorted array of
+ * concurrent versions (the heads) when several survive.  A freshly created
+ * record therefore stores no per-field versions at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void mq__rec_clear(mq__rec *rec)
+{
+    cJSON_Delete(rec->fields);
+    cJSON_Delete(rec->vers);
+    free(rec->parent);
+    free(rec->area);
+    memset(rec, 0, sizeof(*rec));
+}
+
+int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_LOAD, err);
+    int rc;
+
+    memset(rec, 0, sizeof(*rec));
+    snprintf(rec->id, sizeof(rec->id), "%s", id);
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return mq__fail_sqlite(err, s->db, "loading a record");
+    rec->type = mq__schema_type(s->schema, mq__col_text(st, 0));
+    if (rec->type == NULL) {
+        rc =
+            mq__fail(err, MQ_ECORRUPT, "record %s has type \"%s\", unknown to the schema",
+                     id, mq__col_text(st, 0));
+        sqlite3_reset(st);
+        return rc;
+    }
+    rec->exists = 1;
+    rec->parent = mq__strdup(mq__col_text(st, 1));
+    rec->area = mq__strdup(mq__col_text(st, 2));
+    rec->deleted = sqlite3_column_int(st, 3);
+    snprintf(rec->cv, sizeof(rec->cv), "%s", mq__col_text(st, 4));
+    rec->vers = sqlite3_column_type(st, 5) == SQLITE_NULL
+                    ? cJSON_CreateObject()
+                    : cJSON_Parse(mq__col_text(st, 5));
+    rec->fields = cJSON_Parse(mq__col_text(st, 6));
+    sqlite3_reset(st);
+    if (rec->vers == NULL || rec->fields == NULL) {
+        mq__rec_clear(rec);
+        return mq__fail(err, MQ_ECORRUPT, "record %s: stored state is not valid JSON",
+                        id);
+    }
+    return 0;
+}
+
+int mq__rec_save(mq_store *s, const mq__rec *rec, mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_UPSERT, err);
+    char *fields, *vers = NULL;
+    int rc;
+
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    fields = cJSON_PrintUnformatted(rec->fields);
+    if (cJSON_GetArraySize(rec->vers) > 0)
+        vers = cJSON_PrintUnformatted(rec->vers);
+    if (fields == NULL || (vers == NULL && cJSON_GetArraySize(rec->vers) > 0)) {
+        cJSON_free(fields);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
+    sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, rec->type->name, -1, SQLITE_STATIC);
+    mq__bind_text(st, 3, rec->parent);
+    mq__bind_text(st, 4, rec->area);
+    sqlite3_bind_int(st, 5, rec->deleted);
+    sqlite3_bind_text(st, 6, rec->cv, -1, SQLITE_STATIC);
+    if (vers != NULL)
+        sqlite3_bind_text(st, 7, vers, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, fields, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    cJSON_free(fields);
+    cJSON_free(vers);
+    if (rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "saving a record");
+    return 0;
+}
+
+size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, size_t max)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec->vers, field);
+    size_t n = 0;
+
+    if (cJSON_IsString(v)) {
+        if (max > 0)
+            out[0] = v->valuestring;
+        return 1;
+    }
+    if (cJSON_IsArray(v)) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, v)
+        {
+            if (n < max)
+                out[n] = it->valuestring;
+            n++;
+        }
+        return n;
+    }
+    if (strcmp(field, "_deleted") == 0 ||
+        cJSON_GetObjectItemCaseSensitive(rec->fields, field) == NULL)
+        return 0;
+    if (max > 0)
+        out[0] = rec->cv;
+    return 1;
+}

@@ -1,0 +1,349 @@
+/*
+ * core/write.c - local writes: put, delete and resolve.
+ *
+ * A local write is validated in full (kinds, bounds, required fields,
+ * references that resolve), turned into one change stamped with a fresh
+ * version of this replica, and merged through the same mq__merge() that
+ * applies other replicas' changes, so that local and remote writes cannot
+ * drift apart.
+ *
+ * The base of a change says which versions its writer meant to replace.
+ * A plain edit replaces the heads that carry the value the writer saw: all
+ * of them when they agree, only the winner when the field is in conflict, so
+ * that a conflict stays open until somebody resolves it (mq_store_resolve
+ * replaces every head).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int in_conflict(mq_store *s, const char *rid, const char *field, mq_error *err,
+                       int *yes)
+{
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
+                           -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    *yes = rc == SQLITE_ROW;
+    return 0;
+}
+
+/* Adds base[field] for a change replacing `field` of `rec`. */
+static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
+                    cJSON *base, mq_error *err)
+{
+    const char *heads[64];
+    size_t nh = mq__rec_heads(rec, field, heads, 64);
+    int conflict = 0, rc;
+
+    if (nh == 0)
+        return 0;
+    if (nh > 64)
+        nh = 64;
+    if (!all && nh > 1 && (rc = in_conflict(s, rec->id, field, err, &conflict)) != 0)
+        return rc;
+    cJSON *arr = cJSON_AddArrayToObject(base, field);
+    if (arr == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    if (conflict) {
+        /* heads are sorted: the winner is the last */
+        cJSON_AddItemToArray(arr, cJSON_CreateString(heads[nh - 1]));
+        return 0;
+    }
+    for (size_t i = 0; i < nh; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(heads[i]));
+    return 0;
+}
+
+/* Stamps and merges a local change built from `set` and `base` (taken). */
+static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON *set,
+                         cJSON *base, const char *author, mq_error *err)
+{
+    mq__change c;
+    mq_apply_result res;
+    int rc;
+
+    memset(&c, 0, sizeof(c));
+    mq__next_version(s, c.v);
+    mq__version_parse(c.v, &c.hlc, NULL);
+    c.type = type;
+    snprintf(c.id, sizeof(c.id), "%s", id);
+    author = author != NULL ? author : s->cadre;
+    if (author != NULL)
+        snprintf(c.by, sizeof(c.by), "%s", author);
+    c.set = set;
+    c.base = cJSON_GetArraySize(base) > 0 ? base : NULL;
+    if (c.base == NULL)
+        cJSON_Delete(base);
+    rc = mq__merge(s, &c, NULL, &res, err);
+    mq__change_clear(&c);
+    return rc;
+}
+
+static int check_field(mq_store *s, const mq_type *type, const char *id, const cJSON *it,
+                       mq__defer_fn defer, void *defer_ctx, mq_error *err)
+{
+    const mq_field *f = mq__type_field(type, it->string);
+    char why[320];
+    int rc;
+
+    if (f == NULL)
+        return mq__fail(err, MQ_EINVAL,
+                        "%s %s: field %s: not a field of %s (value %.60s)", type->name,
+                        id, it->string, type->name,
+                        cJSON_IsString(it) ? it->valuestring : "...");
+    if (mq__check_value(f, it, why, sizeof(why)) != 0)
+        return mq__fail(err, MQ_EINVAL, "%s %s: field %s: %s", type->name, id, f->name,
+                        why);
+    if (f->kind != MQ_KIND_REF || !cJSON_IsString(it))
+        return 0;
+    rc = mq__check_ref(s, f, it->valuestring, why, sizeof(why), err);
+    if (rc == MQ_ENOTFOUND && defer != NULL)
+        return defer(defer_ctx, f, it->valuestring);
+    if (rc == MQ_ENOTFOUND || rc == MQ_EINVAL)
+        return mq__fail(err, MQ_EINVAL, "%s %s: field %s: %s", type->name, id, f->name,
+                        why);
+    return rc;
+}
+
+int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
+              const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
+              mq_error *err)
+{
+    mq__rec rec;
+    const cJSON *it;
+    int rc;
+
+    *wrote = MQ_WROTE_NOTHING;
+    if (!cJSON_IsObject(fields))
+        return mq__fail(err, MQ_EINVAL, "%s %s: fields: must be a JSON object",
+                        type->name, id);
+    if (author != NULL && !mq__uuid_valid(author))
+        return mq__fail(err, MQ_EINVAL, "author \"%s\": must be a cadre record id (UUID)",
+                        author);
+    if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
+        return rc;
+    if (rec.exists && rec.type != type) {
+        rc = mq__fail(err, MQ_EINVAL, "record %s is of type %s, not %s", id,
+                      rec.type->name, type->name);
+        goto done;
+    }
+    if (rec.exists && rec.deleted) {
+        rc = mq__fail(err, MQ_EREFUSED, "%s %s is deleted", type->name, id);
+        goto done;
+    }
+    cJSON_ArrayForEach(it, fields)
+    {
+        if ((rc = check_field(s, type, id, it, defer, defer_ctx, err)) != 0)
+            goto done;
+    }
+    if (!rec.exists) {
+        for (size_t i = 0; i < type->nfields; i++) {
+            const mq_field *f = &type->fields[i];
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(fields, f->name);
+            if (f->required && (v == NULL || cJSON_IsNull(v))) {
+                rc = mq__fail(err, MQ_EINVAL, "%s %s: field %s: is required", type->name,
+                              id, f->name);
+                goto done;
+            }
+        }
+    }
+    cJSON *set = cJSON_CreateObject();
+    cJSON *base = cJSON_CreateObject();
+    if (set == NULL || base == NULL) {
+        cJSON_Delete(set);
+        cJSON_Delete(base);
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+        goto done;
+    }
+    cJSON_ArrayForEach(it, fields)
+    {
+        const cJSON *cur =
+            rec.exists ? cJSON_GetObjectItemCaseSensitive(rec.fields, it->string) : NULL;
+        if (cJSON_IsNull(it) && (cur == NULL || cJSON_IsNull(cur)))
+            continue;
+        if (cur != NULL && cJSON_Compare(cur, it, 1))
+            continue;
+        cJSON_AddItemToObject(set, it->string, cJSON_Duplicate(it, 1));
+        if (rec.exists && (rc = add_base(s, &rec, it->string, 0, base, err)) != 0)
+            break;
+    }
+    if (rc == 0 && set->child != NULL && rec.exists && type->log) {
+        /* M6: a log record is written once; a correction is a new entry. */
+        rc = mq__fail(
+            err, MQ_EREFUSED,
+            "%s %s is a log record: it is written once and never edited; record a "
+            "new entry to correct it",
+            type->name, id);
+    }
+    if (rc != 0 || set->child == NULL) {
+        cJSON_Delete(set);
+        cJSON_Delete(base);
+        goto done;
+    }
+    *wrote = rec.exists ? MQ_WROTE_UPDATED : MQ_WROTE_CREATED;
+    rc = commit_change(s, type, id, set, base, author, err);
+done:
+    mq__rec_clear(&rec);
+    return rc;
+}
+
+int mq_store_put(mq_store *s, const char *type_name, const char *id,
+                 const char *fields_json, const char *author, char **out_id,
+                 mq_error *err)
+{
+    const mq_type *type;
+    char newid[37];
+    cJSON *fields;
+    mq__wrote wrote;
+    int rc;
+
+    if (out_id != NULL)
+        *out_id = NULL;
+    if ((rc = mq__require_site(s, err)) != 0)
+        return rc;
+    if (type_name == NULL || (type = mq__schema_type(s->schema, type_name)) == NULL)
+        return mq__fail(err, MQ_EINVAL, "unknown record type \"%s\"",
+                        type_name ? type_name : "");
+    if (id == NULL) {
+        if ((rc = mq__new_id(newid, err)) != 0)
+            return rc;
+        id = newid;
+    } else if (!mq__uuid_valid(id)) {
+        return mq__fail(err, MQ_EINVAL, "id \"%s\": must be a lower-case UUID", id);
+    }
+    const char *end = NULL;
+    fields = cJSON_ParseWithOpts(fields_json != NULL ? fields_json : "", &end, 1);
+    if (fields == NULL)
+        return mq__fail(err, MQ_EINVAL, "%s %s: fields: not valid JSON near \"%.20s\"",
+                        type->name, id, end != NULL ? end : "");
+    if ((rc = mq__tx_begin(s, err)) == 0) {
+        rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
+        if (rc == 0)
+            rc = mq__tx_commit(s, err);
+        else
+            mq__tx_rollback(s);
+    }
+    cJSON_Delete(fields);
+    if (rc == 0 && out_id != NULL && (*out_id = mq__strdup(id)) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return rc;
+}
+
+int mq_store_delete(mq_store *s, const char *id, const char *author, mq_error *err)
+{
+    mq__rec rec;
+    int rc;
+
+    if ((rc = mq__require_site(s, err)) != 0)
+        return rc;
+    if (author != NULL && !mq__uuid_valid(author))
+        return mq__fail(err, MQ_EINVAL, "author \"%s\": must be a cadre record id (UUID)",
+                        author);
+    if ((rc = mq__tx_begin(s, err)) != 0)
+        return rc;
+    if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
+        goto fail;
+    if (!rec.exists) {
+        rc = mq__fail(err, MQ_ENOTFOUND, "no record with id %s", id);
+    } else if (rec.type->log) {
+        rc = mq__fail(err, MQ_EREFUSED,
+                      "%s %s is a log record: it is never deleted; record a new entry to "
+                      "correct it",
+                      rec.type->name, id);
+    } else if (!rec.deleted) {
+        cJSON *set = cJSON_CreateObject(), *base = cJSON_CreateObject();
+        cJSON_AddTrueToObject(set, "_deleted");
+        rc = add_base(s, &rec, "_deleted", 0, base, err);
+        if (rc == 0)
+            rc = commit_change(s, rec.type, id, set, base, author, err);
+        else {
+            cJSON_Delete(set);
+            cJSON_Delete(base);
+        }
+    }
+    mq__rec_clear(&rec);
+    if (rc == 0)
+        return mq__tx_commit(s, err);
+fail:
+    mq__tx_rollback(s);
+    return rc;
+}
+
+int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_json,
+                     const char *author, mq_error *err)
+{
+    char rid[64], field[128];
+    const char *slash = conflict_id ? strchr(conflict_id, '/') : NULL;
+    mq__rec rec;
+    cJSON *value;
+    int rc, yes = 0;
+
+    if ((rc = mq__require_site(s, err)) != 0)
+        return rc;
+    if (slash == NULL || (size_t)(slash - conflict_id) >= sizeof(rid) ||
+        strlen(slash + 1) >= sizeof(field) || slash[1] == '\0')
+        return mq__fail(err, MQ_EINVAL, "conflict \"%s\": must be RECORD_ID/FIELD",
+                        conflict_id ? conflict_id : "");
+    snprintf(rid, sizeof(rid), "%.*s", (int)(slash - conflict_id), conflict_id);
+    snprintf(field, sizeof(field), "%s", slash + 1);
+    value = cJSON_Parse(value_json != NULL ? value_json : "");
+    if (value == NULL)
+        return mq__fail(err, MQ_EINVAL, "conflict %s: --keep: not valid JSON: %.40s",
+                        conflict_id, value_json ? value_json : "");
+    if ((rc = mq__tx_begin(s, err)) != 0) {
+        cJSON_Delete(value);
+        return rc;
+    }
+    memset(&rec, 0, sizeof(rec));
+    if ((rc = in_conflict(s, rid, field, err, &yes)) != 0)
+        goto out;
+    if (!yes) {
+        rc = mq__fail(err, MQ_ENOTFOUND, "no open conflict %s", conflict_id);
+        goto out;
+    }
+    if ((rc = mq__rec_load(s, rid, &rec, err)) != 0)
+        goto out;
+    if (!rec.exists) {
+        rc =
+            mq__fail(err, MQ_ECORRUPT, "conflict %s: the record is missing", conflict_id);
+        goto out;
+    }
+    if (strcmp(field, "_deleted") == 0) {
+        if (!cJSON_IsBool(value))
+            rc = mq__fail(err, MQ_EINVAL, "conflict %s: keep true (deleted) or false",
+                          conflict_id);
+    } else {
+        cJSON tmp = *value;
+        tmp.string = field;
+        tmp.next = tmp.prev = NULL;
+        rc = check_field(s, rec.type, rid, &tmp, NULL, NULL, err);
+    }
+    if (rc != 0)
+        goto out;
+    cJSON *set = cJSON_CreateObject(), *base = cJSON_CreateObject();
+    cJSON_AddItemToObject(set, field, value);
+    value = NULL;
+    if ((rc = add_base(s, &rec, field, 1, base, err)) == 0)
+        rc = commit_change(s, rec.type, rid, set, base, author, err);
+    else {
+        cJSON_Delete(set);
+        cJSON_Delete(base);
+    }
+out:
+    cJSON_Delete(value);
+    mq__rec_clear(&rec);
+    if (rc == 0)
+        return mq__tx_commit(s, err);
+    mq__tx_rollback(s);
+    return rc;
+}
