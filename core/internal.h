@@ -158,7 +158,7 @@ int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
 
 /* Loads record `id`; rec->exists is 0 if there is none. */
 int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err);
-int mq__rec_save(mq_store *s, const mq__rec *rec, mq_error *err);
+int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err);
 void mq__rec_clear(mq__rec *rec);
 
 /*

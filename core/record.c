@@ -66,7 +66,39 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
     return 0;
 }
 
-int mq__rec_save(mq_store *s, const mq__rec *rec, mq_error *err)
+/*
+ * Puts the fields in schema order, so that replicas that merged the same
+ * changes in different orders store (and export) the same bytes.
+ */
+static void canonical_order(mq__rec *rec)
+{
+    const mq_type *t = rec->type;
+    cJSON *it = rec->fields->child;
+
+    /* Already ordered is the common case: check before moving anything. */
+    for (size_t i = 0; i < t->nfields && it != NULL; i++)
+        if (strcmp(it->string, t->fields[i].name) == 0)
+            it = it->next;
+    if (it == NULL)
+        return;
+    cJSON *ordered = cJSON_CreateArray();
+    if (ordered == NULL)
+        return; /* order is a nicety; the content is unchanged */
+    for (size_t i = 0; i < t->nfields; i++) {
+        cJSON *f =
+            cJSON_DetachItemFromObjectCaseSensitive(rec->fields, t->fields[i].name);
+        if (f != NULL)
+            cJSON_AddItemToArray(ordered, f); /* keeps f->string */
+    }
+    while (rec->fields->child != NULL)
+        cJSON_AddItemToArray(ordered,
+                             cJSON_DetachItemViaPointer(rec->fields, rec->fields->child));
+    rec->fields->child = ordered->child;
+    ordered->child = NULL;
+    cJSON_Delete(ordered);
+}
+
+int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
 {
     sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_UPSERT, err);
     char *fields, *vers = NULL;
@@ -74,6 +106,7 @@ int mq__rec_save(mq_store *s, const mq__rec *rec, mq_error *err)
 
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
+    canonical_order(rec);
     fields = cJSON_PrintUnformatted(rec->fields);
     if (cJSON_GetArraySize(rec->vers) > 0)
         vers = cJSON_PrintUnformatted(rec->vers);

@@ -1,0 +1,550 @@
+/*
+ * tests/core/test_merge.c - the merge rules through the public API: field
+ * by field last-writer-wins, conflicts and their resolution, tombstones, log
+ * records, delivery in any order, lying clocks, need status, scope.
+ */
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness.h"
+#include "minqing/minqing.h"
+
+#define COUNTY   "00000000-0000-4000-8000-000000000001"
+#define VILLAGE  "00000000-0000-4000-8000-000000000002"
+#define GROUP    "00000000-0000-4000-8000-000000000003"
+#define GROUP2   "00000000-0000-4000-8000-000000000004"
+#define VILLAGE2 "00000000-0000-4000-8000-000000000005"
+#define CADRE    "00000000-0000-4000-8000-0000000000c1"
+#define HH       "00000000-0000-4000-8000-0000000000a1"
+#define MEMBER   "00000000-0000-4000-8000-0000000000b1"
+#define NEED     "00000000-0000-4000-8000-0000000000d1"
+
+static char dir[] = "/tmp/mq-test-merge-XXXXXX";
+static int serial;
+
+static mq_store *open_replica(const char *site)
+{
+    char path[256];
+    mq_store *s = NULL;
+    mq_error err;
+
+    snprintf(path, sizeof(path), "%s/r%d.db", dir, serial++);
+    if (mq_store_open(&s, path, &err) != 0 || mq_store_init(s, site, NULL, &err) != 0) {
+        fprintf(stderr, "open %s: %s\n", path, err.message);
+        exit(2);
+    }
+    return s;
+}
+
+static int put(mq_store *s, const char *type, const char *id, const char *json)
+{
+    mq_error err;
+    int rc = mq_store_put(s, type, id, json, NULL, NULL, &err);
+
+    if (rc != 0)
+        fprintf(stderr, "  put %s %s: %s\n", type, id, err.message);
+    return rc;
+}
+
+/* Collects changes as a cJSON array. */
+static int collect(void *ctx, const char *json)
+{
+    cJSON_AddItemToArray(ctx, cJSON_Parse(json));
+    return 0;
+}
+
+static cJSON *changes_of(mq_store *s)
+{
+    mq_changes_query q = {0, 0, NULL, 0, NULL};
+    cJSON *arr = cJSON_CreateArray();
+    mq_error err;
+
+    CHECK(mq_store_changes(s, &q, collect, arr, NULL, &err) == 0);
+    return arr;
+}
+
+/* Applies `changes` to `s` in the given order (index list or NULL). */
+static void apply_all(mq_store *s, const cJSON *changes, const int *order, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const cJSON *c = cJSON_GetArrayItem(changes, order ? order[i] : i);
+        char *txt = cJSON_PrintUnformatted(c);
+        mq_apply_result res;
+        mq_error err;
+        CHECK(mq_store_apply_change(s, txt, "peer", &res, &err) == 0);
+        if (res == MQ_REJECTED)
+            fprintf(stderr, "  rejected: %s\n", err.message);
+        CHECK(res != MQ_REJECTED);
+        free(txt);
+    }
+}
+
+static void exchange(mq_store *a, mq_store *b)
+{
+    cJSON *ca = changes_of(a), *cb = changes_of(b);
+
+    apply_all(b, ca, NULL, cJSON_GetArraySize(ca));
+    apply_all(a, cb, NULL, cJSON_GetArraySize(cb));
+    cJSON_Delete(ca);
+    cJSON_Delete(cb);
+}
+
+static char *get(mq_store *s, const char *id)
+{
+    char *out = NULL;
+    mq_error err;
+
+    if (mq_store_get(s, id, &out, &err) != 0)
+        return NULL;
+    return out;
+}
+
+static char *field(mq_store *s, const char *id, const char *name)
+{
+    char *json = get(s, id);
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "fields"), name);
+    char *out = v ? cJSON_PrintUnformatted(v) : NULL;
+
+    cJSON_Delete(o);
+    free(json);
+    return out;
+}
+
+static int count_cb(void *ctx, const char *json)
+{
+    (void)json;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int nconflicts(mq_store *s)
+{
+    int n = 0;
+    mq_error err;
+
+    CHECK(mq_store_conflicts(s, count_cb, &n, &err) == 0);
+    return n;
+}
+
+static size_t problems(mq_store *s)
+{
+    size_t n = 99;
+    mq_error err;
+
+    CHECK(mq_store_check(s, NULL, NULL, &n, &err) == 0);
+    return n;
+}
+
+static void seed(mq_store *s)
+{
+    put(s, "area", COUNTY, "{\"name\":\"永仁县\",\"level\":\"county\"}");
+    put(s, "area", VILLAGE,
+        "{\"name\":\"中和村委会\",\"level\":\"village\",\"parent\":\"" COUNTY "\"}");
+    put(s, "area", VILLAGE2,
+        "{\"name\":\"第1村委会\",\"level\":\"village\",\"parent\":\"" COUNTY "\"}");
+    put(s, "area", GROUP,
+        "{\"name\":\"立戈村民小组\",\"level\":\"group\",\"parent\":\"" VILLAGE "\"}");
+    put(s, "area", GROUP2,
+        "{\"name\":\"莲池村民小组\",\"level\":\"group\",\"parent\":\"" VILLAGE2 "\"}");
+    put(s, "cadre", CADRE, "{\"name\":\"杨再春\"}");
+    put(s, "household", HH,
+        "{\"area\":\"" GROUP "\",\"head_name\":\"李明\",\"head_id_number\":"
+        "\"532327198001010015\",\"phone\":\"13800000000\",\"size\":3}");
+}
+
+static void test_concurrent_edit_is_a_conflict(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    mq_error err;
+
+    seed(a);
+    exchange(a, b);
+    CHECK(nconflicts(a) == 0 && nconflicts(b) == 0);
+    CHECK(put(a, "household", HH, "{\"phone\":\"13900000001\"}") == 0);
+    CHECK(put(b, "household", HH, "{\"phone\":\"13900000002\",\"size\":4}") == 0);
+    exchange(a, b);
+    char *pa = field(a, HH, "phone"), *pb = field(b, HH, "phone");
+    CHECK_STR(pa, pb);
+    CHECK_STR(pa, "\"13900000002\""); /* tabB's version is greater: same ms, later site */
+    char *sa = field(a, HH, "size");
+    CHECK_STR(sa, "4"); /* the other field merged on its own */
+    CHECK(nconflicts(a) == 1 && nconflicts(b) == 1);
+    free(pa);
+    free(pb);
+    free(sa);
+
+    /* a plain edit does not close the conflict; resolve does, everywhere */
+    CHECK(mq_store_resolve(a, HH "/phone", "\"13900000001\"", NULL, &err) == 0);
+    CHECK(nconflicts(a) == 0);
+    CHECK(mq_store_resolve(a, HH "/phone", "\"1\"", NULL, &err) == MQ_ENOTFOUND);
+    exchange(a, b);
+    CHECK(nconflicts(b) == 0);
+    pb = field(b, HH, "phone");
+    CHECK_STR(pb, "\"13900000001\"");
+    free(pb);
+    CHECK(problems(a) == 0 && problems(b) == 0);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+static void test_same_value_is_not_a_conflict(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+
+    seed(a);
+    exchange(a, b);
+    put(a, "household", HH, "{\"phone\":\"13900000009\"}");
+    put(b, "household", HH, "{\"phone\":\"13900000009\"}");
+    exchange(a, b);
+    CHECK(nconflicts(a) == 0 && nconflicts(b) == 0);
+    /* both heads carry the value; an edit replaces both */
+    put(a, "household", HH, "{\"phone\":\"13900000010\"}");
+    exchange(a, b);
+    CHECK(nconflicts(a) == 0 && nconflicts(b) == 0);
+    char *pb = field(b, HH, "phone");
+    CHECK_STR(pb, "\"13900000010\"");
+    free(pb);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+static void test_any_order_any_count(void)
+{
+    mq_store *a = open_replica("tabA");
+    seed(a);
+    put(a, "member", MEMBER,
+        "{\"household\":\"" HH "\",\"name\":\"李华\",\"sex\":\"F\"}");
+    put(a, "household", HH, "{\"phone\":\"13900000001\"}");
+    put(a, "household", HH, "{\"phone\":\"13900000002\"}");
+    put(a, "household", HH, "{\"phone\":\"13900000003\",\"area\":\"" GROUP2 "\"}");
+    mq_error err;
+    CHECK(mq_store_delete(a, MEMBER, NULL, &err) == 0);
+    cJSON *all = changes_of(a);
+    int n = cJSON_GetArraySize(all);
+    int order[64];
+    CHECK(n <= 64);
+
+    for (int round = 0; round < 5; round++) {
+        mq_store *b = open_replica("tabB");
+        /* reversed, then shuffled; every change delivered twice */
+        for (int i = 0; i < n; i++)
+            order[i] = round == 0 ? n - 1 - i : i;
+        for (int i = n - 1; round > 0 && i > 0; i--) {
+            int j = rand() % (i + 1), t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        apply_all(b, all, order, n);
+        apply_all(b, all, order, n);
+        char *ea = get(a, HH), *eb = get(b, HH), *ma = get(a, MEMBER),
+             *mb = get(b, MEMBER);
+        CHECK_STR(ea, eb);
+        CHECK_STR(ma, mb);
+        CHECK_HAS(mb, "\"deleted\":true");
+        CHECK(nconflicts(b) == 0); /* the transient fork closed when the gap filled */
+        CHECK(problems(b) == 0);
+        free(ea);
+        free(eb);
+        free(ma);
+        free(mb);
+        mq_store_close(b);
+    }
+    cJSON_Delete(all);
+    mq_store_close(a);
+}
+
+static void test_duplicates_and_rejects(void)
+{
+    mq_store *a = open_replica("tabA");
+    mq_apply_result res;
+    mq_error err;
+
+    seed(a);
+    cJSON *all = changes_of(a);
+    char *first = cJSON_PrintUnformatted(cJSON_GetArrayItem(all, 0));
+    CHECK(mq_store_apply_change(a, first, "peer", &res, &err) == 0 &&
+          res == MQ_DUPLICATE);
+    free(first);
+    cJSON_Delete(all);
+
+    const char *bad[][2] = {
+        {"{\"v\":\"0000000000000010-x\",\"type\":\"household\",\"id\":\"" HH "\","
+         "\"set\":{\"phone\":\"12\"}}",
+         "field phone"},
+        {"{\"v\":\"0000000000000010-x\",\"type\":\"household\",\"id\":\"" HH "\","
+         "\"set\":{\"colour\":\"red\"}}",
+         "field colour: not a field of household"},
+        {"{\"v\":\"0000000000000010-x\",\"type\":\"member\",\"id\":\"" HH "\","
+         "\"set\":{\"name\":\"x\"}}",
+         "is of type household here"},
+        {"{\"v\":\"0000000000000010-x\",\"type\":\"household\",\"id\":\"" HH "\","
+         "\"set\":{\"size\":2},\"base\":{\"size\":[\"0000000000000011-y\"]}}",
+         "not older than the change"},
+        {"{\"v\":\"0000000000000010-x\",\"type\":\"visit\",\"id\":\"" HH "\","
+         "\"set\":{\"_deleted\":true}}",
+         "cannot be deleted"},
+        {"{\"v\":\"nope\",\"type\":\"household\",\"id\":\"" HH "\",\"set\":{\"size\":2}}",
+         "field v"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        mq_error_clear(&err);
+        CHECK(mq_store_apply_change(a, bad[i][0], "peer", &res, &err) == 0);
+        CHECK(res == MQ_REJECTED);
+        CHECK_HAS(err.message, bad[i][1]);
+    }
+    CHECK(problems(a) == 0);
+    mq_store_close(a);
+}
+
+static void test_log_records_are_written_once(void)
+{
+    mq_store *a = open_replica("tabA");
+    mq_error err;
+    const char *visit = "00000000-0000-4000-8000-0000000000e1";
+
+    seed(a);
+    CHECK(put(a, "visit", visit,
+              "{\"household\":\"" HH "\",\"cadre\":\"" CADRE "\",\"at\":\"2012-05-01\","
+              "\"kind\":\"talk\"}") == 0);
+    CHECK(mq_store_put(a, "visit", visit, "{\"kind\":\"home_visit\"}", NULL, NULL,
+                       &err) == MQ_EREFUSED);
+    CHECK_HAS(err.message, "written once");
+    CHECK(mq_store_delete(a, visit, NULL, &err) == MQ_EREFUSED);
+    /* an unchanged rewrite is not an edit */
+    CHECK(put(a, "visit", visit, "{\"kind\":\"talk\"}") == 0);
+    mq_store_close(a);
+}
+
+static void test_delete_merges_like_a_field(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    mq_error err;
+
+    seed(a);
+    exchange(a, b);
+    CHECK(mq_store_delete(a, HH, NULL, &err) == 0);
+    put(b, "household", HH, "{\"size\":5}");
+    exchange(a, b);
+    char *ga = get(a, HH), *gb = get(b, HH);
+    CHECK_STR(ga, gb);
+    CHECK_HAS(ga, "\"deleted\":true");
+    CHECK_HAS(ga, "\"size\":5"); /* the concurrent edit is kept, not lost */
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":6}", NULL, NULL, &err) ==
+          MQ_EREFUSED);
+    free(ga);
+    free(gb);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+static void test_lying_clocks(void)
+{
+    mq_store *a = open_replica("tabA"), *ahead = open_replica("fast"),
+             *behind = open_replica("slow");
+    mq_error err;
+    const int64_t days = 3LL * 24 * 3600 * 1000;
+
+    seed(a);
+    exchange(a, ahead);
+    exchange(a, behind);
+    CHECK(mq_store_set_clock_offset(ahead, days, &err) == 0);
+    CHECK(mq_store_set_clock_offset(behind, -days, &err) == 0);
+
+    /* A tablet three days behind edits after seeing tabA's edit: it wins,
+     * because its clock has passed everything it has seen. */
+    put(a, "household", HH, "{\"phone\":\"13900000001\"}");
+    exchange(a, behind);
+    put(behind, "household", HH, "{\"phone\":\"13900000002\"}");
+    exchange(a, behind);
+    char *p = field(a, HH, "phone");
+    CHECK_STR(p, "\"13900000002\"");
+    free(p);
+    CHECK(nconflicts(a) == 0);
+
+    /* A tablet three days ahead wins a concurrent edit, but the loser is
+     * kept as a conflict, and the first edit made after seeing the fast one
+     * wins again: the fast clock does not win every later conflict. */
+    put(ahead, "household", HH, "{\"size\":7}");
+    put(a, "household", HH, "{\"size\":8}");
+    exchange(a, ahead);
+    CHECK(nconflicts(a) == 1);
+    put(a, "household", HH, "{\"labor\":2}");
+    mq_store_resolve(a, HH "/size", "8", NULL, &err);
+    exchange(a, ahead);
+    p = field(ahead, HH, "size");
+    CHECK_STR(p, "8");
+    free(p);
+    CHECK(nconflicts(ahead) == 0);
+    mq_store_close(a);
+    mq_store_close(ahead);
+    mq_store_close(behind);
+}
+
+struct need_ctx {
+    char status[32];
+    char accepted_by[64];
+};
+
+static int need_cb(void *ctx, const char *json)
+{
+    struct need_ctx *n = ctx;
+    cJSON *o = cJSON_Parse(json);
+
+    snprintf(n->status, sizeof(n->status), "%s",
+             cJSON_GetStringValue(cJSON_GetObjectItem(o, "status")));
+    const char *by = cJSON_GetStringValue(cJSON_GetObjectItem(o, "accepted_by"));
+    snprintf(n->accepted_by, sizeof(n->accepted_by), "%s", by ? by : "");
+    cJSON_Delete(o);
+    return 0;
+}
+
+static void test_need_status_is_folded(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    mq_needs_query q = {0, NULL, "2012-05-10"};
+    struct need_ctx n;
+    mq_error err;
+
+    seed(a);
+    put(a, "need", NEED,
+        "{\"household\":\"" HH "\",\"category\":\"drinking_water\",\"description\":"
+        "\"人畜饮水困难\",\"recorded_at\":\"2012-05-01\",\"deadline\":\"2012-05-16\"}");
+    put(a, "need_action", NULL,
+        "{\"need\":\"" NEED "\",\"action\":\"accept\",\"by\":\"" CADRE
+        "\",\"at\":\"2012-05-01\"}");
+    exchange(a, b);
+    CHECK(mq_store_needs(a, &q, need_cb, &n, &err) == 0);
+    CHECK_STR(n.status, "open");
+    CHECK_STR(n.accepted_by, CADRE);
+    q.today = "2012-05-20";
+    mq_store_needs(a, &q, need_cb, &n, &err);
+    CHECK_STR(n.status, "overdue");
+    /* two tablets act on the need offline: the closure is never undone */
+    put(a, "need_action", NULL,
+        "{\"need\":\"" NEED "\",\"action\":\"resolve\",\"by\":\"" CADRE
+        "\",\"at\":\"2012-05-12\"}");
+    put(b, "need_action", NULL,
+        "{\"need\":\"" NEED "\",\"action\":\"progress\",\"by\":\"" CADRE
+        "\",\"at\":\"2012-05-11\"}");
+    put(b, "need", NEED, "{\"urgency\":\"high\"}");
+    exchange(a, b);
+    mq_store_needs(b, &q, need_cb, &n, &err);
+    CHECK_STR(n.status, "resolved");
+    q.overdue_only = 1;
+    n.status[0] = '\0';
+    mq_store_needs(b, &q, need_cb, &n, &err);
+    CHECK_STR(n.status, "");
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+static void test_scope(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    const char *village[] = {VILLAGE}, *other[] = {VILLAGE2};
+    mq_changes_query q = {0, 0, village, 1, NULL};
+    int n = 0, in = -1;
+    mq_error err;
+
+    seed(a);
+    put(a, "member", MEMBER, "{\"household\":\"" HH "\",\"name\":\"李华\"}");
+    CHECK(mq_store_changes(a, &q, count_cb, &n, NULL, &err) == 0);
+    /* village, its group, the cadre, the household and its member */
+    CHECK(n == 5);
+    q.areas = other;
+    n = 0;
+    mq_store_changes(a, &q, count_cb, &n, NULL, &err);
+    CHECK(n == 3); /* the other village, its group, the cadre */
+
+    const char *move = "{\"v\":\"7fff000000000000-x\",\"type\":\"household\",\"id\":\"" HH
+                       "\",\"set\":{\"area\":\"" GROUP2 "\"}}";
+    CHECK(mq_store_change_in_scope(a, move, village, 1, &in, &err) == 0 && in == 0);
+    const char *edit =
+        "{\"v\":\"7fff000000000000-x\",\"type\":\"member\",\"id\":\"" MEMBER
+        "\",\"set\":{\"name\":\"李花\"}}";
+    CHECK(mq_store_change_in_scope(a, edit, village, 1, &in, &err) == 0 && in == 1);
+    CHECK(mq_store_change_in_scope(a, edit, other, 1, &in, &err) == 0 && in == 0);
+
+    /* the member arrives before its household: its area follows later */
+    cJSON *all = changes_of(a);
+    int cnt = cJSON_GetArraySize(all), order[32];
+    for (int i = 0; i < cnt; i++)
+        order[i] = cnt - 1 - i;
+    apply_all(b, all, order, cnt);
+    cJSON_Delete(all);
+    q.areas = village;
+    n = 0;
+    mq_store_changes(b, &q, count_cb, &n, NULL, &err);
+    CHECK(n == 5);
+    CHECK(problems(b) == 0);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+static void test_bad_put_writes_nothing(void)
+{
+    mq_store *a = open_replica("tabA");
+    mq_error err;
+    int n = 0;
+
+    seed(a);
+    CHECK(mq_store_put(a, "member", NULL,
+                       "{\"household\":\"" HH "\",\"name\":\"x\",\"id_number\":"
+                       "\"532327198001010011\"}",
+                       NULL, NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "field id_number");
+    CHECK(mq_store_put(a, "member", NULL, "{\"household\":\"" GROUP "\",\"name\":\"x\"}",
+                       NULL, NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "must refer to a household record");
+    CHECK(mq_store_put(a, "member", NULL, "{\"name\":\"x\"}", NULL, NULL, &err) ==
+          MQ_EINVAL);
+    CHECK_HAS(err.message, "field household: is required");
+    CHECK(mq_store_put(a, "household", HH, "{\"head_name\":null}", NULL, NULL, &err) ==
+          MQ_EINVAL);
+    CHECK(mq_store_put(a, "planet", NULL, "{}", NULL, NULL, &err) == MQ_EINVAL);
+    CHECK(mq_store_put(a, "member", NULL, "{\"name\":", NULL, NULL, &err) == MQ_EINVAL);
+    mq_store_list(a, "member", NULL, 0, count_cb, &n, &err);
+    CHECK(n == 0);
+    mq_store_close(a);
+}
+
+static void test_uninitialised_store(void)
+{
+    char path[256];
+    mq_store *s = NULL;
+    mq_error err;
+
+    snprintf(path, sizeof(path), "%s/noinit.db", dir);
+    CHECK(mq_store_open(&s, path, &err) == 0);
+    CHECK(mq_store_put(s, "cadre", NULL, "{\"name\":\"x\"}", NULL, NULL, &err) ==
+          MQ_ESTATE);
+    CHECK_HAS(err.message, "init");
+    CHECK(mq_store_init(s, "bad site", NULL, &err) == MQ_EINVAL);
+    mq_store_close(s);
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return 2;
+    srand(2012);
+    RUN(test_concurrent_edit_is_a_conflict);
+    RUN(test_same_value_is_not_a_conflict);
+    RUN(test_any_order_any_count);
+    RUN(test_duplicates_and_rejects);
+    RUN(test_log_records_are_written_once);
+    RUN(test_delete_merges_like_a_field);
+    RUN(test_lying_clocks);
+    RUN(test_need_status_is_folded);
+    RUN(test_scope);
+    RUN(test_bad_put_writes_nothing);
+    RUN(test_uninitialised_store);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return mq_test_done();
+}
