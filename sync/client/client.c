@@ -235,7 +235,7 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                               path, curl_easy_strerror(cc));
             } else {
                 /* TLS verification and the like: retrying cannot help. */
-                rc = mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
+                rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
                                    c->base, path, curl_easy_strerror(cc));
             }
         } else {
