@@ -368,7 +368,7 @@ int mq_store_rejected(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
         return mq__fail_sqlite(err, s->db, "reading rejected changes");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        char at[32];
+        char at[MQ_ISO_MAX];
         cJSON *ch = cJSON_Parse(mq__col_text(st, 0));
         cJSON_AddItemToObject(o, "change",
                               ch ? ch : cJSON_CreateString(mq__col_text(st, 0)));

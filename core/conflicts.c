@@ -51,7 +51,7 @@ static int one_conflict(mq_store *s, const char *rid, const char *field, mq_json
                 continue;
             cJSON *c = cJSON_CreateObject();
             uint64_t clock = 0;
-            char at[32];
+            char at[MQ_ISO_MAX];
             mq__version_parse(rows[i].v, &clock, NULL);
             mq__iso_time(at, mq__hlc_ms(clock));
             cJSON_AddStringToObject(c, "v", rows[i].v);

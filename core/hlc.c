@@ -96,7 +96,7 @@ static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-void mq__iso_time(char out[32], int64_t ms)
+void mq__iso_time(char out[MQ_ISO_MAX], int64_t ms)
 {
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -105,6 +105,6 @@ void mq__iso_time(char out[32], int64_t ms)
     unsigned m, d;
 
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600),
+    snprintf(out, MQ_ISO_MAX, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600),
              (int)(rem / 60 % 60), (int)(rem % 60), (int)(ms - secs * 1000));
 }

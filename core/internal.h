@@ -54,7 +54,11 @@ int mq__fail(mq_error *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap);
+int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 0)))
+#endif
+    ;
 /* An SQLite failure on the store's connection, with `what` for context. */
 int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
 /* Prefixes the message already in `err` with `prefix` ("line 3: "). */

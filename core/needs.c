@@ -98,7 +98,7 @@ int mq_store_needs(mq_store *s, const mq_needs_query *q, mq_json_cb cb, void *ct
             return mq__fail(err, MQ_EINVAL, "today \"%s\": %s", q->today, why);
         snprintf(today, sizeof(today), "%s", q->today);
     } else {
-        char iso[32];
+        char iso[MQ_ISO_MAX];
         mq__iso_time(iso, mq_store_now_ms(s));
         snprintf(today, sizeof(today), "%.10s", iso);
     }

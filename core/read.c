@@ -190,7 +190,7 @@ int mq_store_history(mq_store *s, const char *id, mq_json_cb cb, void *ctx, mq_e
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *v = mq__col_text(st, 0);
         uint64_t clock = 0;
-        char at[32];
+        char at[MQ_ISO_MAX];
         cJSON *o = cJSON_CreateObject();
 
         any = 1;

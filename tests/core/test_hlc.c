@@ -53,7 +53,7 @@ static void test_versions(void)
 
 static void test_iso(void)
 {
-    char out[32];
+    char out[MQ_ISO_MAX];
 
     mq__iso_time(out, 0);
     CHECK_STR(out, "1970-01-01T00:00:00.000Z");
