@@ -215,7 +215,7 @@ int mq__device_add(mq_store *store, const char *name, const char *const *areas,
             sqlite3_bind_text(st, 3, cadre, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 4, mq_platform_time_ms());
         int s = sqlite3_step(st);
-        if (s == SQLITE_CONSTRAINT)
+        if ((s & 0xff) == SQLITE_CONSTRAINT)
             rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                                "device %s already exists (revoked devices keep their "
                                "name; choose another)",
@@ -427,7 +427,7 @@ int mq__device_claim_site(mq_store *store, const mq__device *device, const char 
     sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, device->name, -1, SQLITE_TRANSIENT);
     int s = sqlite3_step(st);
-    if (s == SQLITE_CONSTRAINT)
+    if ((s & 0xff) == SQLITE_CONSTRAINT)
         rc = mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
                            "site \"%s\" already belongs to another device; two replicas "
                            "must never share a site name",
