@@ -27,7 +27,7 @@
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS record("
-    "  id TEXT PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
     "  type TEXT NOT NULL,"
     "  parent TEXT,"
     "  area TEXT,"
@@ -35,7 +35,7 @@ static const char schema_sql[] =
     "  cv TEXT NOT NULL,"
     "  vers TEXT,"
     "  fields TEXT NOT NULL"
-    ") WITHOUT ROWID;"
+    ");"
     "CREATE INDEX IF NOT EXISTS record_parent ON record(parent) WHERE parent IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS change("
     "  seq INTEGER PRIMARY KEY,"
@@ -58,8 +58,9 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
     [MQ_ST_REC_LOAD] =
         "SELECT type, parent, area, deleted, cv, vers, fields FROM record WHERE id = ?1",
     [MQ_ST_REC_UPSERT] =
-        "INSERT OR REPLACE INTO record(id, type, parent, area, deleted, cv,"
-        " vers, fields) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO record(id, type, parent, area, deleted, cv, vers, fields)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE"
+        " SET parent = ?3, area = ?4, deleted = ?5, cv = ?6, vers = ?7, fields = ?8",
     [MQ_ST_REC_KIND] = "SELECT type, deleted, area FROM record WHERE id = ?1",
     [MQ_ST_CHANGE_INSERT] =
         "INSERT OR IGNORE INTO change(v, rid, type, by, src, body, base)"
