@@ -1,0 +1,202 @@
+/*
+ * platform/cli/cli.h - what the files of the `minqing` command-line collector
+ * share: the command functions that main.c's table dispatches to, and the
+ * few helpers every command needs (parsing its arguments, opening the store,
+ * reporting a failure with the right exit code, reading and writing files).
+ *
+ * The command line is a thin front end over minqing/store.h: a command
+ * parses its arguments, checks what it can without the store, opens the
+ * store, makes one library call and prints what came back.  Anything a
+ * tablet app would also need belongs in the library, not here.
+ *
+ * Exit codes, for every command: 0 done; 2 usage error or invalid input
+ * (MQ_EINVAL), with nothing written; 1 any other failure.  Every message
+ * goes to stderr, errors prefixed "minqing: "; stdout carries only results
+ * (JSON, one object per line for walks).
+ */
+#ifndef MQ_CLI_H
+#define MQ_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "minqing/minqing.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MQ_CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MQ_CLI_PRINTF(fmt, args)
+#endif
+
+/** Exit codes of the command line. */
+enum { MQ_CLI_OK = 0, MQ_CLI_FAIL = 1, MQ_CLI_USAGE = 2 };
+
+/** The most `put` reads from stdin. */
+#define MQ_CLI_STDIN_MAX ((size_t)1 << 20)
+
+/** What a command knows about how it was called.  Borrowed by commands. */
+typedef struct mq_cli {
+    const char *db_path; /**< --db PATH, or NULL for the platform's default */
+    const char *command; /**< the command's name, e.g. "put" */
+    const char *usage;   /**< its usage line, after "minqing [--db PATH] " */
+} mq_cli;
+
+/**
+ * A command: `argv` holds the `argc` words after the command's name.
+ * Returns the process's exit code.
+ */
+typedef int (*mq_cli_fn)(const mq_cli *cli, int argc, char **argv);
+
+/* ---- commands (one file per group) --------------------------------------- */
+
+/* replica.c: the store itself */
+int mq_cli_init(const mq_cli *cli, int argc, char **argv);
+int mq_cli_check(const mq_cli *cli, int argc, char **argv);
+
+/* interchange.c: records in and out as interchange JSON Lines */
+int mq_cli_import(const mq_cli *cli, int argc, char **argv);
+int mq_cli_export(const mq_cli *cli, int argc, char **argv);
+
+/* records.c: one record at a time */
+int mq_cli_put(const mq_cli *cli, int argc, char **argv);
+int mq_cli_get(const mq_cli *cli, int argc, char **argv);
+int mq_cli_list(const mq_cli *cli, int argc, char **argv);
+int mq_cli_search(const mq_cli *cli, int argc, char **argv);
+int mq_cli_delete(const mq_cli *cli, int argc, char **argv);
+int mq_cli_history(const mq_cli *cli, int argc, char **argv);
+
+/* bundles.c: changes between replicas */
+int mq_cli_changes(const mq_cli *cli, int argc, char **argv);
+int mq_cli_apply(const mq_cli *cli, int argc, char **argv);
+int mq_cli_rejected(const mq_cli *cli, int argc, char **argv);
+
+/* conflicts.c: concurrent edits under review */
+int mq_cli_conflicts(const mq_cli *cli, int argc, char **argv);
+int mq_cli_resolve(const mq_cli *cli, int argc, char **argv);
+
+/* reports.c: derived views */
+int mq_cli_needs(const mq_cli *cli, int argc, char **argv);
+
+/* cmd_sync.c: sync with the server (built with sync/) */
+int mq_cli_sync(const mq_cli *cli, int argc, char **argv);
+
+/* ---- arguments (args.c) ------------------------------------------------ */
+
+/** What an option takes. */
+typedef enum mq_cli_opt_kind {
+    MQ_CLI_FLAG,  /**< no value */
+    MQ_CLI_VALUE, /**< one value, given at most once */
+    MQ_CLI_LIST   /**< one value each time it is given (one such option a command) */
+} mq_cli_opt_kind;
+
+/** One option of a command, in a command's static table. */
+typedef struct mq_cli_opt {
+    const char *name;  /**< as typed, e.g. "--type" */
+    const char *alias; /**< a second spelling, e.g. "-o", or NULL */
+    mq_cli_opt_kind kind;
+} mq_cli_opt;
+
+#define MQ_CLI_MAX_OPTS 8
+#define MQ_CLI_MAX_POS  2
+
+/** A command's words, parsed.  Strings are borrowed from argv. */
+typedef struct mq_cli_args {
+    /** per option of the table: its value, "" for a flag given, NULL if absent */
+    const char *value[MQ_CLI_MAX_OPTS];
+    const char **list; /**< the values of the MQ_CLI_LIST option (allocated) */
+    size_t nlist;
+    const char *pos[MQ_CLI_MAX_POS]; /**< positional arguments, NULL if absent */
+} mq_cli_args;
+
+/**
+ * Parses a command's words: options in any order, "--opt VALUE" or
+ * "--opt=VALUE", "--" ends the options, "-" is a positional argument.
+ * Between `min` and `max` positional arguments are expected; `names[i]`
+ * names the i-th in messages.  Free `out` with mq_cli_args_free().
+ *
+ * @return 0, or MQ_CLI_USAGE (or MQ_CLI_FAIL) after printing what is wrong
+ */
+int mq_cli_parse(const mq_cli *cli, int argc, char **argv, const mq_cli_opt *opts,
+                 size_t nopts, const char *const *names, size_t min, size_t max,
+                 mq_cli_args *out);
+
+/** Frees what mq_cli_parse() allocated.  Safe after a failed parse. */
+void mq_cli_args_free(mq_cli_args *args);
+
+/** Prints "minqing: MESSAGE" and the command's usage line; returns 2. */
+int mq_cli_usage_error(const mq_cli *cli, const char *fmt, ...) MQ_CLI_PRINTF(2, 3);
+
+/** Parses a non-negative decimal integer that fills `text`; 0 or -1. */
+int mq_cli_parse_count(const char *text, int64_t *out);
+
+/* ---- the store and errors (store.c) ------------------------------------ */
+
+/** How mq_cli_open() treats the file. */
+typedef enum mq_cli_open_mode {
+    MQ_CLI_CREATE,     /**< create the file (and its folder) if missing */
+    MQ_CLI_EXISTING,   /**< the file must exist */
+    MQ_CLI_INITIALISED /**< the file must exist and have a site */
+} mq_cli_open_mode;
+
+/**
+ * Opens the store at --db, else at the platform's default path, as `mode`
+ * asks.  A command other than init never creates a file.
+ *
+ * @param[out] out   the store, the caller's (mq_store_close())
+ * @param[out] path  the path used, the caller's (free()); may be NULL
+ * @return 0, or an exit code after printing why
+ */
+int mq_cli_open(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out, char **path);
+
+/**
+ * Prints the error of a failed library call and returns its exit code:
+ * 2 for MQ_EINVAL, 1 for the rest (with a hint for an uninitialised store).
+ */
+int mq_cli_fail(int rc, const mq_error *err);
+
+/** A walk's visitor that prints each object on its own line of `ctx` (a FILE *). */
+int mq_cli_print_line(void *ctx, const char *json);
+
+/**
+ * The exit code of a walk that printed with mq_cli_print_line(): a positive
+ * `rc` means the output could not be written.
+ */
+int mq_cli_walk_done(int rc, const mq_error *err);
+
+/* ---- files (files.c) ---------------------------------------------------- */
+
+/** Opens FILE for reading, or stdin for "-"; NULL after printing why. */
+FILE *mq_cli_open_input(const char *path);
+
+/** Closes what mq_cli_open_input() opened (never stdin). */
+void mq_cli_close_input(FILE *in);
+
+/**
+ * Reads all of `in`, at most `max` bytes, as a NUL-terminated string.
+ * @param[out] out  the text, the caller's (free())
+ * @return 0, or an exit code after printing why
+ */
+int mq_cli_read_all(FILE *in, size_t max, char **out);
+
+/**
+ * An output that appears whole or not at all: a file is written beside its
+ * final name and renamed over it once flushed to disk, so that a bundle on a
+ * USB stick is never half written.
+ */
+typedef struct mq_cli_output {
+    FILE *fp;   /**< where to write */
+    char *path; /**< final name, or NULL for stdout */
+    char *temp; /**< name while being written */
+} mq_cli_output;
+
+/** Opens `path`, or stdout for NULL or "-"; 0 or an exit code. */
+int mq_cli_output_open(mq_cli_output *o, const char *path);
+
+/** Flushes, syncs and renames into place; 0 or an exit code. */
+int mq_cli_output_commit(mq_cli_output *o);
+
+/** Drops what was written.  Safe after a failed open or a commit. */
+void mq_cli_output_abort(mq_cli_output *o);
+
+#endif /* MQ_CLI_H */

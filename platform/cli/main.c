@@ -1,0 +1,184 @@
+/*
+ * platform/cli/main.c - the `minqing` command-line collector: global
+ * options, the table of commands, help, and dispatch.
+ *
+ * Every command is one line of `commands` below: its name, the function
+ * that runs it (declared in cli.h, defined in the file for its group) and
+ * its usage line.  Adding a command is adding a line.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    mq_cli_fn run;
+    const char *usage;   /* after "minqing [--db PATH] " */
+    const char *summary; /* one line for --help */
+} command;
+
+static const command commands[] = {
+    {"init", mq_cli_init, "init --site NAME [--cadre CADRE_ID]",
+     "give this replica its site name (and default author)"},
+    {"import", mq_cli_import, "import [--skip-invalid] FILE|-",
+     "add or update records from interchange JSON Lines"},
+    {"export", mq_cli_export, "export [--type T] [-o FILE]",
+     "write the live records as interchange JSON Lines"},
+    {"put", mq_cli_put, "put TYPE [--id ID] [--as CADRE_ID]",
+     "create a record, or patch record ID, from one JSON object of fields on stdin"},
+    {"get", mq_cli_get, "get ID",
+     "print one record (a deleted one adds \"deleted\":true)"},
+    {"list", mq_cli_list, "list TYPE [--where FIELD=VALUE]...",
+     "print the live records of a type that meet every condition"},
+    {"search", mq_cli_search, "search TEXT",
+     "find households, members and cadres by name, id number or phone"},
+    {"delete", mq_cli_delete, "delete ID [--as CADRE_ID]", "delete a record"},
+    {"history", mq_cli_history, "history ID",
+     "print every change of a record: fields, values, clock, site, author"},
+    {"changes", mq_cli_changes, "changes [--since CURSOR] [-o FILE]",
+     "write a bundle of changes for another replica; the next cursor goes to stderr"},
+    {"apply", mq_cli_apply, "apply [--skip-invalid] FILE|-",
+     "merge a bundle of changes from another replica"},
+    {"conflicts", mq_cli_conflicts, "conflicts",
+     "print concurrent edits waiting for review"},
+    {"resolve", mq_cli_resolve, "resolve CONFLICT_ID --keep VALUE_JSON [--as CADRE_ID]",
+     "settle a conflict with a value, as a new change that syncs"},
+    {"needs", mq_cli_needs, "needs [--overdue] [--area AREA_ID] [--today YYYY-MM-DD]",
+     "print needs with their status folded from their actions"},
+    {"check", mq_cli_check, "check", "check the file and the change log"},
+    {"rejected", mq_cli_rejected, "rejected",
+     "print changes that could not be applied, with the reasons"},
+    {"sync", mq_cli_sync, "sync [--server URL] [--token TOKEN] [--cacert FILE]",
+     "push local changes to the server and pull the new ones of this device's areas"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char global_usage[] = "usage: minqing [--db PATH] COMMAND [ARGS]...\n"
+                                   "       minqing --help | --version\n"
+                                   "       minqing help COMMAND\n";
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    }
+    return NULL;
+}
+
+static int print_help(void)
+{
+    fputs(global_usage, stdout);
+    fputs("\nminqing keeps livelihood registration cards on an offline replica and\n"
+          "merges replicas without losing an entry.\n\ncommands:\n",
+          stdout);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nThe store is --db PATH, else $MINQING_DB, else minqing/minqing.db in the\n"
+          "user's data folder ($XDG_DATA_HOME or ~/.local/share).\n"
+          "Exit codes: 0 done; 2 usage error or invalid input, nothing written;\n"
+          "1 any other failure.  `minqing help COMMAND` shows a command's usage.\n",
+          stdout);
+    return MQ_CLI_OK;
+}
+
+static void print_command_help(const command *c)
+{
+    printf("usage: minqing [--db PATH] %s\n\n%s\n", c->usage, c->summary);
+}
+
+static int unknown_command(const char *name)
+{
+    fprintf(stderr, "minqing: unknown command '%s'\n%s", name, global_usage);
+    return MQ_CLI_USAGE;
+}
+
+static int help_command(int argc, char **argv)
+{
+    if (argc == 0)
+        return print_help();
+    if (argc > 1) {
+        fprintf(stderr, "minqing: unexpected argument '%s'\n%s", argv[1], global_usage);
+        return MQ_CLI_USAGE;
+    }
+    const command *c = find_command(argv[0]);
+    if (c == NULL)
+        return unknown_command(argv[0]);
+    print_command_help(c);
+    return MQ_CLI_OK;
+}
+
+/* 1 if the words of a command ask for its help (before any "--"). */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    mq_cli cli = {NULL, NULL, NULL};
+    int i = 1;
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *w = argv[i];
+        if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0)
+            return print_help();
+        if (strcmp(w, "--version") == 0 || strcmp(w, "-V") == 0) {
+            printf("minqing %s\n", MQ_VERSION_STRING);
+            return MQ_CLI_OK;
+        }
+        if (strncmp(w, "--db=", 5) == 0) {
+            cli.db_path = w + 5;
+        } else if (strcmp(w, "--db") == 0) {
+            if (++i == argc) {
+                fprintf(stderr, "minqing: option --db needs a value\n%s", global_usage);
+                return MQ_CLI_USAGE;
+            }
+            cli.db_path = argv[i];
+        } else {
+            fprintf(stderr, "minqing: unknown option '%s'\n%s", w, global_usage);
+            return MQ_CLI_USAGE;
+        }
+    }
+    if (cli.db_path != NULL && cli.db_path[0] == '\0') {
+        fprintf(stderr, "minqing: option --db is empty\n%s", global_usage);
+        return MQ_CLI_USAGE;
+    }
+    if (i == argc) {
+        fprintf(stderr, "minqing: no command given\n%s", global_usage);
+        return MQ_CLI_USAGE;
+    }
+    if (strcmp(argv[i], "help") == 0)
+        return help_command(argc - i - 1, argv + i + 1);
+    const command *c = find_command(argv[i]);
+    if (c == NULL)
+        return unknown_command(argv[i]);
+    if (wants_help(argc - i - 1, argv + i + 1)) {
+        print_command_help(c);
+        return MQ_CLI_OK;
+    }
+    cli.command = c->name;
+    cli.usage = c->usage;
+    return c->run(&cli, argc - i - 1, argv + i + 1);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+
+    /* Results go to stdout: a full disk or a closed pipe is a failure. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (rc == MQ_CLI_OK)
+            fprintf(stderr, "minqing: cannot write the output: %s\n", strerror(errno));
+        return rc == MQ_CLI_OK ? MQ_CLI_FAIL : rc;
+    }
+    return rc;
+}
