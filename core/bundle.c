@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-#define BUNDLE_LINE_MAX (4 * 1024 * 1024)
+#define BUNDLE_LINE_MAX ((size_t)4 * 1024 * 1024)
 
 /* Builds the wire form of a change row (v, type, rid, by, body, base). */
 static char *row_json(sqlite3_stmt *st, int first)

@@ -105,6 +105,7 @@ void mq__iso_time(char out[MQ_ISO_MAX], int64_t ms)
     unsigned m, d;
 
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, MQ_ISO_MAX, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60), (int)(ms - secs * 1000));
+    snprintf(out, MQ_ISO_MAX, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
+             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
+             (int)(ms - secs * 1000));
 }

@@ -18,7 +18,7 @@
 
 #include "internal.h"
 
-#define LINE_MAX_BYTES (1024 * 1024)
+#define LINE_MAX_BYTES ((size_t)1024 * 1024)
 #define REPORT_MAX     1000 /* messages passed to on_invalid before summarising */
 
 struct importer {
@@ -284,7 +284,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
             break;
         }
         if (len == -2) {
-            snprintf(msg, sizeof(msg), "line %ld: longer than %d bytes", im.line,
+            snprintf(msg, sizeof(msg), "line %ld: longer than %zu bytes", im.line,
                      LINE_MAX_BYTES);
             report(&im, msg);
             continue;

@@ -79,7 +79,8 @@ static int load_actions(mq_store *s, sqlite3_stmt *st, const char *need,
         free(a);
         return mq__fail_sqlite(err, s->db, "reading need actions");
     }
-    qsort(a, n, sizeof(*a), cmp_action);
+    if (n > 1)
+        qsort(a, n, sizeof(*a), cmp_action);
     *out = a;
     *nout = n;
     return 0;

@@ -109,8 +109,8 @@ static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error 
             return mq__fail(err, MQ_EINVAL,
                             "schema: type %s: field %s: \"values\" must list the choices",
                             tname, f->name);
-        f->nvalues = (size_t)cJSON_GetArraySize(values);
-        f->values = calloc(f->nvalues, sizeof(char *));
+        f->values = calloc((size_t)cJSON_GetArraySize(values), sizeof(char *));
+        f->nvalues = f->values != NULL ? (size_t)cJSON_GetArraySize(values) : 0;
         if (f->values == NULL)
             return mq__fail(err, MQ_ENOMEM, "out of memory");
         size_t i = 0;
@@ -149,8 +149,8 @@ static int parse_type(mq_type *t, const cJSON *j, mq_error *err)
     if (!cJSON_IsObject(fields) || cJSON_GetArraySize(fields) == 0)
         return mq__fail(err, MQ_EINVAL, "schema: type %s: \"fields\" must be an object",
                         t->name);
-    t->nfields = (size_t)cJSON_GetArraySize(fields);
-    t->fields = calloc(t->nfields, sizeof(mq_field));
+    t->fields = calloc((size_t)cJSON_GetArraySize(fields), sizeof(mq_field));
+    t->nfields = t->fields != NULL ? (size_t)cJSON_GetArraySize(fields) : 0;
     if (t->fields == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     size_t i = 0;
@@ -214,8 +214,8 @@ int mq__schema_parse(mq_schema **out, const char *json, mq_error *err)
         rc = mq__fail(err, MQ_EINVAL, "schema: \"types\" must be a non-empty object");
         goto done;
     }
-    s->ntypes = (size_t)cJSON_GetArraySize(types);
-    s->types = calloc(s->ntypes, sizeof(mq_type));
+    s->types = calloc((size_t)cJSON_GetArraySize(types), sizeof(mq_type));
+    s->ntypes = s->types != NULL ? (size_t)cJSON_GetArraySize(types) : 0;
     if (s->types == NULL) {
         rc = mq__fail(err, MQ_ENOMEM, "out of memory");
         goto done;

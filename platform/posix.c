@@ -81,8 +81,7 @@ static char *join(const char *a, const char *b)
 
     if (s == NULL)
         return NULL;
-    memcpy(s, a, la);
-    memcpy(s + la, b, lb + 1);
+    snprintf(s, la + lb + 1, "%s%s", a, b);
     return s;
 }
 
