@@ -7,6 +7,7 @@ Every test script is run by ctest as
     python3 test_X.py MINQING MINQING_SERVER GEN_CARDS
 and works in a fresh temporary folder that is removed when it passes.
 """
+import atexit
 import json
 import os
 import random
@@ -88,6 +89,7 @@ class Server:
         e = dict(self.env, **(env or {}))
         out = open(self.log, "a")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, text=True, env=e)
+        atexit.register(self._reap, self.proc)
         line = self.proc.stdout.readline()
         if "listening on" not in line:
             self.proc.wait(5)
@@ -96,6 +98,13 @@ class Server:
         self.listen = "127.0.0.1:" + self.url.rsplit(":", 1)[1]
         self.wait_healthy()
         return self.url
+
+    @staticmethod
+    def _reap(proc):
+        """Never leaves a server behind, even when a test fails."""
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
     def wait_healthy(self, timeout=10):
         ctx = None
