@@ -384,7 +384,8 @@ static int session(client *c, mq_error *err)
         }
     }
     if (skew > MQ_PROTO_CLOCK_WARN_MS || skew < -MQ_PROTO_CLOCK_WARN_MS) {
-        int64_t a = skew < 0 ? -skew : skew;
+        int64_t a =
+            ((skew < 0 ? -skew : skew) + 30000) / 60000 * 60000; /* whole minutes */
         c->rep->clock_warning = 1;
         say(c,
             "warning: this device's clock is %" PRId64 " d %" PRId64 " h %" PRId64

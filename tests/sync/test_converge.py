@@ -69,8 +69,8 @@ def random_ops(name, t, n):
 # A sure conflict: two tablets set one field of one household differently
 # (a field the random edits below leave alone).
 h0 = hh_shared[0]
-tablets["t2"].put("household", {"labor": 2}, h0)
-tablets["t3"].put("household", {"labor": 3}, h0)
+tablets["t2"].put("household", {"labor": 21}, h0)
+tablets["t3"].put("household", {"labor": 22}, h0)
 
 for name, t in tablets.items():
     random_ops(name, t, 25)
@@ -104,7 +104,7 @@ for name in ("t1", "t2", "t3"):
     check(len(labor_conflicts(tablets[name])) == 1, "%s does not show the labor conflict" % name)
 c = labor_conflicts(tablets["t1"])[0]
 values = sorted(x["value"] for x in c["candidates"])
-check(values == [2, 3], "conflict candidates: %r" % values)
+check(values == [21, 22], "conflict candidates: %r" % values)
 
 # ... and a resolution made on one tablet reaches every replica.
 tablets["t3"].run("resolve", c["conflict"], "--keep", "1")

@@ -1,0 +1,79 @@
+"""Clocks lie (libfaketime): a tablet whose clock runs three days ahead is
+told so at its sync, stamps its later changes on the server's time, does not
+win a conflict against an edit made after its own, and loses none of its
+edits, not even one stamped three days ahead before the sync corrected it."""
+import shutil
+
+from harness import *
+
+if shutil.which("faketime") is None:
+    log("faketime is not installed: apt-get install faketime")
+    sys.exit(1)
+AHEAD = ["faketime", "-f", "+3d"]
+DAY = 86400000
+
+srv = Server()
+srv.cli("import", dataset(88))
+recs = srv.export()
+village = [a["id"] for a in by_type(recs, "area") if a["fields"]["level"] == "village"][0]
+hh = sorted(r["id"] for r in by_type(recs, "household"))
+url = srv.start()
+
+
+def last_version_ms(tablet, rid):
+    hist = read_jsonl(tablet.run("history", rid).stdout)
+    return int(hist[-1]["v"][:12], 16)
+
+
+a = Tablet("ahead", prefix=AHEAD)
+rep = a.sync(url, srv.enroll("ahead", [village]))
+check(rep["clock_warning"], "no clock warning for a clock 3 days ahead: %r" % rep)
+check(abs(rep["clock_skew_ms"] + 3 * DAY) < 60000, "skew %d ms" % rep["clock_skew_ms"])
+check("clock" in rep["stderr"] and "ahead" in rep["stderr"], "user not told: " + rep["stderr"])
+log("warning shown: " + [l for l in rep["stderr"].splitlines() if "clock" in l][0])
+b = Tablet("right")
+rep = b.sync(url, srv.enroll("right", [village]))
+check(not rep["clock_warning"], "a right clock was warned about")
+
+# After the sync, the tablet stamps its changes on the server's time.
+h = hh[0]
+a.put("household", {"phone": "13300000001"}, h)
+stamped = last_version_ms(a, h)
+check(abs(stamped - time.time() * 1000) < 5 * 60000,
+      "the tablet stamped its edit %.1f days off" % ((stamped - time.time() * 1000) / DAY))
+a.sync()
+b.sync()
+
+# Concurrent edits: the tablet days ahead edits first, the other one later;
+# the later edit wins everywhere, and the conflict is on record.
+a.put("household", {"size": 13}, h)
+time.sleep(0.05)
+b.put("household", {"size": 14}, h)
+a.sync()
+b.sync()
+a.sync()
+for name, rec in (("ahead", a.get(h)), ("right", b.get(h)), ("server", srv.export()[h])):
+    check(rec["fields"]["size"] == 14, "%s: size %r, the tablet days ahead won" %
+          (name, rec["fields"]["size"]))
+check(any(c["id"] == h and c["field"] == "size" for c in b.conflicts()),
+      "the concurrent edit is not recorded as a conflict")
+
+# A tablet whose clock jumps ahead after a sync writes changes stamped three
+# days ahead; its next sync warns, and the edit is kept, not lost ...
+c = Tablet("jumped")
+c.sync(url, srv.enroll("jumped", [village]))
+h2 = hh[1]
+c.run("put", "household", "--id", h2, input='{"labor": 15}', prefix=AHEAD)
+check(last_version_ms(c, h2) - time.time() * 1000 > 2 * DAY, "the jump did not happen")
+rep = c.sync(prefix=AHEAD)
+check(rep["clock_warning"] and rep["push_applied"] == 1, "jumped sync: %r" % rep)
+check(srv.export()[h2]["fields"]["labor"] == 15, "the edit stamped ahead was lost")
+# ... and an edit made after it, by a tablet with a right clock, still wins.
+b.sync()
+b.put("household", {"labor": 16}, h2)
+b.sync()
+c.sync(prefix=AHEAD)
+check(srv.export()[h2]["fields"]["labor"] == 16, "the later edit lost to the clock ahead")
+check(c.get(h2)["fields"]["labor"] == 16, "the tablet ahead kept its stale value")
+srv.stop()
+done()
