@@ -69,7 +69,7 @@ echo "== the merged household (tablet a, tablet b, server agree)"
 "$mq" --db "$work/a.db" get "$household"
 "$mq" --db "$work/b.db" get "$household" | cmp - <("$mq" --db "$work/a.db" get "$household") &&
   echo "(tablet b holds the same)"
-"$srv" export | grep "\"$household\"" | cmp - <("$mq" --db "$work/a.db" get "$household") &&
+"$srv" export | grep "\"id\":\"$household\"" | cmp - <("$mq" --db "$work/a.db" get "$household") &&
   echo "(the server holds the same)"
 echo "== the conflict, for a person to resolve"
 "$mq" --db "$work/a.db" conflicts
