@@ -58,13 +58,13 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
     [MQ_ST_REC_LOAD] =
         "SELECT type, parent, area, deleted, cv, vers, fields FROM record WHERE id = ?1",
     [MQ_ST_REC_UPSERT] =
-        "INSERT INTO record(id, type, parent, area, deleted, cv, vers, fields)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE"
-        " SET parent = ?3, area = ?4, deleted = ?5, cv = ?6, vers = ?7, fields = ?8",
+        ("INSERT INTO record(id, type, parent, area, deleted, cv, vers, fields)"
+         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE"
+         " SET parent = ?3, area = ?4, deleted = ?5, cv = ?6, vers = ?7, fields = ?8"),
     [MQ_ST_REC_KIND] = "SELECT type, deleted, area FROM record WHERE id = ?1",
     [MQ_ST_CHANGE_INSERT] =
-        "INSERT OR IGNORE INTO change(v, rid, type, by, src, body, base)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        ("INSERT OR IGNORE INTO change(v, rid, type, by, src, body, base)"
+         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
     [MQ_ST_CHANGES_OF] = "SELECT v, body, base, by FROM change WHERE rid = ?1",
     [MQ_ST_CHILDREN] = "SELECT id FROM record WHERE parent = ?1 AND type <> ?2",
     [MQ_ST_SET_AREA] = "UPDATE record SET area = ?2 WHERE id = ?1",
