@@ -24,6 +24,7 @@
  */
 #include "minqing/sync.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,6 +470,29 @@ static int batch_id(client *c, int64_t since, int64_t next, char id[80], mq_erro
     return mq_store_setting_set(c->store, "sync.push.batch", text, err);
 }
 
+#ifndef NDEBUG
+/*
+ * Debug builds check invariants 1 and 2 after every answered batch: the
+ * stored push cursor is the end of that batch, and no batch is pending.
+ */
+static void assert_push_state(client *c, int64_t next)
+{
+    int64_t stored = -1;
+    char *pending = NULL;
+    mq_error e;
+    int rc = setting_i64(c->store, "sync.push.cursor", &stored, &e);
+    assert(rc == 0 && stored == next);
+    rc = mq_store_setting_get(c->store, "sync.push.batch", &pending, &e);
+    assert(rc == 0 && pending == NULL);
+    (void)rc;
+    (void)stored;
+    (void)next;
+    mq_free(pending);
+}
+#else
+#define assert_push_state(c, next) ((void)0)
+#endif
+
 static int push(client *c, int *refused, mq_error *err)
 {
     int64_t cursor = 0;
@@ -582,6 +606,7 @@ static int push(client *c, int *refused, mq_error *err)
             *refused = 1;
         say(c, "pushed %zu changes: %zu new, %zu already there, %zu refused", i, applied,
             dup, rej);
+        assert_push_state(c, next);
         cursor = next;
     }
 }
