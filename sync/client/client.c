@@ -227,7 +227,7 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         if (cc != CURLE_OK) {
             if (x.too_large) {
                 rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                   "%s %s: response exceeds %u bytes", method, path,
+                                   "%s %s: response exceeds %zu bytes", method, path,
                                    MQ_PROTO_MAX_BODY);
             } else if (transient_curl(cc)) {
                 transient = 1;

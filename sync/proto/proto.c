@@ -272,7 +272,10 @@ int mq__random_hex(char *out, size_t nbytes, mq_error *err)
 
 int mq__token_new(char out[MQ_PROTO_TOKEN_LEN + 1], mq_error *err)
 {
-    memcpy(out, "mqt_", 4);
+    out[0] = 'm';
+    out[1] = 'q';
+    out[2] = 't';
+    out[3] = '_';
     return mq__random_hex(out + 4, 32, err);
 }
 

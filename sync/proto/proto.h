@@ -20,21 +20,21 @@
 /** Protocol version; the path prefix is "/v1". */
 #define MQ_PROTO_VERSION 1
 /** Largest request or response body on the wire (gzip-compressed). */
-#define MQ_PROTO_MAX_BODY (4u * 1024u * 1024u)
+#define MQ_PROTO_MAX_BODY ((size_t)4 * 1024 * 1024)
 /** Largest body once inflated: guards against compression bombs. */
-#define MQ_PROTO_MAX_INFLATED (16u * 1024u * 1024u)
+#define MQ_PROTO_MAX_INFLATED ((size_t)16 * 1024 * 1024)
 /** Most changes in one pushed batch or one pulled page. */
 #define MQ_PROTO_MAX_BATCH 5000
 /** Default changes per batch and page that a client asks for. */
 #define MQ_PROTO_DEFAULT_BATCH 1000
 /** A client keeps each inflated push body under this many bytes. */
-#define MQ_PROTO_SOFT_INFLATED (3u * 1024u * 1024u)
+#define MQ_PROTO_SOFT_INFLATED ((size_t)3 * 1024 * 1024)
 /** A batch id: 1 to 64 characters of [A-Za-z0-9_.-]. */
 #define MQ_PROTO_BATCH_ID_MAX 64
 /** A device token: "mqt_" then 64 hex digits (32 random bytes). */
 #define MQ_PROTO_TOKEN_LEN 68
 /** Clock difference above which the user is told that the clock is wrong. */
-#define MQ_PROTO_CLOCK_WARN_MS (5 * 60 * 1000)
+#define MQ_PROTO_CLOCK_WARN_MS ((int64_t)5 * 60 * 1000)
 
 /* ---- errors --------------------------------------------------------------- */
 

@@ -281,7 +281,7 @@ int mq__device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
                      &st, err);
     if (rc != 0)
         return rc;
-    int s;
+    int s = SQLITE_DONE;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 0));
@@ -308,6 +308,8 @@ int mq__device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
         rc = cb(ctx, text);
         free(text);
     }
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = db_fail(err, db, "listing the devices");
     sqlite3_finalize(st);
     return rc;
 }

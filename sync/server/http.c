@@ -176,8 +176,8 @@ static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device 
         mq__buf_json_string(&b, dev->site);
     }
     mq__buf_printf(&b,
-                   ",\"protocol\":%d,\"max_batch\":%d,\"max_body\":%u,"
-                   "\"max_inflated\":%u}",
+                   ",\"protocol\":%d,\"max_batch\":%d,\"max_body\":%zu,"
+                   "\"max_inflated\":%zu}",
                    MQ_PROTO_VERSION, MQ_PROTO_MAX_BATCH, MQ_PROTO_MAX_BODY,
                    MQ_PROTO_MAX_INFLATED);
     enum MHD_Result r = b.data ? reply(conn, MHD_HTTP_OK, b.data) : MHD_NO;
@@ -195,7 +195,7 @@ static char *request_body(struct MHD_Connection *conn, request *rq, enum MHD_Res
                                                  MHD_HTTP_HEADER_CONTENT_ENCODING);
     char msg[MQ_ERROR_MESSAGE_MAX + 64];
     if (rq->too_large) {
-        snprintf(msg, sizeof msg, "request body exceeds %u bytes", MQ_PROTO_MAX_BODY);
+        snprintf(msg, sizeof msg, "request body exceeds %zu bytes", MQ_PROTO_MAX_BODY);
         *r = reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
         return NULL;
     }
@@ -612,7 +612,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > MQ_PROTO_MAX_BODY) {
             char msg[96];
-            snprintf(msg, sizeof msg, "request body exceeds %u bytes", MQ_PROTO_MAX_BODY);
+            snprintf(msg, sizeof msg, "request body exceeds %zu bytes",
+                     MQ_PROTO_MAX_BODY);
             return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
         }
         return MHD_YES;
@@ -720,7 +721,7 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
 
     sv.nstores = o->threads ? o->threads : 4;
     sv.delay_ms = o->delay_ms;
-    sv.stores = calloc(sv.nstores, sizeof *sv.stores);
+    sv.stores = calloc(sv.nstores, sizeof(mq_store *));
     sv.busy = calloc(sv.nstores, sizeof *sv.busy);
     if (sv.stores == NULL || sv.busy == NULL) {
         rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
