@@ -332,7 +332,7 @@ static int request(client *c, const char *method, const char *path, const mq__bu
     }
 }
 
-/* ---- settings ------------------------------------------------------------- */
+/* ---- settings ---------------------------------------------------------- */
 
 static int setting_i64(mq_store *s, const char *key, int64_t *out, mq_error *err)
 {
@@ -352,7 +352,7 @@ static int setting_set_i64(mq_store *s, const char *key, int64_t v, mq_error *er
     return mq_store_setting_set(s, key, text, err);
 }
 
-/* ---- session and clock ----------------------------------------------------- */
+/* ---- session and clock ------------------------------------------------- */
 
 static int session(client *c, mq_error *err)
 {
@@ -401,7 +401,7 @@ static int session(client *c, mq_error *err)
     return 0;
 }
 
-/* ---- push ----------------------------------------------------------------- */
+/* ---- push -------------------------------------------------------------- */
 
 typedef struct collect {
     mq__buf body;
@@ -611,7 +611,7 @@ static int push(client *c, int *refused, mq_error *err)
     }
 }
 
-/* ---- pull ----------------------------------------------------------------- */
+/* ---- pull -------------------------------------------------------------- */
 
 static int pull(client *c, mq_error *err)
 {
@@ -699,7 +699,7 @@ static int pull(client *c, mq_error *err)
     }
 }
 
-/* ---- the whole sync ---------------------------------------------------------- */
+/* ---- the whole sync ---------------------------------------------------- */
 
 static int remember(mq_store *s, const char *key, const char *value, mq_error *err)
 {

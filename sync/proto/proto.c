@@ -34,7 +34,7 @@ int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char 
     return rc;
 }
 
-/* ---- buffers --------------------------------------------------------------- */
+/* ---- buffers ----------------------------------------------------------- */
 
 static int buf_reserve(mq__buf *b, size_t extra)
 {
@@ -132,7 +132,7 @@ void mq__buf_free(mq__buf *b)
     b->len = b->cap = 0;
 }
 
-/* ---- gzip ---------------------------------------------------------------------- */
+/* ---- gzip -------------------------------------------------------------- */
 
 int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
              mq_error *err)
@@ -245,7 +245,7 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
     return 0;
 }
 
-/* ---- tokens and ids ---------------------------------------------------------- */
+/* ---- tokens and ids ---------------------------------------------------- */
 
 static void to_hex(const unsigned char *p, size_t n, char *out)
 {

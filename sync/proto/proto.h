@@ -15,7 +15,7 @@
 
 #include "minqing/error.h"
 
-/* ---- limits (docs/PROTOCOL.md, "Limits") --------------------------------- */
+/* ---- limits (docs/PROTOCOL.md, "Limits") ------------------------------- */
 
 /** Protocol version; the path prefix is "/v1". */
 #define MQ_PROTO_VERSION 1
@@ -36,7 +36,7 @@
 /** Clock difference above which the user is told that the clock is wrong. */
 #define MQ_PROTO_CLOCK_WARN_MS ((int64_t)5 * 60 * 1000)
 
-/* ---- errors --------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------ */
 
 /** Fills `err` (may be NULL) with `rc`, `domain`, `code` and a message; returns rc. */
 int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
@@ -45,7 +45,7 @@ int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char 
 #endif
     ;
 
-/* ---- buffers --------------------------------------------------------------- */
+/* ---- buffers ----------------------------------------------------------- */
 
 /** A growable byte buffer; `data` is always NUL-terminated when non-NULL. */
 typedef struct mq__buf {
@@ -69,7 +69,7 @@ int mq__buf_json_string(mq__buf *b, const char *s);
 /** Frees the data and empties the buffer. */
 void mq__buf_free(mq__buf *b);
 
-/* ---- gzip ---------------------------------------------------------------------- */
+/* ---- gzip -------------------------------------------------------------- */
 
 /**
  * Compresses `n` bytes into a gzip member.
@@ -87,7 +87,7 @@ int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
 int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len,
                mq_error *err);
 
-/* ---- tokens and ids ---------------------------------------------------------- */
+/* ---- tokens and ids ---------------------------------------------------- */
 
 /** Writes `nbytes` random bytes as 2*nbytes hex digits and a NUL into `out`. */
 int mq__random_hex(char *out, size_t nbytes, mq_error *err);

@@ -52,7 +52,7 @@ typedef struct request {
     int too_large;
 } request;
 
-/* ---- the store pool ---------------------------------------------------------- */
+/* ---- the store pool ---------------------------------------------------- */
 
 static mq_store *acquire(server *sv, size_t *slot)
 {
@@ -78,7 +78,7 @@ static void release(server *sv, size_t slot)
     pthread_mutex_unlock(&sv->pool_lock);
 }
 
-/* ---- answers ------------------------------------------------------------------ */
+/* ---- answers ----------------------------------------------------------- */
 
 static int accepts_gzip(struct MHD_Connection *conn)
 {
@@ -153,7 +153,7 @@ static void pause_ms(unsigned ms)
         ;
 }
 
-/* ---- /v1/session ---------------------------------------------------------------- */
+/* ---- /v1/session ------------------------------------------------------- */
 
 static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device *dev)
 {
@@ -185,7 +185,7 @@ static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device 
     return r;
 }
 
-/* ---- /v1/push ---------------------------------------------------------------------- */
+/* ---- /v1/push ---------------------------------------------------------- */
 
 /* Inflates the request body per its Content-Encoding; answers and returns
  * NULL on failure. */
@@ -397,6 +397,11 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     if (rc != 0)
         mq_store_rollback(st);
     pthread_mutex_unlock(&sv->write_lock);
+    if (rc == 0)
+        fprintf(stderr,
+                "minqing-server: %s pushed batch %s: %zu applied, %zu duplicate, "
+                "%zu refused\n",
+                dev->name, batch->valuestring, applied, dup, rej);
     cJSON_Delete(j);
     if (rc != 0) {
         fprintf(stderr, "minqing-server: push from %s failed: %s\n", dev->name,
@@ -414,8 +419,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     return r;
 }
 
-/* ---- /v1/pull -------------------------------------------------------------------------
- */
+/* ---- /v1/pull ---------------------------------------------------------- */
 
 typedef struct page {
     mq__buf body;
@@ -535,8 +539,7 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
     return r;
 }
 
-/* ---- routing
- * --------------------------------------------------------------------------- */
+/* ---- routing ----------------------------------------------------------- */
 
 static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char *url,
                              const char *method, request *rq)
@@ -645,8 +648,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-/* ---- serving
- * ------------------------------------------------------------------------------- */
+/* ---- serving ----------------------------------------------------------- */
 
 static char *read_file(const char *path, mq_error *err)
 {

@@ -21,6 +21,10 @@ import time
 import urllib.request
 
 MINQING, SERVER, GEN = (os.path.abspath(p) for p in sys.argv[1:4])
+# Loopback never goes through a proxy, whatever the machine's environment says.
+for _v in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"):
+    os.environ.pop(_v, None)
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 WORK = tempfile.mkdtemp(prefix="mq-sync-")
 SEED = int(os.environ.get("MQ_TEST_SEED", str(random.randrange(1 << 30))))
 rng = random.Random(SEED)
