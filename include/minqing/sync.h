@@ -86,7 +86,8 @@ typedef struct mq_sync_report {
  * retried with exponential backoff and jitter within opts->retry_budget_ms.
  * The server's time is compared with this device's: the difference becomes
  * the store's clock offset (mq_store_set_clock_offset()) and, above five
- * minutes, a warning through opts->notify.
+ * minutes, a warning through opts->notify.  A replica with no default
+ * author (mq_store_cadre()) takes the cadre its device was enrolled for.
  *
  * @param opts    may be NULL when URL and token are remembered
  * @param report  may be NULL

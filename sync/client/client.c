@@ -53,6 +53,7 @@ typedef struct client {
     void *ctx;
     mq_sync_report *rep;
     size_t max_batch; /* the server's limit, from the session */
+    char cadre[65];   /* the cadre the device is enrolled for, "" if none */
 } client;
 
 /* One HTTP exchange's raw outcome. */
@@ -371,6 +372,9 @@ static int session(client *c, mq_error *err)
     }
     if (cJSON_IsNumber(lim) && lim->valuedouble >= 1)
         c->max_batch = (size_t)lim->valuedouble;
+    cJSON *cadre = cJSON_GetObjectItemCaseSensitive(j, "cadre");
+    if (cJSON_IsString(cadre) && strlen(cadre->valuestring) < sizeof c->cadre)
+        snprintf(c->cadre, sizeof c->cadre, "%s", cadre->valuestring);
     int64_t server = (int64_t)st->valuedouble;
     /* The server read its clock somewhere between t0 and t1. */
     int64_t skew = server - (t0 + (t1 - t0) / 2);
@@ -831,6 +835,17 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     rc = push(&c, &refused, err);
     if (rc == 0)
         rc = pull(&c, err);
+    if (rc == 0 && c.cadre[0] != '\0' && mq_store_cadre(store) == NULL) {
+        /* A replica with no default author takes the cadre its device is
+         * enrolled for, now that the cadre's record has been pulled. */
+        char site[64];
+        mq_error e;
+        snprintf(site, sizeof site, "%s", mq_store_site(store));
+        if (mq_store_init(store, site, c.cadre, &e) == 0)
+            say(&c, "local changes are now authored by cadre %s, as enrolled", c.cadre);
+        else
+            say(&c, "warning: cannot take the enrolled cadre %s: %s", c.cadre, e.message);
+    }
     if (rc == 0 && refused)
         rc = mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
                            "the server refused %zu change(s); they are kept with the "

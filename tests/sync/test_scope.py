@@ -17,7 +17,9 @@ v2_groups = [a["id"] for a in areas if a["fields"].get("parent") == v2]
 url = srv.start()
 
 a = Tablet("village1")
-rep = a.sync(url, srv.enroll("village1", [v1]))
+cadre = sorted(r["id"] for r in by_type(recs, "cadre"))[0]
+rep = a.sync(url, srv.enroll("village1", [v1], cadre=cadre))
+check("authored by cadre" in rep["stderr"], "the enrolled cadre was not taken")
 log("village1: pulled %d changes, %d bytes down in %d ms" %
     (rep["pulled"], rep["bytes_received"], rep["elapsed_ms"]))
 mine = a.export()
@@ -43,6 +45,8 @@ f.run("changes", "--since", cursor, "-o", bundle)
 a.run("apply", bundle)
 v1_house = hh[0]["id"]
 a.put("household", {"phone": "13800000002"}, v1_house)
+hist = read_jsonl(a.run("history", v1_house).stdout)
+check(hist[-1]["by"] == cadre, "the edit is not authored by the enrolled cadre: %r" % hist[-1])
 
 rep = a.sync(expect=4)
 check(rep["push_rejected"] == 2, "expected 2 refused changes, got %r" % rep)
