@@ -49,7 +49,8 @@ typedef struct mq_sync_opts {
     unsigned retry_budget_ms;
     /** first backoff delay in ms, doubled at each retry; default 250 */
     unsigned backoff_ms;
-    /** time limit of one request in ms; default 60000 */
+    /** time limit of one request in ms; default 600000 (a stalled transfer,
+        under 50 bytes/s for 30 s, fails sooner) */
     unsigned timeout_ms;
     /** called with a line of progress or a warning for the user; may be NULL */
     void (*notify)(void *ctx, const char *line);

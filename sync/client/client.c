@@ -771,7 +771,7 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
         c.batch = MQ_PROTO_MAX_BATCH;
     c.budget_ms = opts->retry_budget_ms ? opts->retry_budget_ms : 60000;
     c.backoff_ms = opts->backoff_ms ? opts->backoff_ms : 250;
-    c.timeout_ms = opts->timeout_ms ? opts->timeout_ms : 60000;
+    c.timeout_ms = opts->timeout_ms ? opts->timeout_ms : 600000;
     c.notify = opts->notify;
     c.ctx = opts->ctx;
     size_t ulen = strlen(use_url);
@@ -815,6 +815,10 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     curl_easy_setopt(c.curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c.curl, CURLOPT_TIMEOUT_MS, (long)c.timeout_ms);
+    /* A 2G link moves a page in seconds to minutes; a link that has stalled
+     * (under 50 bytes/s for 30 s) is a time-out to retry, not a wait. */
+    curl_easy_setopt(c.curl, CURLOPT_LOW_SPEED_LIMIT, 50L);
+    curl_easy_setopt(c.curl, CURLOPT_LOW_SPEED_TIME, 30L);
     curl_easy_setopt(c.curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c.curl, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c.curl, CURLOPT_PROTOCOLS_STR, "http,https");
