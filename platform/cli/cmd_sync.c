@@ -9,6 +9,8 @@
  * 4 refused: a bad or revoked token, or changes the server refused (kept,
  * see `minqing rejected`); 2 usage; 1 any other failure.
  *
+ * `--token -` reads the token from stdin, so that it shows in no process list.
+ *
  * Tuning for tests and slow links, from the environment:
  * MINQING_SYNC_BATCH (changes per batch and page), MINQING_SYNC_RETRY_MS
  * (total retry time of one request), MINQING_SYNC_BACKOFF_MS (first wait).
@@ -72,16 +74,36 @@ int mq_cli_sync(const mq_cli *cli, int argc, char **argv)
         return mq_cli_usage_error(
             cli, "--server needs a URL such as https://HOST:PORT, not '%s'",
             o.server_url);
+    /* "--token -" reads it from stdin, out of sight of ps and shell history. */
+    char *stdin_token = NULL;
+    if (o.token != NULL && strcmp(o.token, "-") == 0) {
+        rc = mq_cli_read_all(stdin, 1024, &stdin_token);
+        if (rc != 0)
+            return rc;
+        size_t n = strlen(stdin_token);
+        while (n > 0 && (stdin_token[n - 1] == '\n' || stdin_token[n - 1] == '\r' ||
+                         stdin_token[n - 1] == ' '))
+            stdin_token[--n] = '\0';
+        if (n == 0) {
+            free(stdin_token);
+            return mq_cli_usage_error(cli, "--token -: no token on stdin");
+        }
+        o.token = stdin_token;
+    }
     rc = mq_cli_open(cli, MQ_CLI_INITIALISED, &store, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        free(stdin_token);
         return rc;
+    }
     if (o.server_url == NULL && !remembered(store, "sync.url")) {
         mq_store_close(store);
+        free(stdin_token);
         return mq_cli_usage_error(cli,
                                   "no server yet: give --server URL (it is remembered)");
     }
     if (o.token == NULL && !remembered(store, "sync.token")) {
         mq_store_close(store);
+        free(stdin_token);
         return mq_cli_usage_error(cli,
                                   "no device token yet: give --token TOKEN, as printed "
                                   "by `minqing-server device add` (it is remembered)");
@@ -94,6 +116,7 @@ int mq_cli_sync(const mq_cli *cli, int argc, char **argv)
     mq_error_clear(&err);
     int src = mq_sync_run(store, &o, &rep, &err);
     mq_store_close(store);
+    free(stdin_token);
 
     printf("{\"pushed\":%zu,\"push_applied\":%zu,\"push_duplicate\":%zu,"
            "\"push_rejected\":%zu,\"pulled\":%zu,\"pull_applied\":%zu,"

@@ -49,7 +49,7 @@ static const command commands[] = {
     {"check", mq_cli_check, "check", "check the file and the change log"},
     {"rejected", mq_cli_rejected, "rejected",
      "print changes that could not be applied, with the reasons"},
-    {"sync", mq_cli_sync, "sync [--server URL] [--token TOKEN] [--cacert FILE]",
+    {"sync", mq_cli_sync, "sync [--server URL] [--token TOKEN|-] [--cacert FILE]",
      "push local changes to the server and pull the new ones of this device's areas"},
 };
 

@@ -42,6 +42,11 @@ check("revoked" in rep["stderr"], "no word of revocation: %s" % rep["stderr"])
 devices = read_jsonl(srv.cli("device", "list").stdout)
 check([d["revoked"] for d in devices if d["name"] == "t1"] == [True], "device list: %r" % devices)
 
+# The token may come on stdin, out of sight of ps.
+s4 = Tablet("t4")
+s4.run("sync", "--server", url, "--token", "-", input=srv.enroll("t4", [village]) + "\n")
+check(s4.last.returncode == 0 and s4.export(), "sync with the token on stdin failed")
+
 # An unreachable server: exit 3 within the retry budget.
 dead = Tablet("dead")
 start = time.time()
