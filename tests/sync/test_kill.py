@@ -23,6 +23,24 @@ def sync_in_background(tablet, env, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def device(name):
+    for d in read_jsonl(srv.cli("device", "list").stdout):
+        if d["name"] == name:
+            return d
+    return {}
+
+
+def kill_when(what, cond, proc, timeout=60):
+    """Waits until cond() holds (the transfer has begun), then runs what()."""
+    end = time.time() + timeout
+    while time.time() < end and not cond():
+        check(proc.poll() is None, "the sync ended before it could be interrupted")
+        time.sleep(0.05)
+    check(cond(), "the sync never got going")
+    check(proc.poll() is None, "the sync ended before it could be interrupted")
+    what()
+
+
 srv = Server(env={"MINQING_SERVER_DELAY_MS": "120"})
 srv.cli("import", dataset(1200))
 county = [a["id"] for a in by_type(srv.export(), "area") if a["fields"]["level"] == "county"][0]
@@ -34,9 +52,7 @@ slow = {"MINQING_SYNC_BATCH": "250", "MINQING_SYNC_RETRY_MS": "30000",
 k = Tablet("k")
 tok = srv.enroll("k", [county])
 p = sync_in_background(k, slow, "--server", url, "--token", tok)
-time.sleep(1.5)
-check(p.poll() is None, "the sync ended before it could be killed")
-p.kill()
+kill_when(p.kill, lambda: device("k").get("pulled", 0) >= 500, p)
 p.wait()
 k.check_store()
 partial = len(k.export())
@@ -48,10 +64,9 @@ diff(k.export(), srv.export(), "k after a killed pull, and the server")
 
 # 2. The client killed while pushing.
 edits(k, 300, "k")
+pushed_before = device("k").get("pushed", 0)
 p = sync_in_background(k, dict(slow, MINQING_SYNC_BATCH="20"))
-time.sleep(0.9)
-check(p.poll() is None, "the push ended before it could be killed")
-p.kill()
+kill_when(p.kill, lambda: device("k").get("pushed", 0) >= pushed_before + 40, p)
 p.wait()
 k.check_store()
 rep = k.sync(env=dict(slow, MINQING_SYNC_BATCH="20"))
@@ -65,9 +80,9 @@ diff(k.export(), srv.export(), "k after a killed push, and the server")
 l = Tablet("l")
 l.sync(url, srv.enroll("l", [county]), env={"MINQING_SYNC_BATCH": "5000"})
 edits(l, 200, "l")
+pushed_before = device("l").get("pushed", 0)
 p = sync_in_background(l, dict(slow, MINQING_SYNC_BATCH="20"))
-time.sleep(0.8)
-srv.kill9()
+kill_when(srv.kill9, lambda: device("l").get("pushed", 0) >= pushed_before + 20, p)
 time.sleep(1.0)
 srv.start()
 out, err = p.communicate(timeout=120)
@@ -80,8 +95,7 @@ log("server killed mid-push: %d retries, the sync completed" % rep["retries"])
 m = Tablet("m")
 p = sync_in_background(m, dict(slow, MINQING_SYNC_RETRY_MS="1000"), "--server", url,
                        "--token", srv.enroll("m", [county]))
-time.sleep(1.2)
-srv.kill9()
+kill_when(srv.kill9, lambda: device("m").get("pulled", 0) >= 500, p)
 out, err = p.communicate(timeout=60)
 check(p.returncode == 3, "client should give up with exit 3, got %d: %s" % (p.returncode, err))
 srv.start()
