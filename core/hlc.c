@@ -3,7 +3,8 @@
  *
  * Invariant: h->last only grows.  mq__hlc_tick() returns a value greater than
  * every value returned or observed before, so the versions one replica
- * stamps are strictly increasing and greater than any version it has seen.
+ * stamps are strictly increasing, and greater than any version it has seen
+ * that was not stamped more than MQ_HLC_MAX_AHEAD_MS in its future.
  */
 #include "hlc.h"
 
@@ -27,8 +28,14 @@ uint64_t mq__hlc_tick(mq_hlc *h, int64_t now_ms)
     return h->last;
 }
 
-void mq__hlc_observe(mq_hlc *h, uint64_t remote)
+void mq__hlc_observe(mq_hlc *h, uint64_t remote, int64_t now_ms)
 {
+    int64_t limit_ms = now_ms + MQ_HLC_MAX_AHEAD_MS;
+    uint64_t limit =
+        limit_ms > 0 ? ((uint64_t)limit_ms << COUNTER_BITS) | COUNTER_MASK : 0;
+
+    if (remote > limit)
+        remote = limit;
     if (remote > h->last)
         h->last = remote;
 }

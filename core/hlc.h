@@ -27,8 +27,22 @@ typedef struct mq_hlc {
 
 /* A new clock value for a local event at physical time `now_ms`. */
 uint64_t mq__hlc_tick(mq_hlc *h, int64_t now_ms);
-/* Takes note of a clock value seen on another replica. */
-void mq__hlc_observe(mq_hlc *h, uint64_t remote);
+/*
+ * How far ahead of our own (corrected) time another replica's clock may pull
+ * ours.  A tablet whose clock runs days ahead would otherwise drag every
+ * replica that hears from it into its future, and their later edits would all
+ * carry its wrong time.  Causality does not need the clock: a change names
+ * the versions it replaces in its base, so a change made after seeing a
+ * future-stamped one still supersedes it.
+ */
+#define MQ_HLC_MAX_AHEAD_MS (60 * 1000)
+
+/*
+ * Takes note of a clock value seen on another replica, at local physical
+ * time `now_ms`; a value more than MQ_HLC_MAX_AHEAD_MS ahead is taken as
+ * that far ahead only.
+ */
+void mq__hlc_observe(mq_hlc *h, uint64_t remote, int64_t now_ms);
 
 /* The physical milliseconds a clock value carries. */
 int64_t mq__hlc_ms(uint64_t clock);

@@ -14,10 +14,12 @@
  *      never on their order, so replicas that saw the same set agree.
  *  M3  A (record, field) is in the conflict table exactly when its heads
  *      carry two or more different values.
- *  M4  A change names in its base only versions smaller than its own.  Since
- *      a writer's clock passes every version it has seen, a change made with
- *      knowledge of another always sorts after it: last-writer-wins never
- *      lets an older value replace one its writer had seen.
+ *  M4  Causality is carried by bases, not by clocks: a change supersedes the
+ *      versions its base names whatever their stamps, so last-writer-wins
+ *      never lets a value replace one its writer had seen.  Clocks only
+ *      order concurrent heads; a writer's clock passes the versions it has
+ *      seen unless they were stamped far in its future (hlc.h), so a clock
+ *      that runs ahead cannot drag every replica's stamps along.
  *  M5  A tombstone is the field "_deleted" and merges like any other field.
  *  M6  Log records (type kind "log") are never edited locally; replicas may
  *      still hold two writes of one log record (the same import on two
@@ -126,11 +128,8 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
                 if (!cJSON_IsString(bv) ||
                     mq__version_parse(bv->valuestring, NULL, NULL) != 0)
                     return bad(err, c, "base of %s: not a version", it->string);
-                /* M4: a change comes after everything it replaces. */
-                if (strcmp(bv->valuestring, c->v) >= 0)
-                    return bad(err, c,
-                               "base of %s: version %s is not older than the change",
-                               it->string, bv->valuestring);
+                if (strcmp(bv->valuestring, c->v) == 0)
+                    return bad(err, c, "base of %s: the change names itself", it->string);
             }
         }
         c->base = cJSON_Duplicate(base, 1);
@@ -457,7 +456,7 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
     }
     if ((rc = insert_change(s, c, src, &dup, err)) != 0 || dup)
         goto done; /* M1 */
-    mq__hlc_observe(&s->hlc, c->hlc);
+    mq__hlc_observe(&s->hlc, c->hlc, mq_store_now_ms(s));
     *result = MQ_APPLIED;
 
     int existed = rec.exists;

@@ -275,15 +275,27 @@ static int load_state(mq_store *s, mq_error *err)
     s->clock_offset_ms = v != NULL ? strtoll(v, NULL, 10) : 0;
     free(v);
 
-    /* The clock resumes above every version in the log, ours or not. */
+    /*
+     * The clock resumes above every version this replica stamped (so its
+     * versions stay unique) and, within MQ_HLC_MAX_AHEAD_MS, above the
+     * newest one it received.  Both maxima are read through the unique
+     * index on v.
+     */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT max(v) FROM change", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT max(v) FROM change WHERE src IS NULL),"
+                           " (SELECT max(v) FROM change WHERE src IS NOT NULL)",
+                           -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "reading the change log");
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    if (sqlite3_step(st) == SQLITE_ROW) {
         uint64_t clock;
-        if (mq__version_parse(mq__col_text(st, 0), &clock, NULL) == 0)
-            mq__hlc_observe(&s->hlc, clock);
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL &&
+            mq__version_parse(mq__col_text(st, 0), &clock, NULL) == 0 &&
+            clock > s->hlc.last)
+            s->hlc.last = clock;
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL &&
+            mq__version_parse(mq__col_text(st, 1), &clock, NULL) == 0)
+            mq__hlc_observe(&s->hlc, clock, mq_store_now_ms(s));
     }
     sqlite3_finalize(st);
     return 0;

@@ -24,11 +24,29 @@ static void test_observe(void)
     uint64_t remote = (uint64_t)5000 << 16 | 7;
 
     mq__hlc_tick(&h, 1000);
-    mq__hlc_observe(&h, remote);
+    mq__hlc_observe(&h, remote, 1000);
     /* a change made after seeing another sorts after it, whatever our clock */
     CHECK(mq__hlc_tick(&h, 1000) > remote);
-    mq__hlc_observe(&h, 1); /* an older value changes nothing */
+    mq__hlc_observe(&h, 1, 1000); /* an older value changes nothing */
     CHECK(mq__hlc_tick(&h, 1000) > remote + 1);
+}
+
+static void test_future_clock_is_capped(void)
+{
+    mq_hlc h = {0};
+    const int64_t now = 1700000000000LL, days = 3LL * 86400 * 1000;
+    uint64_t future = (uint64_t)(now + days) << 16;
+
+    mq__hlc_observe(&h, future, now);
+    uint64_t next = mq__hlc_tick(&h, now);
+    /* pulled at most MQ_HLC_MAX_AHEAD_MS ahead, not three days */
+    CHECK(mq__hlc_ms(next) <= now + MQ_HLC_MAX_AHEAD_MS + 1);
+    CHECK(mq__hlc_ms(next) >= now);
+    /* within the bound, a remote clock is followed */
+    mq_hlc k = {0};
+    uint64_t near = (uint64_t)(now + 5000) << 16;
+    mq__hlc_observe(&k, near, now);
+    CHECK(mq__hlc_tick(&k, now) > near);
 }
 
 static void test_versions(void)
@@ -65,6 +83,7 @@ int main(void)
 {
     RUN(test_monotonic);
     RUN(test_observe);
+    RUN(test_future_clock_is_capped);
     RUN(test_versions);
     RUN(test_iso);
     return mq_test_done();

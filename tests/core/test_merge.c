@@ -281,8 +281,8 @@ static void test_duplicates_and_rejects(void)
          "\"set\":{\"name\":\"x\"}}",
          "is of type household here"},
         {"{\"v\":\"0000000000000010-x\",\"type\":\"household\",\"id\":\"" HH "\","
-         "\"set\":{\"size\":2},\"base\":{\"size\":[\"0000000000000011-y\"]}}",
-         "not older than the change"},
+         "\"set\":{\"size\":2},\"base\":{\"size\":[\"0000000000000010-x\"]}}",
+         "names itself"},
         {"{\"v\":\"0000000000000010-x\",\"type\":\"visit\",\"id\":\"" HH "\","
          "\"set\":{\"_deleted\":true}}",
          "cannot be deleted"},
@@ -354,7 +354,7 @@ static void test_lying_clocks(void)
     CHECK(mq_store_set_clock_offset(behind, -days, &err) == 0);
 
     /* A tablet three days behind edits after seeing tabA's edit: it wins,
-     * because its clock has passed everything it has seen. */
+     * because its change names tabA's in its base, whatever the stamps. */
     put(a, "household", HH, "{\"phone\":\"13900000001\"}");
     exchange(a, behind);
     put(behind, "household", HH, "{\"phone\":\"13900000002\"}");
@@ -378,6 +378,24 @@ static void test_lying_clocks(void)
     CHECK_STR(p, "8");
     free(p);
     CHECK(nconflicts(ahead) == 0);
+
+    /* Having heard from the fast tablet, tabA still stamps its own time: the
+     * fast clock does not drag the others three days ahead. */
+    put(ahead, "household", HH, "{\"labor\":1}");
+    exchange(a, ahead);
+    put(a, "household", HH, "{\"labor\":3}");
+    cJSON *mine = changes_of(a);
+    const char *v = cJSON_GetStringValue(
+        cJSON_GetObjectItem(cJSON_GetArrayItem(mine, cJSON_GetArraySize(mine) - 1), "v"));
+    int64_t stamped = v ? (int64_t)(strtoull(v, NULL, 16) >> 16) : 0;
+    CHECK(stamped < mq_store_now_ms(a) + 2 * 60 * 1000);
+    cJSON_Delete(mine);
+    /* ...and its edit, made after seeing the fast one, wins everywhere. */
+    exchange(a, ahead);
+    p = field(ahead, HH, "labor");
+    CHECK_STR(p, "3");
+    free(p);
+    CHECK(nconflicts(ahead) == 0 && nconflicts(a) == 0);
     mq_store_close(a);
     mq_store_close(ahead);
     mq_store_close(behind);
