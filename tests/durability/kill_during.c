@@ -124,6 +124,10 @@ static int make_dirs(const char *dir)
     return mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Paths that main() keeps, freed at its end. */
+static char *kept[32];
+static size_t nkept;
+
 static char *path_in(const char *name)
 {
     size_t n = strlen(o.work) + strlen(name) + 2;
@@ -131,6 +135,15 @@ static char *path_in(const char *name)
     if (!p)
         abort();
     snprintf(p, n, "%s/%s", o.work, name);
+    return p;
+}
+
+/* A path_in() that main() keeps and frees at the end. */
+static char *kept_path(const char *name)
+{
+    char *p = path_in(name);
+    if (nkept < sizeof kept / sizeof kept[0])
+        kept[nkept++] = p;
     return p;
 }
 
@@ -336,21 +349,22 @@ static int lib_child_run(const plan *p, const char *db)
     mq_store *st = NULL;
     mq_error err;
     int rc;
+    FILE *in = fopen(p->input, "r");
     mq_error_clear(&err);
-    if (mq_store_open(&st, db, &err) != 0)
+    if (mq_store_open(&st, db, &err) != 0) {
+        if (in)
+            fclose(in);
         return 3;
+    }
     if (!strcmp(p->op, "import")) {
-        FILE *in = fopen(p->input, "r");
         mq_import_opts io;
         mq_import_stats s;
         memset(&io, 0, sizeof io);
         rc = in ? mq_store_import(st, in, &io, &s, &err) : MQ_EIO;
     } else if (!strcmp(p->op, "apply")) {
-        FILE *in = fopen(p->input, "r");
         mq_apply_stats s;
         rc = in ? mq_store_apply_bundle(st, in, 0, &s, &err) : MQ_EIO;
     } else {
-        FILE *in = fopen(p->input, "r");
         char buf[4096];
         size_t n = in ? fread(buf, 1, sizeof buf - 1, in) : 0;
         char *out = NULL;
@@ -360,6 +374,8 @@ static int lib_child_run(const plan *p, const char *db)
     }
     if (rc != 0)
         fprintf(stderr, "%s: %s\n", p->op, err.message);
+    if (in)
+        fclose(in);
     mq_store_close(st);
     return rc != 0;
 }
@@ -520,7 +536,7 @@ static char *data_file(int households)
 {
     char name[64];
     snprintf(name, sizeof name, "households-%d.jsonl", households);
-    char *path = path_in(name);
+    char *path = kept_path(name);
     struct stat sb;
     if (stat(path, &sb) == 0 && sb.st_size > 0)
         return path;
@@ -822,7 +838,7 @@ int main(int argc, char **argv)
     printf("kill_during --via %s --command %s --seed %" PRIu64 " (%d rounds)\n", o.via,
            o.command, o.seed, o.iterations);
 
-    char *empty = path_in("empty.db");
+    char *empty = kept_path("empty.db");
     init_store(empty, "tablet-k");
 
     if (!strcmp(o.command, "import")) {
@@ -835,7 +851,7 @@ int main(int argc, char **argv)
         run_plan(&p, o.iterations);
     } else if (!strcmp(o.command, "apply")) {
         plan p;
-        char *src = path_in("source.db"), *bundle = path_in("bundle.jsonl");
+        char *src = kept_path("source.db"), *bundle = kept_path("bundle.jsonl");
         memset(&p, 0, sizeof p);
         init_store(src, "office-s");
         import_into(src, data_file(o.households ? o.households : 5000));
@@ -846,8 +862,8 @@ int main(int argc, char **argv)
         p.base = empty;
         run_plan(&p, o.iterations);
     } else if (!strcmp(o.command, "put")) {
-        char *village = path_in("village.db"), *file = data_file(88);
-        char *create = path_in("put-create.json"), *patch = path_in("put-patch.json");
+        char *village = kept_path("village.db"), *file = data_file(88);
+        char *create = kept_path("put-create.json"), *patch = kept_path("put-patch.json");
         char hh[64], area[64], text[1024];
         init_store(village, "tablet-v");
         import_into(village, file);
@@ -881,6 +897,8 @@ int main(int argc, char **argv)
     } else {
         usage(argv[0]);
     }
+    for (size_t i = 0; i < nkept; i++)
+        free(kept[i]);
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }

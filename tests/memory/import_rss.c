@@ -65,11 +65,12 @@ static int make_dirs(const char *dir)
 
 static char *path_in(const char *name)
 {
-    size_t n = strlen(o.work) + strlen(name) + 2;
+    const char *dir = o.work ? o.work : ".";
+    size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
     if (!p)
         abort();
-    snprintf(p, n, "%s/%s", o.work, name);
+    snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
@@ -150,7 +151,7 @@ static size_t count_lines(const char *path)
     return n + (last != '\n');
 }
 
-static void usage(const char *argv0)
+_Noreturn static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s --via cli|lib [--minqing PATH] --gen gen_cards.py --work DIR\n"
@@ -208,6 +209,94 @@ static size_t lib_export(const char *db, const char *out)
     return count_lines(out);
 }
 
+/* Generates the county file once, imports it into a fresh store under
+ * measurement and checks the result.  Returns 1 on any failure. */
+static int run_test(const char *data, const char *tmp, const char *db, const char *out)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", o.households);
+    struct stat sb;
+    if (stat(data, &sb) != 0 || sb.st_size == 0) {
+        char *gen[] = {(char *)o.python, (char *)o.gen, "--households", n, NULL};
+        outcome g = run(gen, tmp);
+        if (!ok(&g) || rename(tmp, data) != 0) {
+            fprintf(stderr, "FAIL: generating %s failed\n", data);
+            return 1;
+        }
+        stat(data, &sb);
+        printf("generated %s in %.1f s\n", data, g.seconds);
+    }
+    size_t records = count_lines(data);
+    printf("county file: %s, %.1f MB, %zu records\n", data, (double)sb.st_size / 1e6,
+           records);
+
+    remove_db(db);
+    outcome imp;
+    if (o.lib) {
+        if (lib_init(db) != 0)
+            return 1;
+        double t0 = now_s();
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(lib_import(db, data));
+        imp = wait_child(pid, t0);
+    } else {
+        char *init[] = {(char *)o.minqing, "--db",       (char *)db, "init",
+                        "--site",          "county-mem", NULL};
+        outcome r = run(init, NULL);
+        if (!ok(&r)) {
+            fprintf(stderr, "FAIL: minqing init failed\n");
+            return 1;
+        }
+        char *import[] = {(char *)o.minqing, "--db",       (char *)db,
+                          "import",          (char *)data, NULL};
+        imp = run(import, NULL);
+    }
+    double mib = (double)imp.maxrss_kib / 1024.0;
+    printf("import (%s): peak RSS %.1f MiB (limit %ld MiB), %.1f s\n", o.via, mib,
+           o.limit_mib, imp.seconds);
+    int failed = 0;
+    if (!ok(&imp)) {
+        fprintf(stderr, "FAIL: the import did not exit 0 (status %d)\n", imp.status);
+        failed = 1;
+    }
+    if (imp.maxrss_kib > o.limit_mib * 1024) {
+        fprintf(stderr,
+                "FAIL: importing %zu records took a peak RSS of %.1f MiB, over %ld MiB\n",
+                records, mib, o.limit_mib);
+        failed = 1;
+    }
+
+    /* every record is there; export and check peaks for information */
+    size_t exported;
+    if (o.lib) {
+        exported = lib_export(db, out);
+    } else {
+        char *exp[] = {(char *)o.minqing, "--db", (char *)db, "export", NULL};
+        outcome e = run(exp, out);
+        printf("export (cli): peak RSS %.1f MiB, %.1f s\n", (double)e.maxrss_kib / 1024.0,
+               e.seconds);
+        char *chk[] = {(char *)o.minqing, "--db", (char *)db, "check", NULL};
+        outcome c = run(chk, NULL);
+        printf("check (cli): peak RSS %.1f MiB, %.1f s, %s\n",
+               (double)c.maxrss_kib / 1024.0, c.seconds, ok(&c) ? "passed" : "FAILED");
+        if (!ok(&c)) {
+            fprintf(stderr, "FAIL: check fails after the county import\n");
+            failed = 1;
+        }
+        exported = count_lines(out);
+    }
+    if (exported != records) {
+        fprintf(stderr, "FAIL: the store exports %zu records, the file has %zu\n",
+                exported, records);
+        failed = 1;
+    }
+    remove_db(db);
+    unlink(out);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i += 2) {
@@ -241,90 +330,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* the county file, generated once */
-    char name[64], n[16];
+    char name[64];
     snprintf(name, sizeof name, "county-%d.jsonl", o.households);
-    snprintf(n, sizeof n, "%d", o.households);
     char *data = path_in(name), *tmp = path_in("county.tmp"), *db = path_in("county.db"),
          *out = path_in("export.out");
-    struct stat sb;
-    if (stat(data, &sb) != 0 || sb.st_size == 0) {
-        char *gen[] = {(char *)o.python, (char *)o.gen, "--households", n, NULL};
-        outcome g = run(gen, tmp);
-        if (!ok(&g) || rename(tmp, data) != 0) {
-            fprintf(stderr, "FAIL: generating %s failed\n", data);
-            return 1;
-        }
-        stat(data, &sb);
-        printf("generated %s in %.1f s\n", data, g.seconds);
-    }
-    size_t records = count_lines(data);
-    printf("county file: %s, %.1f MB, %zu records\n", data, (double)sb.st_size / 1e6,
-           records);
-
-    remove_db(db);
-    outcome imp;
-    if (o.lib) {
-        if (lib_init(db) != 0)
-            return 1;
-        double t0 = now_s();
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0)
-            _exit(lib_import(db, data));
-        imp = wait_child(pid, t0);
-    } else {
-        char *init[] = {(char *)o.minqing, "--db",       db,  "init",
-                        "--site",          "county-mem", NULL};
-        outcome r = run(init, NULL);
-        if (!ok(&r)) {
-            fprintf(stderr, "FAIL: minqing init failed\n");
-            return 1;
-        }
-        char *import[] = {(char *)o.minqing, "--db", db, "import", data, NULL};
-        imp = run(import, NULL);
-    }
-    double mib = (double)imp.maxrss_kib / 1024.0;
-    printf("import (%s): peak RSS %.1f MiB (limit %ld MiB), %.1f s\n", o.via, mib,
-           o.limit_mib, imp.seconds);
-    int failed = 0;
-    if (!ok(&imp)) {
-        fprintf(stderr, "FAIL: the import did not exit 0 (status %d)\n", imp.status);
-        failed = 1;
-    }
-    if (imp.maxrss_kib > o.limit_mib * 1024) {
-        fprintf(stderr,
-                "FAIL: importing %zu records took a peak RSS of %.1f MiB, over %ld MiB\n",
-                records, mib, o.limit_mib);
-        failed = 1;
-    }
-
-    /* every record is there; export and check peaks for information */
-    size_t exported;
-    if (o.lib) {
-        exported = lib_export(db, out);
-    } else {
-        char *exp[] = {(char *)o.minqing, "--db", db, "export", NULL};
-        outcome e = run(exp, out);
-        printf("export (cli): peak RSS %.1f MiB, %.1f s\n", (double)e.maxrss_kib / 1024.0,
-               e.seconds);
-        char *chk[] = {(char *)o.minqing, "--db", db, "check", NULL};
-        outcome c = run(chk, NULL);
-        printf("check (cli): peak RSS %.1f MiB, %.1f s, %s\n",
-               (double)c.maxrss_kib / 1024.0, c.seconds, ok(&c) ? "passed" : "FAILED");
-        if (!ok(&c)) {
-            fprintf(stderr, "FAIL: check fails after the county import\n");
-            failed = 1;
-        }
-        exported = count_lines(out);
-    }
-    if (exported != records) {
-        fprintf(stderr, "FAIL: the store exports %zu records, the file has %zu\n",
-                exported, records);
-        failed = 1;
-    }
-    remove_db(db);
-    unlink(out);
+    int failed = run_test(data, tmp, db, out);
     printf("%s\n", failed ? "FAILED" : "ok");
     free(data);
     free(tmp);

@@ -257,11 +257,11 @@ static void sort_children(cJSON *o, int (*cmp)(const void *, const void *))
         n++;
     if (n < 2)
         return;
-    cJSON **v = xmalloc(n * sizeof *v);
+    cJSON **v = xmalloc(n * sizeof(cJSON *));
     n = 0;
     for (cJSON *c = o->child; c; c = c->next)
         v[n++] = c;
-    qsort(v, n, sizeof *v, cmp);
+    qsort(v, n, sizeof(cJSON *), cmp);
     for (size_t i = 0; i < n; i++) {
         v[i]->prev = i ? v[i - 1] : v[n - 1];
         v[i]->next = i + 1 < n ? v[i + 1] : NULL;
@@ -375,18 +375,18 @@ enum gen {
 
 typedef struct fspec {
     const char *name;
+    const char *const *choices; /* G_ENUM, NULL-terminated */
     int gen;
     int required;
     int editable;
-    const char *const *choices; /* G_ENUM, NULL-terminated */
-    int ref;                    /* G_REF: the type referred to */
-    int lo, hi;                 /* G_INT */
+    int ref;    /* G_REF: the type referred to */
+    int lo, hi; /* G_INT */
 } fspec;
 
 typedef struct tspec {
     const char *name;
-    int log;
     const fspec *fields;
+    int log;
     int nf;
 } tspec;
 
@@ -484,13 +484,13 @@ static const fspec VISIT_F[] = {FR("household", T_HOUSEHOLD, 1, 0),
 #define NF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const tspec TYPES[NTYPES] = {
-    {"area", 0, AREA_F, NF(AREA_F)},
-    {"cadre", 0, CADRE_F, NF(CADRE_F)},
-    {"household", 0, HOUSEHOLD_F, NF(HOUSEHOLD_F)},
-    {"member", 0, MEMBER_F, NF(MEMBER_F)},
-    {"need", 0, NEED_F, NF(NEED_F)},
-    {"need_action", 1, NEED_ACTION_F, NF(NEED_ACTION_F)},
-    {"visit", 1, VISIT_F, NF(VISIT_F)},
+    {"area", AREA_F, 0, NF(AREA_F)},
+    {"cadre", CADRE_F, 0, NF(CADRE_F)},
+    {"household", HOUSEHOLD_F, 0, NF(HOUSEHOLD_F)},
+    {"member", MEMBER_F, 0, NF(MEMBER_F)},
+    {"need", NEED_F, 0, NF(NEED_F)},
+    {"need_action", NEED_ACTION_F, 1, NF(NEED_ACTION_F)},
+    {"visit", VISIT_F, 1, NF(VISIT_F)},
 };
 
 static int type_index(const char *name)
@@ -539,7 +539,7 @@ typedef struct change {
     char *val[MAXF];  /* their values, canonical */
     ivec base[MAXF];  /* the versions the writer named as base of each */
     unsigned char seen[MAXR];
-    signed char from[MAXR]; /* where it arrived from: -1 local, -2 unknown */
+    short from[MAXR]; /* where it arrived from: -1 local, -2 unknown */
 } change;
 
 typedef struct rec {
@@ -1585,7 +1585,7 @@ static void deliver_one(int src, int dst, const char *raw, ivec *applied, int du
                 "MQ_DUPLICATE)",
                 dst, g.ch[c].v);
         g.ch[c].seen[dst] = 1;
-        g.ch[c].from[dst] = (signed char)src;
+        g.ch[c].from[dst] = (short)src;
         if (g.ch[c].clock > g.r[dst].maxclock)
             g.r[dst].maxclock = g.ch[c].clock;
         iv_push(applied, c);
@@ -1786,71 +1786,145 @@ static void exchange_chaos(int src, int dst, int rollback)
     sv_free(&sub);
 }
 
-static void exchange_bundle(int src, int dst)
+static char *make_bad_change(int r, char v[64]);
+
+static int rejected_cb(void *ctx, const char *json)
+{
+    sv_push(ctx, xstrdup(json));
+    return 0;
+}
+
+/* Applies bundle text on dst. */
+static int apply_bundle_text(int dst, const char *text, int skip_invalid,
+                             mq_apply_stats *st, mq_error *err)
+{
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    if (!f)
+        die("fmemopen failed");
+    memset(st, 0, sizeof *st);
+    mq_error_clear(err);
+    int rc = mq_store_apply_bundle(g.r[dst].st, f, skip_invalid, st, err);
+    fclose(f);
+    return rc;
+}
+
+/* Delivers src's changes since dst's cursor as a bundle.  With `bad`, one
+ * invalid change is slipped in: the bundle must then be refused whole, and
+ * with skip_invalid apply all but that change, which must be kept in the
+ * rejected list with its reason (no silent loss). */
+static void exchange_bundle(int src, int dst, int bad)
 {
     mq_changes_query q;
     mq_apply_stats st;
     mq_error err;
     int64_t next = 0;
-    FILE *f = tmpfile();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     if (!f)
-        die("tmpfile failed");
+        die("open_memstream failed");
     memset(&q, 0, sizeof q);
-    memset(&st, 0, sizeof st);
     q.since = g.r[dst].cursor[src];
     mq_error_clear(&err);
     int rc = mq_store_write_bundle(g.r[src].st, &q, f, &next, &err);
+    fclose(f);
     if (rc != 0)
         die("replica %d: write_bundle returned %d: %s", src, rc, err.message);
-    rewind(f);
-    char *line = NULL;
-    size_t cap = 0, nlines = 0;
+
+    svec out = {0};
     ivec fresh = {0};
     unsigned long dups = 0;
-    while (getline(&line, &cap, f) > 0) {
-        if (line[0] == '\n')
+    size_t nchanges = 0;
+    char badv[64] = "", *badc = bad ? make_bad_change(dst, badv) : NULL;
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char *line = xmalloc(n + 1);
+        memcpy(line, p, n);
+        line[n] = 0;
+        p += n + (e != NULL);
+        if (!n) {
+            free(line);
             continue;
-        nlines++;
+        }
         cJSON *j = parse_or_die(line, "a bundle line");
         const char *v = str_of(j, "v");
-        int c = v ? sm_get(&g.vmap, v) : -1;
-        if (!v && nlines == 1) {
-            cJSON_Delete(j);
-            continue; /* the header; a trailer without "v" is skipped below */
-        }
         if (!v && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "end"))) {
-            cJSON_Delete(j);
-            continue;
+            /* the trailer counts the changes: count the slipped-in one too */
+            cJSON *cnt = cJSON_GetObjectItemCaseSensitive(j, "changes");
+            if (badc && cnt && cJSON_IsNumber(cnt)) {
+                cJSON_SetNumberValue(cnt, cnt->valuedouble + 1);
+                free(line);
+                line = print_or_die(j);
+            }
+            if (badc && !nchanges)
+                sv_push(&out, xstrdup(badc));
+        } else if (v) {
+            int c = sm_get(&g.vmap, v);
+            if (c < 0)
+                die("replica %d wrote a bundle line that is no known change: %.300s", src,
+                    line);
+            if (seen(c, dst) || iv_has(&fresh, c))
+                dups++;
+            else
+                iv_push(&fresh, c);
+            if (badc && nchanges++ == 0)
+                sv_push(&out, xstrdup(badc));
         }
-        if (c < 0)
-            die("replica %d wrote a bundle line that is no known change: %.300s", src,
-                line);
-        if (seen(c, dst) || iv_has(&fresh, c))
-            dups++;
-        else
-            iv_push(&fresh, c);
+        sv_push(&out, line);
         cJSON_Delete(j);
     }
-    free(line);
-    rewind(f);
-    mq_error_clear(&err);
-    rc = mq_store_apply_bundle(g.r[dst].st, f, 0, &st, &err);
-    fclose(f);
+    free(text);
+    size_t total = 1;
+    for (size_t i = 0; i < out.n; i++)
+        total += strlen(out.a[i]) + 1;
+    char *bundle = xmalloc(total), *w = bundle;
+    for (size_t i = 0; i < out.n; i++) {
+        size_t n = strlen(out.a[i]);
+        memcpy(w, out.a[i], n);
+        w[n] = '\n';
+        w += n + 1;
+    }
+    *w = 0;
+    sv_free(&out);
     g.stat_bundles++;
+
+    svec rej0 = {0};
+    if (badc) {
+        /* all or nothing: the bad change spoils the bundle */
+        rc = apply_bundle_text(dst, bundle, 0, &st, &err);
+        if (rc == 0)
+            die("replica %d: a bundle holding an invalid change (%s) was applied whole",
+                dst, badv);
+        if (rc != MQ_EINVAL)
+            fail("replica %d: apply_bundle of a bundle with an invalid change returned "
+                 "%d, "
+                 "expected MQ_EINVAL: %s",
+                 dst, rc, err.message);
+        ivec none = {0};
+        expect_logged(dst, &none, "a refused bundle");
+        mq_error_clear(&err);
+        if (mq_store_rejected(g.r[dst].st, rejected_cb, &rej0, &err) != 0)
+            die("replica %d: mq_store_rejected failed: %s", dst, err.message);
+    }
+    rc = apply_bundle_text(dst, bundle, badc != NULL, &st, &err);
+    free(bundle);
     if (rc != 0) {
-        fail("replica %d: apply_bundle of a bundle from replica %d (%zu changes) "
-             "returned %d: "
-             "%s",
-             dst, src, fresh.n + dups, rc, err.message);
+        fail("replica %d: apply_bundle%s of a bundle from replica %d (%zu changes) "
+             "returned %d: %s",
+             dst, badc ? " --skip-invalid" : "", src, fresh.n + dups, rc, err.message);
         ivec none = {0};
         expect_logged(dst, &none, "a failed apply_bundle");
         iv_free(&fresh);
+        free(badc);
+        sv_free(&rej0);
         return;
     }
-    if (st.applied != fresh.n || st.duplicate != dups || st.rejected)
+    if (st.applied != fresh.n || st.duplicate != dups || st.rejected != (badc != NULL))
         fail("replica %d: apply_bundle counted %zu applied, %zu duplicate, %zu rejected; "
-             "expected %zu, %lu, 0",
-             dst, st.applied, st.duplicate, st.rejected, fresh.n, dups);
+             "expected %zu, %lu, %d",
+             dst, st.applied, st.duplicate, st.rejected, fresh.n, dups, badc != NULL);
     for (size_t i = 0; i < fresh.n; i++) {
         change *C = &g.ch[fresh.a[i]];
         C->seen[dst] = 1;
@@ -1875,9 +1949,39 @@ static void exchange_bundle(int src, int dst)
             "ones",
             dst, log.n, fresh.n);
     sv_free(&log);
-    if (nlines > 1)
+    if (badc) {
+        /* the invalid change is kept, with a reason that names the field */
+        svec rej = {0};
+        int found = 0;
+        mq_error_clear(&err);
+        if (mq_store_rejected(g.r[dst].st, rejected_cb, &rej, &err) != 0)
+            die("replica %d: mq_store_rejected failed: %s", dst, err.message);
+        for (size_t i = 0; i < rej.n; i++) {
+            cJSON *j = parse_or_die(rej.a[i], "a rejected change");
+            const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "change");
+            const char *v = str_of(ch, "v"), *reason = str_of(j, "reason");
+            if (v && !strcmp(v, badv)) {
+                found++;
+                if (!reason || !strstr(reason, "head_id_number"))
+                    fail("replica %d: rejected change %s is kept with reason \"%s\", "
+                         "which "
+                         "does not name head_id_number",
+                         dst, badv, reason ? reason : "(none)");
+            }
+            cJSON_Delete(j);
+        }
+        if (found != 1 || rej.n != rej0.n + 1)
+            fail("replica %d: after apply_bundle --skip-invalid the rejected list holds "
+                 "the "
+                 "invalid change %d time(s) and grew from %zu to %zu entries",
+                 dst, found, rej0.n, rej.n);
+        sv_free(&rej);
+    }
+    if (next > g.r[dst].cursor[src])
         g.r[dst].cursor[src] = next;
     iv_free(&fresh);
+    free(badc);
+    sv_free(&rej0);
 }
 
 /* Every change a replica has, handed back to it, is a duplicate. */
@@ -1909,8 +2013,10 @@ static void op_exchange(void)
     g.stat_exchanges++;
     if (mode < 40)
         exchange_incremental(src, dst);
+    else if (mode < 50)
+        exchange_bundle(src, dst, 0);
     else if (mode < 55)
-        exchange_bundle(src, dst);
+        exchange_bundle(src, dst, 1);
     else if (mode < 90)
         exchange_chaos(src, dst, 0);
     else if (mode < 96)
@@ -2001,26 +2107,33 @@ static void probe_import_all_or_nothing(int r)
 
 /* A change from another replica with an invalid value must be rejected, not
  * merged. */
-static void probe_invalid_remote(int r)
+/* A household creation from a made-up site whose identity number has a
+ * wrong check digit; its version in `v`.  The caller frees it. */
+static char *make_bad_change(int r, char v[64])
 {
-    char id[37], v[64], bad[19];
+    char id[37], bad[19];
     int area = pick_live(r, T_AREA, 0);
-    if (area < 0)
-        return;
     make_uuid(id);
     memcpy(bad, g.idnums[1], sizeof bad);
     bad[17] = bad[17] == '1' ? '2' : '1';
-    snprintf(v, sizeof v, "%016" PRIx64 "-fake%u", g.r[r].maxclock + 1, g.fake++);
+    snprintf(v, 64, "%016" PRIx64 "-fake%u", g.r[r].maxclock + 1, g.fake++);
     cJSON *c = cJSON_CreateObject(), *set = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "v", v);
     cJSON_AddStringToObject(c, "type", "household");
     cJSON_AddStringToObject(c, "id", id);
-    cJSON_AddStringToObject(set, "area", g.recs[area].id);
+    cJSON_AddStringToObject(set, "area", area >= 0 ? g.recs[area].id : id);
     cJSON_AddStringToObject(set, "head_name", "坏校验");
     cJSON_AddStringToObject(set, "head_id_number", bad);
     cJSON_AddItemToObject(c, "set", set);
     char *raw = print_or_die(c);
     cJSON_Delete(c);
+    return raw;
+}
+
+static void probe_invalid_remote(int r)
+{
+    char v[64];
+    char *raw = make_bad_change(r, v);
     mq_apply_result res = MQ_APPLIED;
     mq_error err;
     mq_error_clear(&err);
@@ -2126,7 +2239,8 @@ static void check_records(int r)
         }
         cJSON *j = parse_or_die(raw, "a record");
         const char *type = str_of(j, "type"), *id = str_of(j, "id");
-        if (!type || strcmp(type, TYPES[K->type].name) || !id || strcmp(id, K->id))
+        if (!type || strcmp(type, TYPES[K->type].name) != 0 || !id ||
+            strcmp(id, K->id) != 0)
             fail("replica %d: get %s returned %.200s", r, K->id, raw);
         int del = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "deleted"));
         if (del != deleted_at(r, (int)k))
