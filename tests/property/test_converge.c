@@ -10,18 +10,21 @@
  * beside the stores knows every change and which replica has seen it, and
  * predicts what each replica must show:
  *
- *   1. a field holds the value of the greatest version (clock, then site)
- *      among the versions of it that the replica has seen;
- *   2. a field of a live record is in conflict exactly when the versions of
- *      it that no other seen version names in its "base" carry two or more
- *      different values; the conflict's winner is the value of rule 1;
+ *   1. the heads of a field are the versions of it that the replica has
+ *      seen and that no other seen version names in its "base"; the field
+ *      holds the value of the greatest head (clock, then site);
+ *   2. a field of a live record is in conflict exactly when its heads carry
+ *      two or more different values; the conflict's winner is rule 1's;
  *   3. a record is a tombstone once a delete of it has been seen;
  *   4. applying a change already seen is MQ_DUPLICATE and changes nothing;
  *      a change valid where it was written is never rejected elsewhere;
- *   5. every local change has a clock above every clock its replica has
- *      seen; its base names only versions the writer saw, and every head of
- *      the field (a plain edit of a field in conflict may name only the
- *      winner, which leaves the conflict open; a resolution names all);
+ *   5. every local change has a clock above every version its replica has
+ *      seen, a version stamped more than a minute past the replica's time
+ *      counting as a minute ahead, and none more than a minute past its own
+ *      time (clocks that lie, docs/STORE.md M4); its
+ *      base names only versions the writer saw, and every head of the field
+ *      (a plain edit of a field in conflict may name only the winner, which
+ *      leaves the conflict open; a resolution names all);
  *   6. a put leaves out fields whose value does not change, and a put that
  *      changes nothing writes nothing.
  *
@@ -539,7 +542,8 @@ typedef struct change {
     char *val[MAXF];  /* their values, canonical */
     ivec base[MAXF];  /* the versions the writer named as base of each */
     unsigned char seen[MAXR];
-    short from[MAXR]; /* where it arrived from: -1 local, -2 unknown */
+    int64_t seen_at[MAXR]; /* the replica's corrected time when it arrived */
+    short from[MAXR];      /* where it arrived from: -1 local, -2 unknown */
 } change;
 
 typedef struct rec {
@@ -748,35 +752,35 @@ static size_t distinct_values(const ivec *hs, int f)
     return n;
 }
 
-/* The greatest version of field f of record k that replica r has seen. */
+/* The greatest head of field f of record k at replica r (rule 1). */
 static int winner(int r, int k, int f)
 {
-    const ivec *fv = &g.recs[k].fv[f];
+    ivec hs = {0};
     int w = -1;
-    for (size_t i = 0; i < fv->n; i++)
-        if (seen(fv->a[i], r) && (w < 0 || version_cmp(fv->a[i], w) > 0))
-            w = fv->a[i];
+    heads(r, k, f, &hs);
+    for (size_t i = 0; i < hs.n; i++)
+        if (w < 0 || version_cmp(hs.a[i], w) > 0)
+            w = hs.a[i];
+    iv_free(&hs);
     return w;
 }
 
 /* Whether `value` is what rule 1 allows for field f of k at r: the winner's
- * value, or that of a seen version whose clock ties with the winner's (the
- * direction of the tie-break by site is the core's to choose). */
+ * value, or that of a head whose clock ties with the winner's (the direction
+ * of the tie-break by site is the core's to choose). */
 static int value_allowed(int r, int k, int f, const char *value)
 {
-    int w = winner(r, k, f);
+    int w = winner(r, k, f), ok = 0;
     if (w < 0)
         return !strcmp(value, "null");
     if (!strcmp(value_of(w, f), value))
         return 1;
-    const ivec *fv = &g.recs[k].fv[f];
-    for (size_t i = 0; i < fv->n; i++) {
-        int c = fv->a[i];
-        if (seen(c, r) && g.ch[c].clock == g.ch[w].clock &&
-            !strcmp(value_of(c, f), value))
-            return 1;
-    }
-    return 0;
+    ivec hs = {0};
+    heads(r, k, f, &hs);
+    for (size_t i = 0; i < hs.n && !ok; i++)
+        ok = g.ch[hs.a[i]].clock == g.ch[w].clock && !strcmp(value_of(hs.a[i], f), value);
+    iv_free(&hs);
+    return ok;
 }
 
 static int pick_live(int r, int type, int hot)
@@ -897,6 +901,41 @@ static void conflicts_of(int r, svec *out)
 
 /* ---- registering local changes -------------------------------------------- */
 
+#define MAX_AHEAD_MS 60000 /* MQ_HLC_MAX_AHEAD_MS of docs/STORE.md, M4 */
+
+/* Rule 5: a new local clock is above every version the replica has seen,
+ * except that a version stamped more than a minute past the replica's time
+ * when it arrived only counts as that far ahead (48 bits of milliseconds,
+ * 16 of counter). */
+static void clock_rule(int r, const char *v, uint64_t clock)
+{
+    /* ...and a replica keeps stamping its own time: nothing it has seen
+     * pulls its clock more than a minute ahead */
+    int64_t now = mq_store_now_ms(g.r[r].st);
+    if ((int64_t)(clock >> 16) > now + MAX_AHEAD_MS + 1000) /* a second of slack */
+        fail("replica %d wrote %s stamped %" PRId64 " ms past its own time (at most %d: "
+             "a clock that runs ahead must not drag others along)",
+             r, v, (int64_t)(clock >> 16) - now, MAX_AHEAD_MS);
+    for (size_t c = 0; c < g.nch; c++) {
+        if (!g.ch[c].seen[r])
+            continue;
+        uint64_t bound = g.ch[c].clock;
+        int64_t at = g.ch[c].seen_at[r];
+        if (at < INT64_MAX / 4) {
+            uint64_t cap = ((uint64_t)(at + MAX_AHEAD_MS) << 16) | 0xffffu;
+            if (cap < bound)
+                bound = cap;
+        }
+        if (clock <= bound) {
+            fail("replica %d wrote %s with clock %016" PRIx64 ", not above %016" PRIx64
+                 " of version %s that it had seen%s (rule 5)",
+                 r, v, clock, bound, g.ch[c].v,
+                 bound == g.ch[c].clock ? "" : " (capped at a minute past its arrival)");
+            return;
+        }
+    }
+}
+
 /* Adds a change that replica r just wrote to the model, from its log entry. */
 static int add_local_change(int r, const char *raw, int kind)
 {
@@ -922,10 +961,7 @@ static int add_local_change(int r, const char *raw, int kind)
     if (g.recs[k].type != t)
         die("replica %d logged a change of %s as type %s, it is a %s", r, id, type,
             TYPES[g.recs[k].type].name);
-    if (clock <= g.r[r].maxclock)
-        fail("replica %d wrote %s with clock %016" PRIx64 ", not above %016" PRIx64
-             ", the greatest clock it had seen (rule 5)",
-             r, v, clock, g.r[r].maxclock);
+    clock_rule(r, v, clock);
 
     if (g.nch == g.capch) {
         g.capch = g.capch ? 2 * g.capch : 1024;
@@ -983,6 +1019,7 @@ static int add_local_change(int r, const char *raw, int kind)
         }
     }
     C->seen[r] = 1;
+    C->seen_at[r] = INT64_MAX / 2;
     C->from[r] = -1;
     g.nch++;
     sm_put(&g.vmap, v, c);
@@ -1557,6 +1594,7 @@ static void deliver_one(int src, int dst, const char *raw, ivec *applied, int du
     mq_error err;
     mq_error_clear(&err);
     snprintf(source, sizeof source, "r%d", src);
+    int64_t now = mq_store_now_ms(g.r[dst].st);
     rc = mq_store_apply_change(g.r[dst].st, raw, source, &res, &err);
     if (rc != 0)
         die("replica %d: apply_change of %s from replica %d returned %d: %s", dst,
@@ -1585,6 +1623,7 @@ static void deliver_one(int src, int dst, const char *raw, ivec *applied, int du
                 "MQ_DUPLICATE)",
                 dst, g.ch[c].v);
         g.ch[c].seen[dst] = 1;
+        g.ch[c].seen_at[dst] = now;
         g.ch[c].from[dst] = (short)src;
         if (g.ch[c].clock > g.r[dst].maxclock)
             g.r[dst].maxclock = g.ch[c].clock;
@@ -1908,6 +1947,7 @@ static void exchange_bundle(int src, int dst, int bad)
         if (mq_store_rejected(g.r[dst].st, rejected_cb, &rej0, &err) != 0)
             die("replica %d: mq_store_rejected failed: %s", dst, err.message);
     }
+    int64_t now = mq_store_now_ms(g.r[dst].st);
     rc = apply_bundle_text(dst, bundle, badc != NULL, &st, &err);
     free(bundle);
     if (rc != 0) {
@@ -1928,6 +1968,7 @@ static void exchange_bundle(int src, int dst, int bad)
     for (size_t i = 0; i < fresh.n; i++) {
         change *C = &g.ch[fresh.a[i]];
         C->seen[dst] = 1;
+        C->seen_at[dst] = now;
         C->from[dst] = -2;
         if (C->clock > g.r[dst].maxclock)
             g.r[dst].maxclock = C->clock;
@@ -2168,7 +2209,9 @@ static void op_probe(int r)
         int k = pick_live(r, chance(50) ? T_NEED_ACTION : T_VISIT, 0);
         if (k < 0)
             return;
-        probe_put(r, TYPES[g.recs[k].type].name, g.recs[k].id, "{\"at\":\"2012-01-01\"}",
+        /* a date no generated record carries: a real edit, not a no-op
+         * (a put that changes nothing is accepted, as a re-import must be) */
+        probe_put(r, TYPES[g.recs[k].type].name, g.recs[k].id, "{\"at\":\"2010-06-15\"}",
                   MQ_EREFUSED, "an edit of a log record", NULL);
         mq_error err;
         mq_error_clear(&err);
