@@ -216,9 +216,13 @@ static int read_bundle_line(FILE *in, char **buf, size_t *cap, size_t *len)
     return n == 0 && feof(in) ? MQ_ENOTFOUND : 0;
 }
 
-int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stats *stats,
-                          mq_error *err)
+int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
+                          mq_apply_stats *stats, mq_error *err)
 {
+    static const mq_apply_opts defaults = {0, NULL, NULL, NULL};
+    const mq_apply_opts *o = opts != NULL ? opts : &defaults;
+    const char *source = o->source != NULL ? o->source : "bundle";
+    int skip_invalid = o->skip_invalid;
     mq_apply_stats st = {0, 0, 0};
     char *buf = NULL;
     size_t cap = 0, len, invalid = 0;
@@ -239,7 +243,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stat
             break;
         line++;
         if (r != 0) {
-            rc = mq__fail(err, r, "bundle line %ld: %s", line,
+            rc = mq__fail(err, r, "%s line %ld: %s", source, line,
                           r == MQ_EINVAL ? "longer than 4 MiB" : "out of memory");
             break;
         }
@@ -247,7 +251,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stat
             continue;
         cJSON *obj = cJSON_Parse(buf);
         if (obj == NULL) {
-            rc = mq__fail(err, MQ_EINVAL, "bundle line %ld: not valid JSON", line);
+            rc = mq__fail(err, MQ_EINVAL, "%s line %ld: not valid JSON", source, line);
             break;
         }
         if (line == 1) {
@@ -255,14 +259,14 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stat
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, "format");
             if (!cJSON_IsString(m) || strcmp(m->valuestring, "bundle") != 0 ||
                 !cJSON_IsNumber(f) || f->valueint != 1)
-                rc = mq__fail(
-                    err, MQ_EINVAL,
-                    "bundle line 1: not a minqing bundle of format 1 (no header)");
+                rc = mq__fail(err, MQ_EINVAL,
+                              "%s line 1: not a minqing bundle of format 1 (no header)",
+                              source);
             cJSON_Delete(obj);
             continue;
         }
         if (ended) {
-            rc = mq__fail(err, MQ_EINVAL, "bundle line %ld: data after the end line",
+            rc = mq__fail(err, MQ_EINVAL, "%s line %ld: data after the end line", source,
                           line);
             cJSON_Delete(obj);
             break;
@@ -271,11 +275,11 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stat
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, "changes");
             size_t seen = st.applied + st.duplicate + st.rejected + invalid;
             if (!cJSON_IsNumber(n) || (size_t)n->valuedouble != seen)
-                rc = mq__fail(
-                    err, MQ_EINVAL,
-                    "bundle line %ld: the end line counts %.0f changes, the bundle "
-                    "holds %zu",
-                    line, cJSON_IsNumber(n) ? n->valuedouble : -1.0, seen);
+                rc = mq__fail(err, MQ_EINVAL,
+                              "%s line %ld: the end line counts %.0f changes, the bundle "
+                              "holds %zu",
+                              source, line, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
+                              seen);
             ended = 1;
             cJSON_Delete(obj);
             continue;
@@ -283,19 +287,21 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stat
         mq_apply_result res = MQ_REJECTED;
         mq_error cerr;
         mq_error_clear(&cerr);
-        int r2 = apply_parsed(s, obj, "bundle", &res, &cerr);
+        int r2 = apply_parsed(s, obj, source, &res, &cerr);
         if (r2 == 0) {
             if (res == MQ_APPLIED)
                 st.applied++;
             else
                 st.duplicate++;
         } else if (r2 == MQ_EINVAL) {
-            char prefix[48];
-            snprintf(prefix, sizeof(prefix), "bundle line %ld: ", line);
+            char prefix[160];
+            snprintf(prefix, sizeof(prefix), "%.120s line %ld: ", source, line);
             mq__error_prefix(&cerr, prefix);
+            if (o->on_invalid != NULL)
+                o->on_invalid(o->ctx, cerr.message);
             if (skip_invalid) {
                 char *txt = cJSON_PrintUnformatted(obj);
-                r2 = mq_store_reject(s, txt ? txt : buf, "bundle", cerr.message, err);
+                r2 = mq_store_reject(s, txt ? txt : buf, source, cerr.message, err);
                 cJSON_free(txt);
                 st.rejected++;
                 if (r2 != 0)
@@ -312,13 +318,12 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, int skip_invalid, mq_apply_stat
     }
     free(buf);
     if (rc == 0 && line == 0)
-        rc = mq__fail(err, MQ_EINVAL, "bundle: empty input");
+        rc = mq__fail(err, MQ_EINVAL, "%s: empty input", source);
     if (rc == 0 && !ended)
-        rc = mq__fail(
-            err, MQ_EINVAL,
-            "bundle: no end line after line %ld: the bundle is cut short; nothing "
-            "applied",
-            line);
+        rc = mq__fail(err, MQ_EINVAL,
+                      "%s: no end line after line %ld: the bundle is cut short; nothing "
+                      "applied",
+                      source, line);
     if (rc == 0 && invalid > 0) {
         *err = first;
         char tail[96];

@@ -254,17 +254,33 @@ int mq_store_change_in_scope(mq_store *store, const char *change_json,
                              const char *const *areas, size_t nareas, int *in_scope,
                              mq_error *err);
 
+/** What mq_store_apply_bundle() should do. */
+typedef struct mq_apply_opts {
+    /** 0: all or nothing; 1: apply the valid changes, keep the others in the
+     *  rejected list with their reason */
+    int skip_invalid;
+    /** where the bundle came from, e.g. its file name: used in messages and
+     *  kept with rejected changes; NULL means "bundle" */
+    const char *source;
+    /** called once for each invalid change with its message (bundle line,
+     *  change, field, rule, value); may be NULL */
+    void (*on_invalid)(void *ctx, const char *message);
+    void *ctx;
+} mq_apply_opts;
+
 /** What mq_store_apply_bundle() did. */
 typedef struct mq_apply_stats {
     size_t applied, duplicate, rejected;
 } mq_apply_stats;
 
 /**
- * Merges a bundle read from `in`, in one transaction.  With skip_invalid 0
- * any invalid change aborts it and nothing is written (MQ_EINVAL); with 1 the
- * invalid ones are kept in the rejected list with their reason.
+ * Merges a bundle read from `in`, in one transaction.  A bundle that is not
+ * whole (no header, no end line, a count that does not match) is refused and
+ * nothing is written.  With skip_invalid 0 any invalid change aborts it:
+ * every invalid change is still reported through on_invalid, nothing is
+ * written and the call returns MQ_EINVAL.  `opts` NULL means all or nothing.
  */
-int mq_store_apply_bundle(mq_store *store, FILE *in, int skip_invalid,
+int mq_store_apply_bundle(mq_store *store, FILE *in, const mq_apply_opts *opts,
                           mq_apply_stats *stats, mq_error *err);
 
 /** Opens a transaction spanning several calls (e.g. one pushed batch). */

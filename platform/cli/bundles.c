@@ -72,10 +72,21 @@ int mq_cli_apply(const mq_cli *cli, int argc, char **argv)
         mq_cli_close_input(in);
         return rc;
     }
+    size_t invalid = 0;
+    mq_apply_opts o = {0};
+    o.skip_invalid = skip_invalid;
+    o.source = in == stdin ? "stdin" : a.pos[0];
+    o.on_invalid = mq_cli_print_invalid;
+    o.ctx = &invalid;
     mq_error_clear(&err);
-    int mrc = mq_store_apply_bundle(store, in, skip_invalid, &st, &err);
+    int mrc = mq_store_apply_bundle(store, in, &o, &st, &err);
     mq_store_close(store);
     mq_cli_close_input(in);
+    if (mrc == MQ_EINVAL && !skip_invalid && invalid > 0) {
+        fprintf(stderr, "minqing: nothing applied: %zu invalid change%s\n", invalid,
+                invalid == 1 ? "" : "s");
+        return MQ_CLI_USAGE;
+    }
     if (mrc != 0)
         return mq_cli_fail(mrc, &err);
     fprintf(stderr, "applied %zu new change%s (%zu already here, %zu rejected)\n",

@@ -199,4 +199,10 @@ int mq_cli_output_commit(mq_cli_output *o);
 /** Drops what was written.  Safe after a failed open or a commit. */
 void mq_cli_output_abort(mq_cli_output *o);
 
+/*
+ * Reports one invalid record or change on stderr; an on_invalid callback
+ * for import and apply.  `ctx` may point to a size_t that counts them.
+ */
+void mq_cli_print_invalid(void *ctx, const char *message);
+
 #endif /* MQ_CLI_H */

@@ -216,3 +216,10 @@ void mq_cli_output_abort(mq_cli_output *o)
     free(o->temp);
     o->path = o->temp = NULL;
 }
+
+void mq_cli_print_invalid(void *ctx, const char *message)
+{
+    if (ctx != NULL)
+        (*(size_t *)ctx)++;
+    fprintf(stderr, "minqing: %s\n", message);
+}

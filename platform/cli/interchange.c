@@ -8,12 +8,6 @@
  */
 #include "cli.h"
 
-static void print_invalid(void *ctx, const char *message)
-{
-    (void)ctx;
-    fprintf(stderr, "minqing: %s\n", message);
-}
-
 static const char *plural(size_t n)
 {
     return n == 1 ? "" : "s";
@@ -43,7 +37,7 @@ int mq_cli_import(const mq_cli *cli, int argc, char **argv)
     mq_import_opts o = {0};
     o.skip_invalid = skip_invalid;
     o.source = in == stdin ? "stdin" : file;
-    o.on_invalid = print_invalid;
+    o.on_invalid = mq_cli_print_invalid;
     mq_import_stats st = {0};
     mq_error_clear(&err);
     int mrc = mq_store_import(store, in, &o, &st, &err);

@@ -363,7 +363,7 @@ static int lib_child_run(const plan *p, const char *db)
         rc = in ? mq_store_import(st, in, &io, &s, &err) : MQ_EIO;
     } else if (!strcmp(p->op, "apply")) {
         mq_apply_stats s;
-        rc = in ? mq_store_apply_bundle(st, in, 0, &s, &err) : MQ_EIO;
+        rc = in ? mq_store_apply_bundle(st, in, NULL, &s, &err) : MQ_EIO;
     } else {
         char buf[4096];
         size_t n = in ? fread(buf, 1, sizeof buf - 1, in) : 0;

@@ -1186,7 +1186,7 @@ static void expect_no_log(int r, const char *what)
 static void local_write(int r, int type, int k, const char *id, cJSON *fields,
                         const char *author)
 {
-    int expf[MAXF], nexp = 0, wb[MAXF];
+    int expf[MAXF], nexp = 0, wb[MAXF] = {0};
     char *expv[MAXF];
     ivec hb[MAXF];
     cJSON *current = NULL;
@@ -1241,7 +1241,7 @@ static void local_write(int r, int type, int k, const char *id, cJSON *fields,
     if (nexp == 0) {
         if (log.n)
             die("replica %d: put %s %s %s changes no value yet logged %.300s (rule 6)", r,
-                TYPES[type].name, rid, fj, log.a[0]);
+                TYPES[type].name, rid ? rid : "(new)", fj, log.a[0]);
         sv_free(&log);
         goto out;
     }
@@ -1842,7 +1842,8 @@ static int apply_bundle_text(int dst, const char *text, int skip_invalid,
         die("fmemopen failed");
     memset(st, 0, sizeof *st);
     mq_error_clear(err);
-    int rc = mq_store_apply_bundle(g.r[dst].st, f, skip_invalid, st, err);
+    mq_apply_opts opts = {skip_invalid, NULL, NULL, NULL};
+    int rc = mq_store_apply_bundle(g.r[dst].st, f, &opts, st, err);
     fclose(f);
     return rc;
 }
