@@ -529,6 +529,71 @@ static void test_bad_put_writes_nothing(void)
     mq_store_close(a);
 }
 
+static void count_invalid(void *ctx, const char *message)
+{
+    cJSON_AddItemToArray(ctx, cJSON_CreateString(message));
+}
+
+static void test_bundle_reports_every_invalid_change(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    mq_changes_query q = {0, 0, NULL, 0, NULL};
+    mq_apply_stats st;
+    mq_error err;
+    char path[300];
+    int n = 0;
+
+    seed(a);
+    snprintf(path, sizeof(path), "%s/two-bad.bundle", dir);
+    FILE *f = fopen(path, "w+");
+    CHECK(mq_store_write_bundle(a, &q, f, NULL, &err) == 0);
+    /* Replace the end line with two bad changes and a new end line. */
+    long size = ftell(f);
+    char *text = calloc(1, (size_t)size + 1);
+    rewind(f);
+    CHECK(fread(text, 1, (size_t)size, f) == (size_t)size);
+    char *end = strstr(text, "{\"end\"");
+    CHECK(end != NULL);
+    *end = '\0';
+    f = freopen(path, "w+", f);
+    if (f == NULL)
+        return;
+    fputs(text, f);
+    fputs("{\"v\":\"0000000000000010-x\",\"type\":\"household\",\"id\":\"" HH "\","
+          "\"set\":{\"size\":0}}\n",
+          f);
+    fputs("{\"v\":\"0000000000000011-x\",\"type\":\"household\",\"id\":\"" HH "\","
+          "\"set\":{\"phone\":\"12\"}}\n",
+          f);
+    fprintf(f, "{\"end\":true,\"changes\":9,\"next\":7}\n");
+    free(text);
+    rewind(f);
+
+    cJSON *msgs = cJSON_CreateArray();
+    mq_apply_opts o = {0, "usb.bundle", count_invalid, msgs};
+    CHECK(mq_store_apply_bundle(b, f, &o, &st, &err) == MQ_EINVAL);
+    CHECK(cJSON_GetArraySize(msgs) == 2);
+    CHECK_HAS(cJSON_GetStringValue(cJSON_GetArrayItem(msgs, 0)), "usb.bundle line 9");
+    CHECK_HAS(cJSON_GetStringValue(cJSON_GetArrayItem(msgs, 0)), "field size");
+    CHECK_HAS(cJSON_GetStringValue(cJSON_GetArrayItem(msgs, 1)), "usb.bundle line 10");
+    CHECK_HAS(cJSON_GetStringValue(cJSON_GetArrayItem(msgs, 1)), "field phone");
+    mq_store_list(b, "area", NULL, 0, count_cb, &n, &err);
+    CHECK(n == 0); /* all or nothing */
+
+    /* skip mode keeps the good ones and the two bad ones as rejected */
+    rewind(f);
+    o.skip_invalid = 1;
+    CHECK(mq_store_apply_bundle(b, f, &o, &st, &err) == 0);
+    CHECK(st.applied == 7 && st.rejected == 2);
+    n = 0;
+    mq_store_rejected(b, count_cb, &n, &err);
+    CHECK(n == 2);
+    cJSON_Delete(msgs);
+    fclose(f);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
 static void test_uninitialised_store(void)
 {
     char path[256];
@@ -559,6 +624,7 @@ int main(void)
     RUN(test_need_status_is_folded);
     RUN(test_scope);
     RUN(test_bad_put_writes_nothing);
+    RUN(test_bundle_reports_every_invalid_change);
     RUN(test_uninitialised_store);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
