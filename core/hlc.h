@@ -35,7 +35,7 @@ uint64_t mq__hlc_tick(mq_hlc *h, int64_t now_ms);
  * the versions it replaces in its base, so a change made after seeing a
  * future-stamped one still supersedes it.
  */
-#define MQ_HLC_MAX_AHEAD_MS (60 * 1000)
+#define MQ_HLC_MAX_AHEAD_MS ((int64_t)60 * 1000)
 
 /*
  * Takes note of a clock value seen on another replica, at local physical

@@ -89,10 +89,8 @@ static char *with_suffix(const char *path, const char *suffix)
     size_t lp = strlen(path), ls = strlen(suffix);
     char *s = malloc(lp + ls + 1);
 
-    if (s != NULL) {
-        memcpy(s, path, lp);
-        memcpy(s + lp, suffix, ls + 1);
-    }
+    if (s != NULL)
+        snprintf(s, lp + ls + 1, "%s%s", path, suffix);
     return s;
 }
 
