@@ -30,6 +30,13 @@ struct importer {
     const char *type;
     sqlite3_stmt *park;
     size_t reported;
+    /* References of the record being written that point ahead; parked only
+     * once the record is written, so a refused record leaves none behind. */
+    struct {
+        const mq_field *f;
+        char target[64];
+    } ahead[32];
+    size_t nahead;
 };
 
 static void report(struct importer *im, const char *msg)
@@ -44,21 +51,35 @@ static void report(struct importer *im, const char *msg)
     im->reported++;
 }
 
-static int park_ref(void *ctx, const mq_field *f, const char *target)
+static int defer_ref(void *ctx, const mq_field *f, const char *target)
 {
     struct importer *im = ctx;
+
+    if (im->nahead == sizeof(im->ahead) / sizeof(im->ahead[0]))
+        return MQ_ENOMEM;
+    im->ahead[im->nahead].f = f;
+    snprintf(im->ahead[im->nahead].target, sizeof(im->ahead[0].target), "%s", target);
+    im->nahead++;
+    return 0;
+}
+
+static int park_refs(struct importer *im, mq_error *err)
+{
     sqlite3_stmt *st = im->park;
 
+    for (size_t i = 0; i < im->nahead; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, im->line);
+        sqlite3_bind_text(st, 2, im->rid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, im->type, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, im->ahead[i].f->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, im->ahead[i].target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, im->ahead[i].f->to, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return mq__fail_sqlite(err, im->s->db, "parking a forward reference");
+    }
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, im->line);
-    sqlite3_bind_text(st, 2, im->rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, im->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, f->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, target, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, f->to, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : MQ_EIO;
+    return 0;
 }
 
 /* Reads one line into *buf; returns its length, -1 at end, -2 if too long. */
@@ -127,22 +148,22 @@ static int import_record(struct importer *im, const char *text, mq_error *err)
     }
     im->rid = id->valuestring;
     im->type = t->name;
-    rc = mq__exec(im->s, "SAVEPOINT mq_rec", err);
-    if (rc != 0)
-        goto done;
-    rc = mq__write(im->s, t, id->valuestring, fields, im->opts->author, park_ref, im,
+    /*
+     * mq__write checks everything before it writes, so a refused record has
+     * written nothing and needs no savepoint of its own.
+     */
+    im->nahead = 0;
+    rc = mq__write(im->s, t, id->valuestring, fields, im->opts->author, defer_ref, im,
                    &wrote, err);
+    if (rc == 0)
+        rc = park_refs(im, err);
     if (rc == 0) {
-        mq__exec(im->s, "RELEASE mq_rec", NULL);
         if (wrote == MQ_WROTE_CREATED)
             im->stats->created++;
         else if (wrote == MQ_WROTE_UPDATED)
             im->stats->updated++;
         else
             im->stats->unchanged++;
-    } else {
-        /* Parked references of a refused record must not be checked. */
-        sqlite3_exec(im->s->db, "ROLLBACK TO mq_rec; RELEASE mq_rec", NULL, NULL, NULL);
     }
 done:
     cJSON_Delete(rec);

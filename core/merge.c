@@ -449,6 +449,11 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
     *result = MQ_DUPLICATE;
     if ((rc = mq__rec_load(s, c->id, &rec, err)) != 0)
         return rc;
+    if (cJSON_GetArraySize(c->set) > (int)(sizeof(slow) / sizeof(slow[0]))) {
+        rc = mq__fail(err, MQ_EINVAL, "change %s: sets more than %zu fields", c->v,
+                      sizeof(slow) / sizeof(slow[0]));
+        goto done;
+    }
     if (rec.exists && rec.type != c->type) {
         rc = mq__fail(err, MQ_EINVAL, "change %s: record %s is of type %s here, not %s",
                       c->v, c->id, rec.type->name, c->type->name);
@@ -486,11 +491,8 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
                 rc = mq__fail(err, MQ_ENOMEM, "out of memory");
                 break;
             }
-        } else if (nslow < sizeof(slow) / sizeof(slow[0])) {
-            slow[nslow++] = it->string;
         } else {
-            rc = mq__fail(err, MQ_EINVAL, "change %s: sets too many fields", c->v);
-            break;
+            slow[nslow++] = it->string; /* bounded: checked before writing */
         }
     }
     if (rc == 0 && nslow > 0)
