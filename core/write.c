@@ -197,6 +197,22 @@ done:
     return rc;
 }
 
+/*
+ * A record the caller did not name has an id nobody has seen yet: messages
+ * say "household (new)" rather than quote the random id.
+ */
+static void name_new_record(mq_error *err, const char *newid)
+{
+    char *at;
+    char tmp[MQ_ERROR_MESSAGE_MAX];
+
+    if (err == NULL || (at = strstr(err->message, newid)) == NULL)
+        return;
+    snprintf(tmp, sizeof(tmp), "%.*s(new)%s", (int)(at - err->message), err->message,
+             at + strlen(newid));
+    memcpy(err->message, tmp, sizeof(tmp));
+}
+
 int mq_store_put(mq_store *s, const char *type_name, const char *id,
                  const char *fields_json, const char *author, char **out_id,
                  mq_error *err)
@@ -225,7 +241,7 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
     fields = cJSON_ParseWithOpts(fields_json != NULL ? fields_json : "", &end, 1);
     if (fields == NULL)
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: not valid JSON near \"%.20s\"",
-                        type->name, id, end != NULL ? end : "");
+                        type->name, id == newid ? "(new)" : id, end != NULL ? end : "");
     if ((rc = mq__tx_begin(s, err)) == 0) {
         rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
         if (rc == 0)
@@ -234,6 +250,8 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
             mq__tx_rollback(s);
     }
     cJSON_Delete(fields);
+    if (rc != 0 && id == newid)
+        name_new_record(err, newid);
     if (rc == 0 && out_id != NULL && (*out_id = mq__strdup(id)) == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     return rc;
