@@ -352,7 +352,7 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
      */
     rc = mq__exec(s,
                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                  " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-8192;"
+                  " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;"
                   " PRAGMA temp_store=FILE;",
                   err);
     if (rc != 0)
