@@ -14,8 +14,9 @@
  * not measured here; with --cli the same edit is also timed as a whole
  * `minqing put` process, for information.
  *
- * Usage: mqb_edit --db STORE [--floor-db DB] [--ops N] [--warmup N]
- *                 [--seed N] [--cli MINQING --cli-ops N]
+ * Usage: mqb_edit --db STORE [--floor-db DB] [--cache-kib N] [--ops N]
+ *                 [--warmup N] [--seed N] [--cli MINQING --cli-ops N]
+ * --cache-kib is the floor's page cache, the store's own (8192 unless told).
  * Prints one JSON object with p50, p99, mean and max in milliseconds.
  */
 #include <cjson/cJSON.h>
@@ -125,7 +126,7 @@ static double cli_put(const char *minqing, const char *db, const char *id,
 int main(int argc, char **argv)
 {
     const char *dbpath = NULL, *floorpath = NULL, *cli = NULL;
-    long ops = 500, warmup = 20, cli_ops = 0;
+    long ops = 500, warmup = 20, cli_ops = 0, cache_kib = 8192;
     mq_store *store = NULL;
     sqlite3 *fdb = NULL;
     sqlite3_stmt *upd = NULL;
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
             dbpath = v;
         else if (strcmp(a, "--floor-db") == 0)
             floorpath = v;
+        else if (strcmp(a, "--cache-kib") == 0)
+            cache_kib = atol(v);
         else if (strcmp(a, "--ops") == 0)
             ops = atol(v);
         else if (strcmp(a, "--warmup") == 0)
@@ -155,9 +158,9 @@ int main(int argc, char **argv)
             mqb_die("unknown option %s", a);
     }
     if (dbpath == NULL || ops < 1 || ops > 1000000 || warmup < 0 || warmup > 100000 ||
-        cli_ops < 0 || cli_ops > 100000)
-        mqb_die("usage: mqb_edit --db STORE [--floor-db DB] [--ops N] [--warmup N] "
-                "[--seed N] [--cli MINQING --cli-ops N]");
+        cli_ops < 0 || cli_ops > 100000 || cache_kib < 1)
+        mqb_die("usage: mqb_edit --db STORE [--floor-db DB] [--cache-kib N] [--ops N] "
+                "[--warmup N] [--seed N] [--cli MINQING --cli-ops N]");
 
     mq_error_clear(&err);
     if (mq_store_open(&store, dbpath, &err) != 0)

@@ -3,14 +3,14 @@
  * stores the same JSON Lines durably in SQLite.
  *
  * It opens DB with the pragmas of a minqing store (WAL, synchronous=FULL,
- * an 8 MiB page cache), creates a bare table of one text column, and inserts
- * every non-empty line of FILE as it is, in one transaction, with one
- * prepared statement.  No parsing, no validation, no index: whatever
- * minqing does beyond this is what its import costs over the floor.  The
- * harness runs it as a process, as it runs `minqing import`, so that both
- * pay process start-up and the checkpoint SQLite makes on close.
+ * the store's page cache: --cache-kib, 8192 unless told), creates a bare table of one
+ * text column, and inserts every non-empty line of FILE as it is, in one transaction,
+ * with one prepared statement.  No parsing, no validation, no index: whatever minqing
+ * does beyond this is what its import costs over the floor.  The harness runs it as a
+ * process, as it runs `minqing import`, so that both pay process start-up and the
+ * checkpoint SQLite makes on close.
  *
- * Usage: mqb_floor_import DB FILE
+ * Usage: mqb_floor_import [--cache-kib N] DB FILE
  * Prints {"lines":N,"seconds":S} (S from open to close).
  */
 #include <sqlite3.h>
@@ -35,22 +35,27 @@ int main(int argc, char **argv)
     ssize_t len;
 
     mqb_set_program(argv[0]);
-    if (argc != 3)
-        mqb_die("usage: mqb_floor_import DB FILE");
+    long cache_kib = 8192;
+    if (argc == 5 && strcmp(argv[1], "--cache-kib") == 0) {
+        cache_kib = atol(argv[2]);
+        argv += 2;
+        argc -= 2;
+    }
+    if (argc != 3 || cache_kib < 1)
+        mqb_die("usage: mqb_floor_import [--cache-kib N] DB FILE");
     FILE *in = fopen(argv[2], "rb");
     if (in == NULL)
         mqb_die("cannot open %s", argv[2]);
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-%ld;"
+             " CREATE TABLE IF NOT EXISTS line(body TEXT NOT NULL);",
+             cache_kib);
 
     double t0 = mqb_now();
     if (sqlite3_open(argv[1], &db) != SQLITE_OK)
         mqb_die("cannot open %s", argv[1]);
-    check(db,
-          sqlite3_exec(db,
-                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                       " PRAGMA cache_size=-8192;"
-                       " CREATE TABLE IF NOT EXISTS line(body TEXT NOT NULL);",
-                       NULL, NULL, NULL),
-          "pragmas");
+    check(db, sqlite3_exec(db, pragmas, NULL, NULL, NULL), "pragmas");
     check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin");
     check(db,
           sqlite3_prepare_v2(db, "INSERT INTO line(body) VALUES (?1)", -1, &ins, NULL),

@@ -114,6 +114,19 @@ def main():
                   median([x["mq"]["seconds"] for x in s]),
                   median([x["floor"]["seconds"] for x in s]), "bare SQLite insert",
                   "≤ 1.5× floor", "ratio<=1.5", len(s))
+            lay = [x for x in s if x.get("layout")]
+            if lay:
+                R.add("1", "import %s vs its own layout, s" % scope, "s",
+                      median([x["mq"]["seconds"] for x in lay]),
+                      median([x["layout"]["seconds"] for x in lay]),
+                      "same rows into minqing's tables by SQL", None, None, len(lay))
+
+    for scope in ("township", "county"):
+        s = of("open", scope=scope)
+        if s:
+            R.add("1", "`minqing get` as a process on the %s store, ms" % scope, "ms",
+                  median([x["proc"]["seconds"] * 1000.0 for x in s]), None, "", None, None,
+                  len(s))
 
     # 2 one edit
     s = of("edit")

@@ -1,0 +1,113 @@
+/*
+ * bench/floor_layout.c - a second floor of the import case: the storage
+ * work of minqing's own layout, without minqing's code.
+ *
+ * Given a store that `minqing import` filled (SRC), it creates minqing's
+ * tables and indexes in a fresh file (DST) from SRC's own schema, then
+ * copies the rows of `record` and `change` in the order the import wrote
+ * them, with the store's pragmas (WAL, synchronous=FULL, the store's page
+ * cache: --cache-kib, 8192 unless told), in one transaction.  The difference between this
+ * and the bare insert (mqb_floor_import) is the cost of the layout: every record stored
+ * twice (its state and its creating change) and four B-tree indexes, three of them on
+ * random UUIDs.  The difference between `minqing import` and this is the cost of the
+ * code: parsing, validation, lookups, JSON printing.
+ *
+ * Usage: mqb_floor_layout [--cache-kib N] SRC DST
+ * Prints {"records":N,"changes":M,"seconds":S} (S from open to close).
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static void exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        mqb_die("%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+}
+
+static sqlite3_int64 count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    sqlite3_int64 n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    mqb_set_program(argv[0]);
+    long cache_kib = 8192;
+    if (argc == 5 && strcmp(argv[1], "--cache-kib") == 0) {
+        cache_kib = atol(argv[2]);
+        argv += 2;
+        argc -= 2;
+    }
+    if (argc != 3 || cache_kib < 1)
+        mqb_die("usage: mqb_floor_layout [--cache-kib N] SRC DST");
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-%ld;",
+             cache_kib);
+
+    /* the schema, read before the clock starts */
+    if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        mqb_die("cannot open %s", argv[1]);
+    size_t cap = 4096, len = 0;
+    char *ddl = mqb_xmalloc(cap);
+    ddl[0] = '\0';
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND"
+                           " tbl_name IN ('record', 'change') ORDER BY type DESC",
+                           -1, &st, NULL) != SQLITE_OK)
+        mqb_die("%s: not a minqing store", argv[1]);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *sql = (const char *)sqlite3_column_text(st, 0);
+        size_t n = strlen(sql);
+        if (len + n + 2 >= cap) {
+            cap = 2 * (len + n + 2);
+            ddl = mqb_xrealloc(ddl, cap);
+        }
+        memcpy(ddl + len, sql, n);
+        len += n;
+        ddl[len++] = ';';
+        ddl[len] = '\0';
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    if (len == 0)
+        mqb_die("%s: no record or change table", argv[1]);
+
+    double t0 = mqb_now();
+    if (sqlite3_open(argv[2], &db) != SQLITE_OK)
+        mqb_die("cannot open %s", argv[2]);
+    exec(db,
+         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-8192;");
+    exec(db, ddl);
+    char *attach = sqlite3_mprintf("ATTACH %Q AS src", argv[1]);
+    exec(db, attach);
+    sqlite3_free(attach);
+    exec(db, "BEGIN IMMEDIATE;"
+             " INSERT INTO main.record SELECT * FROM src.record ORDER BY rowid;"
+             " INSERT INTO main.change SELECT * FROM src.change ORDER BY seq;"
+             " COMMIT;");
+    sqlite3_int64 records = count(db, "SELECT count(*) FROM main.record");
+    sqlite3_int64 changes = count(db, "SELECT count(*) FROM main.change");
+    exec(db, "DETACH src");
+    if (sqlite3_close(db) != SQLITE_OK)
+        mqb_die("close failed");
+    double t1 = mqb_now();
+    free(ddl);
+    printf("{\"records\":%lld,\"changes\":%lld,\"seconds\":%.6f}\n", (long long)records,
+           (long long)changes, t1 - t0);
+    return 0;
+}
