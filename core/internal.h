@@ -41,8 +41,9 @@ struct mq_store {
     char *cadre;
     int64_t clock_offset_ms;
     mq_hlc hlc;
-    int tx_depth; /* nesting of mq__tx_begin(); 0 outside any transaction */
-    int user_tx;  /* 1 while mq_store_begin() holds a transaction open */
+    uint64_t hlc_saved; /* the clock as last read from or written to meta */
+    int tx_depth;       /* nesting of mq__tx_begin(); 0 outside any transaction */
+    int user_tx;        /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
 };
 

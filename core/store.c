@@ -138,6 +138,44 @@ int mq__store_in_transaction(const mq_store *s)
     return s->user_tx;
 }
 
+static int meta_get(mq_store *s, const char *key, char **out, mq_error *err);
+static int meta_set(mq_store *s, const char *key, const char *value, mq_error *err);
+
+/*
+ * The clock is kept in meta ("hlc") and read again at the start of every
+ * write transaction, under the write lock: two processes writing to one
+ * store (a CLI put while a sync runs) then never stamp the same version, so
+ * neither change is taken for a duplicate of the other.  It is written back
+ * just before the commit that used it.
+ */
+static int clock_load(mq_store *s, mq_error *err)
+{
+    char *v = NULL;
+    int rc = meta_get(s, "hlc", &v, err);
+
+    if (rc == 0 && v != NULL) {
+        uint64_t clock = strtoull(v, NULL, 16);
+        if (clock > s->hlc.last)
+            s->hlc.last = clock;
+    }
+    free(v);
+    s->hlc_saved = s->hlc.last;
+    return rc;
+}
+
+static int clock_save(mq_store *s, mq_error *err)
+{
+    char buf[24];
+
+    if (s->hlc.last == s->hlc_saved)
+        return 0;
+    snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)s->hlc.last);
+    int rc = meta_set(s, "hlc", buf, err);
+    if (rc == 0)
+        s->hlc_saved = s->hlc.last;
+    return rc;
+}
+
 /*
  * Transactions nest: the outermost is BEGIN IMMEDIATE, so the write lock is
  * taken up front (no deadlock between two writers that both started with a
@@ -145,17 +183,23 @@ int mq__store_in_transaction(const mq_store *s)
  */
 int mq__tx_begin(mq_store *s, mq_error *err)
 {
-    int rc = mq__exec(s, s->tx_depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT mq", err);
+    int outer = s->tx_depth == 0;
+    int rc = mq__exec(s, outer ? "BEGIN IMMEDIATE" : "SAVEPOINT mq", err);
 
-    if (rc == 0)
-        s->tx_depth++;
+    if (rc != 0)
+        return rc;
+    s->tx_depth++;
+    if (outer && (rc = clock_load(s, err)) != 0)
+        mq__tx_rollback(s);
     return rc;
 }
 
 int mq__tx_commit(mq_store *s, mq_error *err)
 {
-    int rc = mq__exec(s, s->tx_depth == 1 ? "COMMIT" : "RELEASE mq", err);
+    int rc = s->tx_depth == 1 ? clock_save(s, err) : 0;
 
+    if (rc == 0)
+        rc = mq__exec(s, s->tx_depth == 1 ? "COMMIT" : "RELEASE mq", err);
     if (rc != 0) {
         mq__tx_rollback(s);
         return rc;
@@ -276,11 +320,12 @@ static int load_state(mq_store *s, mq_error *err)
     free(v);
 
     /*
-     * The clock resumes above every version this replica stamped (so its
-     * versions stay unique) and, within MQ_HLC_MAX_AHEAD_MS, above the
-     * newest one it received.  Both maxima are read through the unique
-     * index on v.
+     * The clock resumes from meta; a store that has none yet (it never
+     * wrote) resumes above every version it stamped and, within
+     * MQ_HLC_MAX_AHEAD_MS, above the newest one it received.
      */
+    if ((rc = clock_load(s, err)) != 0 || s->hlc.last != 0)
+        return rc;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT (SELECT max(v) FROM change WHERE src IS NULL),"
