@@ -170,6 +170,21 @@ int mq_store_apply_change(mq_store *s, const char *change_json, const char *sour
         mq__fail(err, MQ_EINVAL, "change: not valid JSON");
         return 0;
     }
+    /*
+     * Inside the caller's transaction no savepoint is needed: a change that
+     * is refused is refused before mq__merge writes anything, and any other
+     * failure is the caller's to roll back.  (A savepoint per change made
+     * SQLite keep a statement journal for every change of a pushed batch.)
+     */
+    if (s->tx_depth > 0) {
+        rc = apply_parsed(s, obj, source, result, err);
+        cJSON_Delete(obj);
+        if (rc == MQ_EINVAL) {
+            *result = MQ_REJECTED;
+            return 0;
+        }
+        return rc;
+    }
     if ((rc = mq__tx_begin(s, err)) != 0) {
         cJSON_Delete(obj);
         return rc;
