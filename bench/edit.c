@@ -32,28 +32,8 @@
 #include <unistd.h>
 
 #include "minqing/minqing.h"
+#include "ids.h"
 #include "util.h"
-
-typedef struct ids {
-    char **v;
-    size_t n, cap;
-} ids;
-
-static int collect_id(void *ctx, const char *json)
-{
-    ids *l = ctx;
-    cJSON *o = cJSON_Parse(json);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsString(id)) {
-        if (l->n == l->cap) {
-            l->cap = l->cap ? 2 * l->cap : 1024;
-            l->v = mqb_xrealloc(l->v, l->cap * sizeof *l->v);
-        }
-        l->v[l->n++] = mqb_xstrdup(id->valuestring);
-    }
-    cJSON_Delete(o);
-    return 0;
-}
 
 /* xorshift64*: a fixed, portable sequence for a given seed */
 static uint64_t rng_state = 88172645463325252ull;
@@ -131,7 +111,7 @@ int main(int argc, char **argv)
     sqlite3 *fdb = NULL;
     sqlite3_stmt *upd = NULL;
     mq_error err;
-    ids hh = {NULL, 0, 0};
+    mqb_ids hh = {NULL, 0, 0};
 
     mqb_set_program(argv[0]);
     for (int i = 1; i < argc; i += 2) {
@@ -165,7 +145,7 @@ int main(int argc, char **argv)
     mq_error_clear(&err);
     if (mq_store_open(&store, dbpath, &err) != 0)
         mqb_die("%s: %s", dbpath, err.message);
-    if (mq_store_list(store, "household", NULL, 0, collect_id, &hh, &err) != 0)
+    if (mq_store_list(store, "household", NULL, 0, mqb_collect_id, &hh, &err) != 0)
         mqb_die("listing households: %s", err.message);
     if (hh.n == 0)
         mqb_die("%s holds no household", dbpath);
@@ -263,9 +243,7 @@ int main(int argc, char **argv)
            "\"cli_ops\":%ld,\"cli_p50_ms\":%.4f,\"cli_p99_ms\":%.4f}\n",
            ops, hh.n, m.p50, m.p99, m.mean, m.max, f.p50, f.p99, f.mean, f.max, cli_ops,
            c.p50, c.p99);
-    for (size_t i = 0; i < hh.n; i++)
-        free(hh.v[i]);
-    free(hh.v);
+    mqb_ids_free(&hh);
     free(mq_ms);
     free(fl_ms);
     free(body);

@@ -31,6 +31,7 @@
 
 #include "minqing/minqing.h"
 #include "minqing/sync.h"
+#include "ids.h"
 #include "util.h"
 
 enum { MAX_DEVICES = 1000, MAX_ROUNDS = 100 };
@@ -54,32 +55,6 @@ static struct {
     size_t ndev;
     pthread_barrier_t barrier;
 } g = {.rounds = 5, .edits = 10};
-
-typedef struct ids {
-    char **v;
-    size_t n, cap;
-} ids;
-
-static int collect_id(void *ctx, const char *json)
-{
-    ids *l = ctx;
-    cJSON *o = cJSON_Parse(json);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsString(id)) {
-        if (l->n == l->cap) {
-            l->cap = l->cap ? 2 * l->cap : 64;
-            l->v = mqb_xrealloc(l->v, l->cap * sizeof *l->v);
-        }
-        l->v[l->n++] = mqb_xstrdup(id->valuestring);
-    }
-    cJSON_Delete(o);
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static void note_error(device *d, const char *what, const mq_error *e)
 {
@@ -119,7 +94,7 @@ static void *run_device(void *arg)
     mq_store *st = NULL;
     mq_error e;
     char path[1024];
-    ids hh = {NULL, 0, 0};
+    mqb_ids hh = {NULL, 0, 0};
 
     mq_error_clear(&e);
     snprintf(path, sizeof path, "%s/%s.db", g.work, d->name);
@@ -132,9 +107,9 @@ static void *run_device(void *arg)
     d->initial_ms = (d->initial_end - d->initial_start) * 1000.0;
 
     mq_where w = {"area", d->area};
-    if (st != NULL && mq_store_list(st, "household", &w, 1, collect_id, &hh, &e) != 0)
+    if (st != NULL && mq_store_list(st, "household", &w, 1, mqb_collect_id, &hh, &e) != 0)
         note_error(d, "list", &e);
-    qsort(hh.v, hh.n, sizeof *hh.v, cmp_str);
+    mqb_ids_sort(&hh);
     d->households = hh.n;
     /* this device's share: households slot, slot + nslots, ... */
     size_t mine = hh.n > d->slot ? (hh.n - d->slot + d->nslots - 1) / d->nslots : 0;
@@ -158,9 +133,7 @@ static void *run_device(void *arg)
         d->fields_applied += 2 * applied; /* each change sets two fields */
         pthread_barrier_wait(&g.barrier);
     }
-    for (size_t i = 0; i < hh.n; i++)
-        free(hh.v[i]);
-    free(hh.v);
+    mqb_ids_free(&hh);
     mq_store_close(st);
     return NULL;
 }

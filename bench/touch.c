@@ -21,33 +21,8 @@
 #include <string.h>
 
 #include "minqing/minqing.h"
+#include "ids.h"
 #include "util.h"
-
-typedef struct ids {
-    char **v;
-    size_t n, cap;
-} ids;
-
-static int collect_id(void *ctx, const char *json)
-{
-    ids *l = ctx;
-    cJSON *o = cJSON_Parse(json);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-    if (cJSON_IsString(id)) {
-        if (l->n == l->cap) {
-            l->cap = l->cap ? 2 * l->cap : 1024;
-            l->v = mqb_xrealloc(l->v, l->cap * sizeof *l->v);
-        }
-        l->v[l->n++] = mqb_xstrdup(id->valuestring);
-    }
-    cJSON_Delete(o);
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 int main(int argc, char **argv)
 {
@@ -56,7 +31,7 @@ int main(int argc, char **argv)
     long every = 10, salt = 0;
     mq_store *store = NULL;
     mq_error err;
-    ids hh = {NULL, 0, 0};
+    mqb_ids hh = {NULL, 0, 0};
     size_t changed = 0;
 
     mqb_set_program(argv[0]);
@@ -84,9 +59,9 @@ int main(int argc, char **argv)
     double t0 = mqb_now();
     if (mq_store_open(&store, dbpath, &err) != 0)
         mqb_die("%s: %s", dbpath, err.message);
-    if (mq_store_list(store, "household", NULL, 0, collect_id, &hh, &err) != 0)
+    if (mq_store_list(store, "household", NULL, 0, mqb_collect_id, &hh, &err) != 0)
         mqb_die("listing households: %s", err.message);
-    qsort(hh.v, hh.n, sizeof *hh.v, cmp_str);
+    mqb_ids_sort(&hh);
     if (mq_store_begin(store, &err) != 0)
         mqb_die("begin: %s", err.message);
     for (size_t i = 0; i < hh.n; i += (size_t)every) {
@@ -106,8 +81,6 @@ int main(int argc, char **argv)
         mqb_die("cannot write %s", listpath);
     printf("{\"households\":%zu,\"changed\":%zu,\"seconds\":%.6f}\n", hh.n, changed,
            mqb_now() - t0);
-    for (size_t i = 0; i < hh.n; i++)
-        free(hh.v[i]);
-    free(hh.v);
+    mqb_ids_free(&hh);
     return 0;
 }
