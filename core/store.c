@@ -4,7 +4,8 @@
  *
  * The tables (docs/STORE.md has the full story):
  *
- *   meta      key/value: site, cadre, clock offset, format version, settings
+ *   meta      key/value: site, cadre, clock and its offset, format version,
+ *             settings
  *   record    the current state of every record: one row per id
  *   change    every change ever made or received, in arrival order (seq);
  *             the unique version is what makes delivery idempotent
