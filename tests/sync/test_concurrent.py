@@ -27,7 +27,11 @@ def edit_and_sync(t):
     with open(path, "w") as f:
         for h in rng.sample(households, 60):
             r = mine[h]
-            r["fields"]["income_per_capita_yuan"] = rng.randint(1000, 99999)
+            # Never the value it already has: an unchanged field writes no
+            # change, and the count below would be one short.
+            old = r["fields"].get("income_per_capita_yuan")
+            new = rng.randint(1000, 99998)
+            r["fields"]["income_per_capita_yuan"] = new + 1 if new == old else new
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     t.run("import", path)
     return t.sync(env=small)
@@ -37,8 +41,10 @@ start = time.time()
 with concurrent.futures.ThreadPoolExecutor(len(tablets)) as pool:
     reports = list(pool.map(edit_and_sync, tablets))
 log("6 tablets x 60 edits synced together in %.2f s" % (time.time() - start))
-check(all(r["push_applied"] == 60 for r in reports), "lost pushes: %r" %
-      [r["push_applied"] for r in reports])
+check(all(r["push_applied"] == 60 for r in reports),
+      "lost pushes (pushed/applied/duplicate/refused): %r" %
+      [(r.get("pushed"), r.get("push_applied"), r.get("push_duplicate"),
+        r.get("push_rejected")) for r in reports])
 with concurrent.futures.ThreadPoolExecutor(len(tablets)) as pool:
     list(pool.map(lambda t: t.sync(env=small), tablets))
 final = srv.export()
