@@ -146,30 +146,53 @@ int mq_store_write_bundle(mq_store *s, const mq_changes_query *q, FILE *out,
     return 0;
 }
 
+static int change_within(mq_store *s, const mq__change *c, const char *const *areas,
+                         size_t nareas, int *yes, mq_error *err);
+
+/*
+ * Scope-checks (when `areas` is not NULL) and merges one parsed change.
+ * Returns MQ_EINVAL for a change refused as invalid, having written nothing.
+ */
 static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
-                        mq_apply_result *result, mq_error *err)
+                        const char *const *areas, size_t nareas, mq_apply_result *result,
+                        mq_error *err)
 {
     mq__change c;
-    int rc = mq__change_parse(s, obj, &c, err);
+    int rc, in = 1;
 
-    if (rc == 0) {
+    if ((rc = mq__change_parse(s, obj, &c, err)) != 0)
+        return rc;
+    if (areas != NULL)
+        rc = change_within(s, &c, areas, nareas, &in, err);
+    if (rc == 0 && !in)
+        *result = MQ_OUT_OF_SCOPE;
+    else if (rc == 0)
         rc = mq__merge(s, &c, source != NULL ? source : "bundle", result, err);
-        mq__change_clear(&c);
-    }
+    mq__change_clear(&c);
     return rc;
 }
 
-int mq_store_apply_change(mq_store *s, const char *change_json, const char *source,
-                          mq_apply_result *result, mq_error *err)
+static int apply_text(mq_store *s, const char *change_json, const char *source,
+                      const char *const *areas, size_t nareas, mq_apply_result *result,
+                      mq_error *err)
 {
     cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
     int rc;
 
+    if (obj == NULL)
+        return mq__fail(err, MQ_EINVAL, "change: not valid JSON");
+    rc = apply_parsed(s, obj, source, areas, nareas, result, err);
+    cJSON_Delete(obj);
+    return rc;
+}
+
+static int apply_one(mq_store *s, const char *change_json, const char *source,
+                     const char *const *areas, size_t nareas, mq_apply_result *result,
+                     mq_error *err)
+{
+    int rc;
+
     *result = MQ_REJECTED;
-    if (obj == NULL) {
-        mq__fail(err, MQ_EINVAL, "change: not valid JSON");
-        return 0;
-    }
     /*
      * Inside the caller's transaction no savepoint is needed: a change that
      * is refused is refused before mq__merge writes anything, and any other
@@ -177,20 +200,16 @@ int mq_store_apply_change(mq_store *s, const char *change_json, const char *sour
      * SQLite keep a statement journal for every change of a pushed batch.)
      */
     if (s->tx_depth > 0) {
-        rc = apply_parsed(s, obj, source, result, err);
-        cJSON_Delete(obj);
+        rc = apply_text(s, change_json, source, areas, nareas, result, err);
         if (rc == MQ_EINVAL) {
             *result = MQ_REJECTED;
             return 0;
         }
         return rc;
     }
-    if ((rc = mq__tx_begin(s, err)) != 0) {
-        cJSON_Delete(obj);
+    if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
-    }
-    rc = apply_parsed(s, obj, source, result, err);
-    cJSON_Delete(obj);
+    rc = apply_text(s, change_json, source, areas, nareas, result, err);
     if (rc == MQ_EINVAL) {
         /* Refused, not failed: the caller decides what to do with it. */
         mq__tx_rollback(s);
@@ -202,6 +221,22 @@ int mq_store_apply_change(mq_store *s, const char *change_json, const char *sour
         return rc;
     }
     return mq__tx_commit(s, err);
+}
+
+int mq_store_apply_change(mq_store *s, const char *change_json, const char *source,
+                          mq_apply_result *result, mq_error *err)
+{
+    return apply_one(s, change_json, source, NULL, 0, result, err);
+}
+
+int mq_store_apply_scoped(mq_store *s, const char *change_json, const char *source,
+                          const char *const *areas, size_t nareas,
+                          mq_apply_result *result, mq_error *err)
+{
+    static const char *const none[1] = {NULL};
+
+    return apply_one(s, change_json, source, areas != NULL ? areas : none,
+                     areas != NULL ? nareas : 0, result, err);
 }
 
 static int read_bundle_line(FILE *in, char **buf, size_t *cap, size_t *len)
@@ -302,7 +337,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         mq_apply_result res = MQ_REJECTED;
         mq_error cerr;
         mq_error_clear(&cerr);
-        int r2 = apply_parsed(s, obj, source, &res, &cerr);
+        int r2 = apply_parsed(s, obj, source, NULL, 0, &res, &cerr);
         if (r2 == 0) {
             if (res == MQ_APPLIED)
                 st.applied++;
@@ -415,31 +450,101 @@ int mq_store_rejected(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
 static int area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
                        int *yes, mq_error *err)
 {
-    char cur[64];
-    sqlite3_stmt *st;
+    char cur[sizeof(((mq__rec *)0)->id)];
 
     *yes = 0;
     snprintf(cur, sizeof(cur), "%s", area);
-    if (sqlite3_prepare_v2(s->db, "SELECT parent FROM record WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "walking areas");
     /* Areas nest a few levels deep; the bound guards against a cycle. */
     for (int depth = 0; depth < 32 && cur[0] != '\0'; depth++) {
         for (size_t i = 0; i < n; i++)
             if (strcmp(cur, areas[i]) == 0) {
                 *yes = 1;
-                sqlite3_finalize(st);
                 return 0;
             }
-        sqlite3_reset(st);
+        sqlite3_stmt *st = mq__stmt(s, MQ_ST_PARENT, err);
+        if (st == NULL)
+            return err != NULL ? err->rc : MQ_EIO;
         sqlite3_bind_text(st, 1, cur, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
             snprintf(cur, sizeof(cur), "%s", mq__col_text(st, 0));
         else
             cur[0] = '\0';
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return mq__fail_sqlite(err, s->db, "walking areas");
     }
-    sqlite3_finalize(st);
     return 0;
+}
+
+/*
+ * Whether parsed change `c` stays inside `areas`: the area its record is in
+ * now, and the area the change would put it in.  Reads only the record's
+ * area and the parents of areas, never a record's fields.
+ */
+static int change_within(mq_store *s, const mq__change *c, const char *const *areas,
+                         size_t nareas, int *yes, mq_error *err)
+{
+    char now[sizeof(((mq__rec *)0)->id)] = "";
+    int exists = 0, rc = 0;
+
+    *yes = 0;
+    if (c->type->scope == NULL) {
+        *yes = 1;
+        return 0;
+    }
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_KIND, err);
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        exists = 1;
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            snprintf(now, sizeof(now), "%s", mq__col_text(st, 2));
+    }
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "looking up a record's area");
+    /* Where the record is now (a record of no area is in no device's)... */
+    int in = 1;
+    if (exists)
+        in = now[0] != '\0';
+    if (in && exists && (rc = area_within(s, now, areas, nareas, &in, err)) != 0)
+        return rc;
+    if (!in)
+        return 0;
+    /* ...and where the change would put it. */
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c->set, c->type->scope->name);
+    if (!cJSON_IsString(p)) {
+        *yes = exists; /* a new record must say where it belongs */
+        return 0;
+    }
+    mq__rec moved;
+    memset(&moved, 0, sizeof(moved));
+    moved.exists = 1;
+    moved.type = c->type;
+    snprintf(moved.id, sizeof(moved.id), "%s", c->id);
+    moved.fields = cJSON_CreateObject();
+    if (moved.fields == NULL ||
+        cJSON_AddStringToObject(moved.fields, c->type->scope->name, p->valuestring) ==
+            NULL) {
+        mq__rec_clear(&moved);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
+    rc = mq__rec_scope(s, &moved, err);
+    if (rc == 0) {
+        /* A new area is judged by the area it is put under. */
+        const char *a = c->type->scope_self ? moved.parent : moved.area;
+        if (a == NULL)
+            in = 0;
+        else if (!exists || strcmp(a, now) != 0)
+            rc = area_within(s, a, areas, nareas, &in, err);
+    }
+    mq__rec_clear(&moved);
+    if (rc == 0)
+        *yes = in;
+    return rc;
 }
 
 int mq_store_change_in_scope(mq_store *s, const char *change_json,
@@ -448,8 +553,7 @@ int mq_store_change_in_scope(mq_store *s, const char *change_json,
 {
     cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
     mq__change c;
-    mq__rec rec;
-    int rc, yes = 1;
+    int rc;
 
     *in_scope = 0;
     if (obj == NULL)
@@ -458,48 +562,7 @@ int mq_store_change_in_scope(mq_store *s, const char *change_json,
     cJSON_Delete(obj);
     if (rc != 0)
         return rc;
-    if (c.type->scope == NULL) {
-        *in_scope = 1;
-        mq__change_clear(&c);
-        return 0;
-    }
-    if ((rc = mq__rec_load(s, c.id, &rec, err)) != 0) {
-        mq__change_clear(&c);
-        return rc;
-    }
-    /* Where the record is now... */
-    if (rec.exists) {
-        if (rec.area == NULL)
-            yes = 0;
-        else
-            rc = area_within(s, rec.area, areas, nareas, &yes, err);
-    }
-    /* ...and where the change would put it. */
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c.set, c.type->scope->name);
-    if (rc == 0 && yes && cJSON_IsString(p)) {
-        mq__rec moved;
-        memset(&moved, 0, sizeof(moved));
-        moved.exists = 1;
-        moved.type = c.type;
-        snprintf(moved.id, sizeof(moved.id), "%s", c.id);
-        moved.fields = cJSON_CreateObject();
-        cJSON_AddStringToObject(moved.fields, c.type->scope->name, p->valuestring);
-        rc = mq__rec_scope(s, &moved, err);
-        if (rc == 0) {
-            /* A new area is judged by the area it is put under. */
-            const char *a = c.type->scope_self ? moved.parent : moved.area;
-            if (a == NULL)
-                yes = 0;
-            else
-                rc = area_within(s, a, areas, nareas, &yes, err);
-        }
-        mq__rec_clear(&moved);
-    } else if (rc == 0 && !rec.exists) {
-        yes = 0; /* a new record must say where it belongs */
-    }
-    mq__rec_clear(&rec);
+    rc = change_within(s, &c, areas, nareas, in_scope, err);
     mq__change_clear(&c);
-    if (rc == 0)
-        *in_scope = yes;
     return rc;
 }

@@ -30,6 +30,7 @@ enum mq__stmt_id {
     MQ_ST_SET_AREA,
     MQ_ST_CONFLICT_ADD,
     MQ_ST_CONFLICT_DEL,
+    MQ_ST_PARENT,
     MQ_ST_COUNT
 };
 

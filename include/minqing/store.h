@@ -228,9 +228,11 @@ int mq_store_write_bundle(mq_store *store, const mq_changes_query *q, FILE *out,
 
 /** What became of one change handed to mq_store_apply_change(). */
 typedef enum mq_apply_result {
-    MQ_APPLIED = 0,   /**< new, merged */
-    MQ_DUPLICATE = 1, /**< already had it; nothing changed */
-    MQ_REJECTED = 2   /**< invalid here; see the error for why */
+    MQ_APPLIED = 0,     /**< new, merged */
+    MQ_DUPLICATE = 1,   /**< already had it; nothing changed */
+    MQ_REJECTED = 2,    /**< invalid here; see the error for why */
+    MQ_OUT_OF_SCOPE = 3 /**< outside the areas given to mq_store_apply_scoped();
+                             nothing written */
 } mq_apply_result;
 
 /**
@@ -253,6 +255,19 @@ int mq_store_apply_change(mq_store *store, const char *change_json, const char *
 int mq_store_change_in_scope(mq_store *store, const char *change_json,
                              const char *const *areas, size_t nareas, int *in_scope,
                              mq_error *err);
+
+/**
+ * mq_store_change_in_scope() and mq_store_apply_change() in one step, for a
+ * replica that takes a sender's changes only within the sender's areas (the
+ * server, for one device): the change is parsed once, and merged only when
+ * in scope; otherwise *result is MQ_OUT_OF_SCOPE and nothing is written.
+ * `areas` NULL (or `nareas` 0) is an empty scope: only records that belong
+ * to no area are taken.  Transactions and refusals as
+ * mq_store_apply_change().
+ */
+int mq_store_apply_scoped(mq_store *store, const char *change_json, const char *source,
+                          const char *const *areas, size_t nareas,
+                          mq_apply_result *result, mq_error *err);
 
 /** What mq_store_apply_bundle() should do. */
 typedef struct mq_apply_opts {

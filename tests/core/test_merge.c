@@ -498,6 +498,33 @@ static void test_scope(void)
     mq_store_changes(b, &q, count_cb, &n, NULL, &err);
     CHECK(n == 5);
     CHECK(problems(b) == 0);
+
+    /* The same checks and the merge in one step: out of scope writes nothing. */
+    mq_apply_result res = MQ_APPLIED;
+    char *before = get(a, MEMBER);
+    CHECK(mq_store_apply_scoped(a, edit, "t", other, 1, &res, &err) == 0 &&
+          res == MQ_OUT_OF_SCOPE);
+    CHECK(mq_store_apply_scoped(a, move, "t", village, 1, &res, &err) == 0 &&
+          res == MQ_OUT_OF_SCOPE);
+    char *after = get(a, MEMBER);
+    CHECK_STR(after, before);
+    free(after);
+    const char *new_member = "{\"v\":\"7fff000000000001-x\",\"type\":\"member\","
+                             "\"id\":\"7a0e5b51-34b4-4c4e-9f7e-6f3b1c2d9e01\","
+                             "\"set\":{\"name\":\"李强\"}}";
+    CHECK(mq_store_apply_scoped(a, new_member, "t", village, 1, &res, &err) == 0 &&
+          res == MQ_OUT_OF_SCOPE); /* a new record must say where it belongs */
+    CHECK(mq_store_apply_scoped(a, edit, "t", NULL, 0, &res, &err) == 0 &&
+          res == MQ_OUT_OF_SCOPE); /* no areas: only records of no area */
+    CHECK(mq_store_apply_scoped(a, edit, "t", village, 1, &res, &err) == 0 &&
+          res == MQ_APPLIED);
+    after = get(a, MEMBER);
+    CHECK(after != NULL && strstr(after, "李花") != NULL);
+    free(after);
+    free(before);
+    CHECK(mq_store_apply_scoped(a, "{\"v\":1}", "t", village, 1, &res, &err) == 0 &&
+          res == MQ_REJECTED);
+    CHECK(problems(a) == 0);
     mq_store_close(a);
     mq_store_close(b);
 }
