@@ -551,43 +551,57 @@ static int push(client *c, int *refused, mq_error *err)
             collect_free(&k);
             return rc;
         }
-        cJSON *results = cJSON_GetObjectItemCaseSensitive(ans, "results");
-        if (!cJSON_IsArray(results) || (size_t)cJSON_GetArraySize(results) != k.n) {
+        /* The answer counts the results and lists only the refused changes,
+         * by their index in the batch. */
+        cJSON *refused_list = cJSON_GetObjectItemCaseSensitive(ans, "refused");
+        double counts[3];
+        const char *const count_names[3] = {"applied", "duplicate", "rejected"};
+        int well_formed = cJSON_IsArray(refused_list);
+        for (int ci = 0; ci < 3; ci++) {
+            cJSON *n = cJSON_GetObjectItemCaseSensitive(ans, count_names[ci]);
+            counts[ci] = cJSON_IsNumber(n) ? n->valuedouble : -1.0;
+            well_formed = well_formed && counts[ci] >= 0.0;
+        }
+        if (!well_formed || counts[0] + counts[1] + counts[2] != (double)k.n ||
+            counts[2] != (double)cJSON_GetArraySize(refused_list)) {
+            rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                               "POST /v1/push: %zu changes sent but the answer counts "
+                               "%.0f applied, %.0f duplicate and %.0f refused",
+                               k.n, counts[0], counts[1], counts[2]);
             cJSON_Delete(ans);
             collect_free(&k);
-            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                 "POST /v1/push: %zu changes sent but the answer has "
-                                 "%d results",
-                                 k.n, cJSON_GetArraySize(results));
+            return rc;
         }
         /* Invariant 1: the refused changes and the cursor in one transaction. */
-        size_t applied = 0, dup = 0, rej = 0;
+        size_t applied = (size_t)counts[0], dup = (size_t)counts[1], rej = 0;
         rc = mq_store_begin(c->store, err);
-        size_t i = 0;
+        size_t lowest = 0; /* indexes come in order, each once */
         cJSON *r;
-        cJSON_ArrayForEach(r, results)
+        cJSON_ArrayForEach(r, refused_list)
         {
             if (rc != 0)
                 break;
-            cJSON *res = cJSON_GetObjectItemCaseSensitive(r, "result");
-            const char *what = cJSON_IsString(res) ? res->valuestring : "";
-            if (strcmp(what, "applied") == 0) {
-                applied++;
-            } else if (strcmp(what, "duplicate") == 0) {
-                dup++;
-            } else {
-                cJSON *reason = cJSON_GetObjectItemCaseSensitive(r, "reason");
-                size_t a = k.off[2 * i], b = k.off[2 * i + 1];
-                char saved = k.body.data[b];
-                k.body.data[b] = '\0';
-                rc = mq_store_reject(c->store, k.body.data + a, SOURCE_SERVER,
-                                     cJSON_IsString(reason) ? reason->valuestring
-                                                            : "refused by the server",
-                                     err);
-                k.body.data[b] = saved;
-                rej++;
+            cJSON *at = cJSON_GetObjectItemCaseSensitive(r, "i");
+            cJSON *reason = cJSON_GetObjectItemCaseSensitive(r, "reason");
+            if (!cJSON_IsNumber(at) || at->valuedouble < (double)lowest ||
+                at->valuedouble >= (double)k.n) {
+                rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                   "POST /v1/push: refused change index %.0f: not one of "
+                                   "the %zu sent, in order",
+                                   cJSON_IsNumber(at) ? at->valuedouble : -1.0, k.n);
+                break;
             }
-            i++;
+            size_t i = (size_t)at->valuedouble;
+            lowest = i + 1;
+            size_t a = k.off[2 * i], b = k.off[2 * i + 1];
+            char saved = k.body.data[b];
+            k.body.data[b] = '\0';
+            rc = mq_store_reject(c->store, k.body.data + a, SOURCE_SERVER,
+                                 cJSON_IsString(reason) ? reason->valuestring
+                                                        : "refused by the server",
+                                 err);
+            k.body.data[b] = saved;
+            rej++;
         }
         if (rc == 0)
             rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
@@ -601,15 +615,15 @@ static int push(client *c, int *refused, mq_error *err)
         collect_free(&k);
         if (rc != 0)
             return rc;
-        c->rep->pushed += i;
+        c->rep->pushed += k.n;
         c->rep->push_applied += applied;
         c->rep->push_duplicate += dup;
         c->rep->push_rejected += rej;
         c->rep->batches++;
         if (rej > 0)
             *refused = 1;
-        say(c, "pushed %zu changes: %zu new, %zu already there, %zu refused", i, applied,
-            dup, rej);
+        say(c, "pushed %zu changes: %zu new, %zu already there, %zu refused", k.n,
+            applied, dup, rej);
         assert_push_state(c, next);
         cursor = next;
     }

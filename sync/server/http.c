@@ -309,80 +309,68 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     size_t applied = 0, dup = 0, rej = 0;
     mq__buf_puts(&out, "\"batch\":");
     mq__buf_json_string(&out, batch->valuestring);
-    mq__buf_puts(&out, ",\"results\":[");
+    /* Answered by exception: counts, and only the refused changes by their
+     * index, since a township push is 47,000 changes that all apply. */
+    mq__buf_puts(&out, ",\"refused\":[");
     if (rc == 0)
         rc = mq_store_begin(st, &e);
     cJSON *ch;
-    int i = 0;
+    int i = -1;
     cJSON_ArrayForEach(ch, changes)
     {
+        i++;
         if (rc != 0)
             break;
         char reason[MQ_ERROR_MESSAGE_MAX + 80] = "";
-        const char *result = "rejected";
-        char *text = cJSON_PrintUnformatted(ch);
         cJSON *v = cJSON_GetObjectItemCaseSensitive(ch, "v");
-        if (text == NULL) {
-            rc = MQ_ENOMEM;
-            mq__sync_fail(&e, rc, MQ_DOMAIN_MINQING, rc, "out of memory");
-            break;
-        }
+        mq_apply_result res = MQ_REJECTED;
+        mq_error ce;
+        mq_error_clear(&ce);
+        char *text = NULL;
         if (!cJSON_IsObject(ch)) {
             snprintf(reason, sizeof reason, "invalid: a change is a JSON object");
+        } else if ((text = cJSON_PrintUnformatted(ch)) == NULL) {
+            rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                               "out of memory");
+            break;
         } else {
-            int in = 0;
-            mq_error ce;
-            mq_error_clear(&ce);
-            int src = mq_store_change_in_scope(st, text, (const char *const *)dev->areas,
-                                               dev->nareas, &in, &ce);
-            if (src != 0 && !is_refusal(src)) {
-                rc = src;
+            int arc =
+                mq_store_apply_scoped(st, text, source, (const char *const *)dev->areas,
+                                      dev->nareas, &res, &ce);
+            if (arc != 0 && !is_refusal(arc)) {
+                rc = arc;
                 e = ce;
-            } else if (src != 0) {
+            } else if (arc != 0 || res == MQ_REJECTED) {
                 snprintf(reason, sizeof reason, "invalid: %s", ce.message);
-            } else if (!in) {
+            } else if (res == MQ_OUT_OF_SCOPE) {
                 snprintf(reason, sizeof reason,
                          "out of scope: the record is outside the areas of device %s",
                          dev->name);
-            } else {
-                mq_apply_result res = MQ_REJECTED;
-                int arc = mq_store_apply_change(st, text, source, &res, &ce);
-                if (arc != 0 && !is_refusal(arc)) {
-                    rc = arc;
-                    e = ce;
-                } else if (arc != 0 || res == MQ_REJECTED) {
-                    snprintf(reason, sizeof reason, "invalid: %s", ce.message);
-                } else {
-                    result = res == MQ_APPLIED ? "applied" : "duplicate";
-                }
             }
         }
         if (rc == 0 && reason[0]) {
             mq_error re;
             /* Kept on the server too, for the county to review; a change that
              * is not even an object cannot be kept and is only answered. */
-            if (cJSON_IsObject(ch))
+            if (text != NULL)
                 mq_store_reject(st, text, source, reason, &re);
         }
         free(text);
         if (rc != 0)
             break;
-        if (i++)
-            mq__buf_puts(&out, ",");
-        mq__buf_puts(&out, "{\"v\":");
-        mq__buf_json_string(&out, cJSON_IsString(v) ? v->valuestring : "");
-        mq__buf_puts(&out, ",\"result\":");
-        mq__buf_json_string(&out, result);
         if (reason[0]) {
+            if (rej++)
+                mq__buf_puts(&out, ",");
+            mq__buf_printf(&out, "{\"i\":%d,\"v\":", i);
+            mq__buf_json_string(&out, cJSON_IsString(v) ? v->valuestring : "");
             mq__buf_puts(&out, ",\"reason\":");
             mq__buf_json_string(&out, reason);
-            rej++;
-        } else if (result[0] == 'a') {
+            mq__buf_puts(&out, "}");
+        } else if (res == MQ_APPLIED) {
             applied++;
         } else {
             dup++;
         }
-        mq__buf_puts(&out, "}");
     }
     if (mq__buf_printf(&out, "],\"applied\":%zu,\"duplicate\":%zu,\"rejected\":%zu}",
                        applied, dup, rej) != 0 &&

@@ -125,14 +125,17 @@ bad = {"v": "%016x-t2" % ((int(time.time() * 1000) << 16) | 2), "type": "househo
 batch = {"batch": "batch-1", "site": "t2", "changes": [change, bad]}
 s, j1 = call("POST", "/v1/push", body=batch)
 check(s == 200 and not j1["replayed"], "push: %d %r" % (s, j1))
-check([r["result"] for r in j1["results"]] == ["applied", "rejected"], "results: %r" % j1)
-check(j1["results"][1]["reason"].startswith("invalid:"), "reason: %r" % j1["results"][1])
+check((j1["applied"], j1["duplicate"], j1["rejected"]) == (1, 0, 1), "counts: %r" % j1)
+check([(r["i"], r["v"]) for r in j1["refused"]] == [(1, bad["v"])], "refused: %r" % j1)
+check(j1["refused"][0]["reason"].startswith("invalid:"), "reason: %r" % j1["refused"][0])
 s, j2 = call("POST", "/v1/push", body=batch)
-check(s == 200 and j2["replayed"] and j2["results"] == j1["results"], "replay: %r" % j2)
+check(s == 200 and j2["replayed"] and j2["refused"] == j1["refused"] and
+      j2["applied"] == 1, "replay: %r" % j2)
 s, j3 = call("POST", "/v1/push", body={"batch": "batch-1", "site": "t2", "changes": [bad]})
 check(s == 409 and j3["error"]["code"] == "batch_reused", "reused id: %d %r" % (s, j3))
 s, j4 = call("POST", "/v1/push", body={"batch": "batch-2", "site": "t2", "changes": [change]})
-check(j4["results"][0]["result"] == "duplicate", "same change, new batch: %r" % j4)
+check((j4["applied"], j4["duplicate"], j4["refused"]) == (0, 1, []),
+      "same change, new batch: %r" % j4)
 check(srv.versions().count(change["v"]) == 1, "the change is in the server's log twice")
 # Another device may not push as site t2.
 tok3 = srv.enroll("t3", [village])

@@ -50,8 +50,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/v1/push":
             req = json.loads(gzip.decompress(raw))
             return self.answer(200, {"batch": req["batch"], "replayed": False,
-                                     "results": [{"v": c["v"], "result": "applied"}
-                                                 for c in req["changes"]]})
+                                     "applied": len(req["changes"]), "duplicate": 0,
+                                     "rejected": 0, "refused": []})
         if path == "/v1/pull":
             return self.answer(200, {"changes": [], "cursor": "c1", "more": False})
         return self.answer(404, {"error": {"code": "not_found", "message": path}})
@@ -103,8 +103,8 @@ def spy(self):
         state["seen"].append("/v1/push")
         if len(batches) == 1:
             return self.answer(503, {"error": {"code": "busy", "message": "x"}})
-        return self.answer(200, {"batch": batches[-1], "replayed": False,
-                                 "results": [{"v": "x", "result": "applied"}]})
+        return self.answer(200, {"batch": batches[-1], "replayed": False, "applied": 1,
+                                 "duplicate": 0, "rejected": 0, "refused": []})
     return orig(self)
 
 
@@ -118,5 +118,27 @@ t.put("cadre", {"name": "赵德"})
 state["script"] = [("/v1/push", "400")]
 rep = t.sync(env=fast, expect=1)
 check(rep["retries"] == 0, "a 400 was retried: %r" % rep)
+
+# An answer that does not account for every change sent is not believed: the
+# sync fails, and the changes stay queued for the next one.
+t.put("cadre", {"name": "钱学"})
+
+
+def short(self):
+    if self.path.startswith("/v1/push"):
+        n = int(self.headers.get("Content-Length") or 0)
+        req = json.loads(gzip.decompress(self.rfile.read(n)))
+        return self.answer(200, {"batch": req["batch"], "replayed": False, "applied": 1,
+                                 "duplicate": 0, "rejected": 0, "refused": []})
+    return orig(self)
+
+
+Handler.do_POST = short
+rep = t.sync(env=fast, expect=1)
+check("2 changes sent but the answer counts 1 applied" in rep["stderr"],
+      "a short answer: %r" % rep)
+Handler.do_POST = orig
+rep = t.sync(env=fast)
+check(rep["push_applied"] == 2, "the changes of the short answer were not resent: %r" % rep)
 httpd.shutdown()
 done()
