@@ -42,17 +42,11 @@ int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
         rec->area = mq__strdup(rec->parent);
         return 0;
     }
-    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_KIND, err);
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, rec->parent, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        rec->area = mq__strdup(mq__col_text(st, 2));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return mq__fail_sqlite(err, s->db, "looking up a record's area");
-    return 0;
+    mq__kind k;
+    int rc = mq__kind_get(s, rec->parent, &k, err);
+    if (rc == 0 && k.exists && k.area[0] != '\0')
+        rec->area = mq__strdup(k.area);
+    return rc;
 }
 
 static const char *area_type_name(const mq_store *s)
@@ -99,6 +93,7 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
             rc = err != NULL ? err->rc : MQ_EIO;
             break;
         }
+        mq__kind_forget(s, kids[i]);
         sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
         mq__bind_text(up, 2, area);
         if (sqlite3_step(up) != SQLITE_DONE)

@@ -71,7 +71,9 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
         }
     }
     snprintf(sql, sizeof(sql),
-             "SELECT c.seq, c.v, c.type, c.rid, c.by, c.body, c.base FROM change c%s"
+             "SELECT c.seq, c.v, c.type, c.rid, c.by,"
+             " coalesce(c.body, (SELECT fields FROM record WHERE id = c.rid)), c.base"
+             " FROM change c%s"
              " WHERE c.seq > ?1 AND c.seq <= ?2 AND (?3 IS NULL OR c.src IS NOT ?3)%s%s%s"
              " ORDER BY c.seq LIMIT ?4",
              q->nareas ? " LEFT JOIN record r ON r.id = c.rid" : "",
@@ -493,19 +495,11 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
         *yes = 1;
         return 0;
     }
-    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_KIND, err);
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        exists = 1;
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            snprintf(now, sizeof(now), "%s", mq__col_text(st, 2));
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-        return mq__fail_sqlite(err, s->db, "looking up a record's area");
+    mq__kind k;
+    if ((rc = mq__kind_get(s, c->id, &k, err)) != 0)
+        return rc;
+    exists = k.exists;
+    snprintf(now, sizeof(now), "%s", k.area);
     /* Where the record is now (a record of no area is in no device's)... */
     int in = 1;
     if (exists)

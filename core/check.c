@@ -1,8 +1,9 @@
 /*
  * core/check.c - proving that the stored state is the fold of the log.
  *
- * mq_store_check() runs SQLite's integrity check, then re-derives every
- * record from its changes (merge.c, M2 and M3) and compares: fields, heads,
+ * mq_store_check() runs SQLite's integrity check, checks that creations
+ * stored once are still whole (M7), then re-derives every record from its
+ * changes (merge.c, M2 and M3) and compares: fields, heads,
  * tombstone, conflict rows and the area the scope path gives.  It is the
  * debug checker of the merge invariants made available to users, and what a
  * test runs after killing a process mid-write.
@@ -216,6 +217,28 @@ int mq_store_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void
      * consistent store look inconsistent. */
     if ((rc = mq__exec(s, "BEGIN", err)) != 0)
         return rc;
+    /* M7: a creation stored once is its record's only change, and the
+     * record is still exactly what it made. */
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT c.rid, c.v FROM change c WHERE c.body IS NULL AND (c.base IS NOT NULL"
+            " OR (SELECT count(*) FROM change o WHERE o.rid = c.rid) <> 1"
+            " OR NOT EXISTS (SELECT 1 FROM record r WHERE r.id = c.rid AND r.cv = c.v"
+            " AND r.vers IS NULL AND r.deleted = 0))",
+            -1, &st, NULL) != SQLITE_OK) {
+        rc = mq__fail_sqlite(err, s->db, "checking creations");
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        problem(&c,
+                "record %s: change %s has no body of its own, but is not the record's "
+                "only change and creation (M7)",
+                mq__col_text(st, 0), mq__col_text(st, 1));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        rc = mq__fail_sqlite(err, s->db, "checking creations");
+        goto out;
+    }
     if (sqlite3_prepare_v2(s->db,
                            "SELECT id FROM record UNION SELECT rid FROM change"
                            " UNION SELECT rid FROM conflict",

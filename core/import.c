@@ -181,6 +181,7 @@ static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
     if (sqlite3_prepare_v2(s->db, "DELETE FROM change WHERE rid = ?1 AND seq >= ?2", -1,
                            &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "undoing a record");
+    mq__kind_forget(s, rid);
     sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, first_seq);
     rc = sqlite3_step(st) == SQLITE_DONE
@@ -194,6 +195,7 @@ static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
         rc = mq__rec_save(s, &rec, err);
     } else if (sqlite3_prepare_v2(s->db, "DELETE FROM record WHERE id = ?1", -1, &st,
                                   NULL) == SQLITE_OK) {
+        mq__kind_forget(s, rid);
         sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
         rc = sqlite3_step(st) == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "undoing");
         sqlite3_finalize(st);

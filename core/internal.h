@@ -31,6 +31,7 @@ enum mq__stmt_id {
     MQ_ST_CONFLICT_ADD,
     MQ_ST_CONFLICT_DEL,
     MQ_ST_PARENT,
+    MQ_ST_KEEP_CREATION,
     MQ_ST_COUNT
 };
 
@@ -46,6 +47,7 @@ struct mq_store {
     int tx_depth;       /* nesting of mq__tx_begin(); 0 outside any transaction */
     int user_tx;        /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
+    struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
 };
 
 /* ---- errors (error.c) --------------------------------------------------- */
@@ -65,6 +67,24 @@ int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
 int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
 /* Prefixes the message already in `err` with `prefix` ("line 3: "). */
 void mq__error_prefix(mq_error *err, const char *prefix);
+
+/* ---- what a record id is (kind.c) ------------------------------------------ */
+
+typedef struct mq__kind {
+    int exists;
+    const mq_type *type; /* NULL if the stored type is not in the schema */
+    char type_name[64];
+    int deleted;
+    char area[64]; /* "" when none */
+} mq__kind;
+
+/* Looks up `id` (cached within a transaction: kind.c, K1-K3). */
+int mq__kind_get(mq_store *s, const char *id, mq__kind *out, mq_error *err);
+/* Must be called before writing record `id`'s row (K1). */
+void mq__kind_forget(mq_store *s, const char *id);
+/* Clears the cache (K2): at the outermost begin and at every rollback. */
+void mq__kind_reset(mq_store *s);
+void mq__kind_free(mq_store *s);
 
 /* ---- store plumbing (store.c) -------------------------------------------- */
 
@@ -121,7 +141,6 @@ char *mq__change_json(const mq__change *c);
  */
 int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result *result,
               mq_error *err);
-
 /* One row of a record's change log, as the fold reads it. */
 typedef struct mq__logrow {
     char v[MQ_VERSION_MAX];
@@ -164,6 +183,13 @@ int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
 
 /* Loads record `id`; rec->exists is 0 if there is none. */
 int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err);
+/*
+ * mq__merge() for a caller that has just loaded the record (mq__rec_load(),
+ * same transaction, nothing written since): saves loading it again.  Takes
+ * `loaded`: its contents are freed and it is left cleared.
+ */
+int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec *loaded,
+                     mq_apply_result *result, mq_error *err);
 int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err);
 void mq__rec_clear(mq__rec *rec);
 

@@ -24,6 +24,12 @@
  *  M6  Log records (type kind "log") are never edited locally; replicas may
  *      still hold two writes of one log record (the same import on two
  *      replicas), which merge by M2 and agree when their values agree.
+ *  M7  A record's creation is stored once.  A change that creates its
+ *      record from nothing (no base, no "_deleted") is logged with a NULL
+ *      body: its set is exactly the record's fields, as long as it stays the
+ *      record's only change.  Before any other change of the record is
+ *      merged, the body is written out (keep_creation()).  Readers of the log
+ *      take coalesce(body, the record's fields).
  *
  * The fast path handles the common case without reading the log: the field
  * has one head and the change is based on exactly that head (or the field
@@ -363,19 +369,21 @@ static int refold(mq_store *s, mq__rec *rec, const char *const *fields, size_t n
     return rc;
 }
 
-static int insert_change(mq_store *s, const mq__change *c, const char *src, int *dup,
-                         mq_error *err)
+/* Logs change `c`; `once` (M7) leaves its body to the record's fields. */
+static int insert_change(mq_store *s, const mq__change *c, const char *src, int once,
+                         int *dup, mq_error *err)
 {
     sqlite3_stmt *st = mq__stmt(s, MQ_ST_CHANGE_INSERT, err);
-    char *body, *base = NULL;
+    char *body = NULL, *base = NULL;
     int rc;
 
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
-    body = cJSON_PrintUnformatted(c->set);
+    if (!once)
+        body = cJSON_PrintUnformatted(c->set);
     if (c->base != NULL)
         base = cJSON_PrintUnformatted(c->base);
-    if (body == NULL || (c->base != NULL && base == NULL)) {
+    if ((body == NULL && !once) || (c->base != NULL && base == NULL)) {
         cJSON_free(body);
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     }
@@ -384,7 +392,8 @@ static int insert_change(mq_store *s, const mq__change *c, const char *src, int 
     sqlite3_bind_text(st, 3, c->type->name, -1, SQLITE_STATIC);
     mq__bind_text(st, 4, c->by[0] ? c->by : NULL);
     mq__bind_text(st, 5, src);
-    sqlite3_bind_text(st, 6, body, -1, SQLITE_STATIC);
+    if (body != NULL)
+        sqlite3_bind_text(st, 6, body, -1, SQLITE_STATIC);
     if (base != NULL)
         sqlite3_bind_text(st, 7, base, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -395,6 +404,23 @@ static int insert_change(mq_store *s, const mq__change *c, const char *src, int 
         return mq__fail_sqlite(err, s->db, "logging a change");
     *dup = sqlite3_changes(s->db) == 0;
     return 0;
+}
+
+/*
+ * M7: writes out the body of record `rid`'s creation if it was stored once,
+ * while the record's fields are still exactly its set.  Called before a
+ * second change of the record is merged.
+ */
+static int keep_creation(mq_store *s, const char *rid, mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_KEEP_CREATION, err);
+
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "keeping a creation");
 }
 
 #ifndef NDEBUG
@@ -441,14 +467,23 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
               mq_error *err)
 {
     mq__rec rec;
-    int rc, dup = 0;
+    int rc = mq__rec_load(s, c->id, &rec, err);
+
+    *result = MQ_DUPLICATE;
+    return rc != 0 ? rc : mq__merge_loaded(s, c, src, &rec, result, err);
+}
+
+int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec *loaded,
+                     mq_apply_result *result, mq_error *err)
+{
+    mq__rec rec = *loaded; /* taken: cleared below, whatever happens */
+    int rc = 0, dup = 0;
     const char *slow[64];
     size_t nslow = 0;
     const cJSON *it;
 
+    memset(loaded, 0, sizeof(*loaded));
     *result = MQ_DUPLICATE;
-    if ((rc = mq__rec_load(s, c->id, &rec, err)) != 0)
-        return rc;
     if (cJSON_GetArraySize(c->set) > (int)(sizeof(slow) / sizeof(slow[0]))) {
         rc = mq__fail(err, MQ_EINVAL, "change %s: sets more than %zu fields", c->v,
                       sizeof(slow) / sizeof(slow[0]));
@@ -459,8 +494,13 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
                       c->v, c->id, rec.type->name, c->type->name);
         goto done;
     }
-    if ((rc = insert_change(s, c, src, &dup, err)) != 0 || dup)
+    /* M7: a creation from nothing is the record's fields; stored once. */
+    int once = !rec.exists && c->base == NULL &&
+               cJSON_GetObjectItemCaseSensitive(c->set, "_deleted") == NULL;
+    if ((rc = insert_change(s, c, src, once, &dup, err)) != 0 || dup)
         goto done; /* M1 */
+    if (rec.exists && (rc = keep_creation(s, c->id, err)) != 0)
+        goto done;
     mq__hlc_observe(&s->hlc, c->hlc, mq_store_now_ms(s));
     *result = MQ_APPLIED;
 

@@ -106,6 +106,7 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
 
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
+    mq__kind_forget(s, rec->id);
     canonical_order(rec);
     fields = cJSON_PrintUnformatted(rec->fields);
     if (cJSON_GetArraySize(rec->vers) > 0)

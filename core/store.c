@@ -23,7 +23,7 @@
 #include "platform.h"
 #include "store_db.h"
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -45,7 +45,7 @@ static const char schema_sql[] =
     "  type TEXT NOT NULL,"
     "  by TEXT,"
     "  src TEXT,"
-    "  body TEXT NOT NULL,"
+    "  body TEXT,"
     "  base TEXT"
     ");"
     "CREATE INDEX IF NOT EXISTS change_rid ON change(rid);"
@@ -66,12 +66,17 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
     [MQ_ST_CHANGE_INSERT] =
         ("INSERT OR IGNORE INTO change(v, rid, type, by, src, body, base)"
          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-    [MQ_ST_CHANGES_OF] = "SELECT v, body, base, by FROM change WHERE rid = ?1",
+    [MQ_ST_CHANGES_OF] =
+        ("SELECT v, coalesce(body, (SELECT fields FROM record WHERE id = ?1)), base, by"
+         " FROM change WHERE rid = ?1"),
     [MQ_ST_CHILDREN] = "SELECT id FROM record WHERE parent = ?1 AND type <> ?2",
     [MQ_ST_SET_AREA] = "UPDATE record SET area = ?2 WHERE id = ?1",
     [MQ_ST_CONFLICT_ADD] = "INSERT OR IGNORE INTO conflict(rid, field) VALUES(?1, ?2)",
     [MQ_ST_CONFLICT_DEL] = "DELETE FROM conflict WHERE rid = ?1 AND field = ?2",
     [MQ_ST_PARENT] = "SELECT parent FROM record WHERE id = ?1",
+    [MQ_ST_KEEP_CREATION] =
+        ("UPDATE change SET body = (SELECT fields FROM record WHERE id = ?1)"
+         " WHERE rid = ?1 AND body IS NULL"),
 };
 
 void mq_free(void *p)
@@ -188,6 +193,9 @@ int mq__tx_begin(mq_store *s, mq_error *err)
     int outer = s->tx_depth == 0;
     int rc = mq__exec(s, outer ? "BEGIN IMMEDIATE" : "SAVEPOINT mq", err);
 
+    if (outer)
+        mq__kind_reset(s);
+
     if (rc != 0)
         return rc;
     s->tx_depth++;
@@ -214,6 +222,7 @@ void mq__tx_rollback(mq_store *s)
 {
     if (s->tx_depth == 0)
         return;
+    mq__kind_reset(s);
     if (s->tx_depth == 1)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     else
@@ -382,8 +391,12 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     rc = mq__schema_default(&s->schema, err);
     if (rc != 0)
         goto fail;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* NOMUTEX: a store is used by one thread at a time (store.h), so the
+     * connection's own mutex would only be taken and released on every
+     * call; several stores may still share the file from several threads. */
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         rc = mq__fail(err, MQ_EIO, "%s: cannot open: %s", path,
                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
@@ -435,6 +448,7 @@ void mq_store_close(mq_store *s)
         sqlite3_close_v2(s->db);
     }
     mq__schema_free(s->schema);
+    mq__kind_free(s);
     free(s->cadre);
     free(s->path);
     free(s);

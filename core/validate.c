@@ -344,31 +344,23 @@ int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n)
 int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, size_t n,
                   mq_error *err)
 {
-    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_KIND, err);
-    int rc;
+    mq__kind k;
+    int rc = mq__kind_get(s, value, &k, err);
 
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    if (rc != 0)
+        return rc;
+    if (!k.exists) {
         snprintf(why, n, "refers to %s %s, which does not exist", f->to, value);
         return MQ_ENOTFOUND;
     }
-    if (rc != SQLITE_ROW)
-        return mq__fail_sqlite(err, s->db, "looking up a reference");
-    const char *type = mq__col_text(st, 0);
-    if (strcmp(type, f->to) != 0) {
+    if (strcmp(k.type_name, f->to) != 0) {
         snprintf(why, n, "must refer to a %s record, but %s is of type %s", f->to, value,
-                 type);
-        sqlite3_reset(st);
+                 k.type_name);
         return MQ_EINVAL;
     }
-    if (sqlite3_column_int(st, 1) != 0) {
+    if (k.deleted) {
         snprintf(why, n, "refers to %s %s, which is deleted", f->to, value);
-        sqlite3_reset(st);
         return MQ_EINVAL;
     }
-    sqlite3_reset(st);
     return 0;
 }

@@ -64,9 +64,12 @@ static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
     return 0;
 }
 
-/* Stamps and merges a local change built from `set` and `base` (taken). */
+/*
+ * Stamps and merges a local change built from `set` and `base` (taken).
+ * `rec` (may be NULL) is the record as just loaded; it is taken too.
+ */
 static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON *set,
-                         cJSON *base, const char *author, mq_error *err)
+                         cJSON *base, const char *author, mq__rec *rec, mq_error *err)
 {
     mq__change c;
     mq_apply_result res;
@@ -84,7 +87,8 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     c.base = cJSON_GetArraySize(base) > 0 ? base : NULL;
     if (c.base == NULL)
         cJSON_Delete(base);
-    rc = mq__merge(s, &c, NULL, &res, err);
+    rc = rec != NULL ? mq__merge_loaded(s, &c, NULL, rec, &res, err)
+                     : mq__merge(s, &c, NULL, &res, err);
     mq__change_clear(&c);
     return rc;
 }
@@ -191,7 +195,7 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
         goto done;
     }
     *wrote = rec.exists ? MQ_WROTE_UPDATED : MQ_WROTE_CREATED;
-    rc = commit_change(s, type, id, set, base, author, err);
+    rc = commit_change(s, type, id, set, base, author, &rec, err);
 done:
     mq__rec_clear(&rec);
     return rc;
@@ -283,7 +287,7 @@ int mq_store_delete(mq_store *s, const char *id, const char *author, mq_error *e
         cJSON_AddTrueToObject(set, "_deleted");
         rc = add_base(s, &rec, "_deleted", 0, base, err);
         if (rc == 0)
-            rc = commit_change(s, rec.type, id, set, base, author, err);
+            rc = commit_change(s, rec.type, id, set, base, author, NULL, err);
         else {
             cJSON_Delete(set);
             cJSON_Delete(base);
@@ -352,7 +356,7 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
     cJSON_AddItemToObject(set, field, value);
     value = NULL;
     if ((rc = add_base(s, &rec, field, 1, base, err)) == 0)
-        rc = commit_change(s, rec.type, rid, set, base, author, err);
+        rc = commit_change(s, rec.type, rid, set, base, author, NULL, err);
     else {
         cJSON_Delete(set);
         cJSON_Delete(base);
