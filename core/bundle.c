@@ -16,20 +16,55 @@
 
 #define BUNDLE_LINE_MAX ((size_t)4 * 1024 * 1024)
 
-/* Builds the wire form of a change row (v, type, rid, by, body, base). */
+/* True if `s` can stand between JSON quotes as it is. */
+static int json_plain(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p == '"' || *p == '\\' || *p < 0x20)
+            return 0;
+    return 1;
+}
+
+/*
+ * Builds the wire form of a change row (v, type, rid, by, body, base).  The
+ * body and base columns are JSON this store printed, so the change is
+ * spliced together around them rather than parsed and printed again: on a
+ * township's first push that was most of the sender's work.  Versions, type
+ * names and ids never need escaping; anything that would goes through cJSON.
+ */
 static char *row_json(sqlite3_stmt *st, int first)
 {
+    const char *v = mq__col_text(st, first), *type = mq__col_text(st, first + 1),
+               *id = mq__col_text(st, first + 2), *by = mq__col_text(st, first + 3),
+               *body = mq__col_text(st, first + 4), *base = mq__col_text(st, first + 5);
+
+    if (v == NULL || type == NULL || id == NULL || body == NULL)
+        return NULL;
+    if (json_plain(v) && json_plain(type) && json_plain(id) &&
+        (by == NULL || json_plain(by))) {
+        size_t n = strlen(v) + strlen(type) + strlen(id) + strlen(body) +
+                   (by != NULL ? strlen(by) : 0) + (base != NULL ? strlen(base) : 0) + 64;
+        char *out = cJSON_malloc(n);
+        if (out == NULL)
+            return NULL;
+        snprintf(out, n,
+                 "{\"v\":\"%s\",\"type\":\"%s\",\"id\":\"%s\"%s%s%s,\"set\":%s%s%s}", v,
+                 type, id, by != NULL ? ",\"by\":\"" : "", by != NULL ? by : "",
+                 by != NULL ? "\"" : "", body, base != NULL ? ",\"base\":" : "",
+                 base != NULL ? base : "");
+        return out;
+    }
     cJSON *o = cJSON_CreateObject();
     char *out;
 
-    cJSON_AddStringToObject(o, "v", mq__col_text(st, first));
-    cJSON_AddStringToObject(o, "type", mq__col_text(st, first + 1));
-    cJSON_AddStringToObject(o, "id", mq__col_text(st, first + 2));
-    if (sqlite3_column_type(st, first + 3) != SQLITE_NULL)
-        cJSON_AddStringToObject(o, "by", mq__col_text(st, first + 3));
-    cJSON_AddItemToObject(o, "set", cJSON_Parse(mq__col_text(st, first + 4)));
-    if (sqlite3_column_type(st, first + 5) != SQLITE_NULL)
-        cJSON_AddItemToObject(o, "base", cJSON_Parse(mq__col_text(st, first + 5)));
+    cJSON_AddStringToObject(o, "v", v);
+    cJSON_AddStringToObject(o, "type", type);
+    cJSON_AddStringToObject(o, "id", id);
+    if (by != NULL)
+        cJSON_AddStringToObject(o, "by", by);
+    cJSON_AddItemToObject(o, "set", cJSON_Parse(body));
+    if (base != NULL)
+        cJSON_AddItemToObject(o, "base", cJSON_Parse(base));
     out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return out;
@@ -71,11 +106,12 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
         }
     }
     snprintf(sql, sizeof(sql),
-             "SELECT c.seq, c.v, c.type, c.rid, c.by,"
-             " coalesce(c.body, (SELECT fields FROM record WHERE id = c.rid)), c.base"
+             "SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body, %s), c.base"
              " FROM change c%s"
              " WHERE c.seq > ?1 AND c.seq <= ?2 AND (?3 IS NULL OR c.src IS NOT ?3)%s%s%s"
              " ORDER BY c.seq LIMIT ?4",
+             /* M7: a creation stored once is its record's fields */
+             q->nareas ? "r.fields" : "(SELECT fields FROM record WHERE id = c.rid)",
              q->nareas ? " LEFT JOIN record r ON r.id = c.rid" : "",
              q->nareas ? " AND (c.type IN (" : "", q->nareas ? unscoped : "",
              q->nareas ? ") OR r.area IN (SELECT id FROM temp.mq_scope))" : "");
@@ -86,6 +122,14 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
     mq__bind_text(st, 3, q->skip_source);
     sqlite3_bind_int64(st, 4, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 5) == SQLITE_NULL) {
+            rc = mq__fail(err, MQ_ECORRUPT,
+                          "change %s: no body, and no record %s to take it from (M7); "
+                          "run minqing check",
+                          mq__col_text(st, 1), mq__col_text(st, 3));
+            sqlite3_finalize(st);
+            return rc;
+        }
         char *json = row_json(st, 1);
         if (json == NULL) {
             sqlite3_finalize(st);
