@@ -43,7 +43,7 @@ typedef struct mq_sync_opts {
     /** PEM file of the CA that signed the server's certificate; NULL: the
         remembered one, else the system's CAs */
     const char *cacert;
-    /** changes per pushed batch and per pulled page; default 1000, at most 5000 */
+    /** changes per pushed batch and per pulled page; default and most 5000 */
     size_t batch;
     /** total time, in ms, that retries of one request may take; default 60000 */
     unsigned retry_budget_ms;

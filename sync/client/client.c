@@ -780,7 +780,7 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.rep = report;
     c.token = use_token;
     c.cacert = use_cacert;
-    c.batch = opts->batch ? opts->batch : MQ_PROTO_DEFAULT_BATCH;
+    c.batch = opts->batch ? opts->batch : MQ_PROTO_CLIENT_BATCH;
     if (c.batch > MQ_PROTO_MAX_BATCH)
         c.batch = MQ_PROTO_MAX_BATCH;
     c.budget_ms = opts->retry_budget_ms ? opts->retry_budget_ms : 60000;
