@@ -262,6 +262,8 @@ int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err);
 int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err);
 /* Gives every record below `id` whose area derives from it the area `area`. */
 int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err);
+/* The name of the schema's area type (the one whose records are areas), or "". */
+const char *mq__area_type_name(const mq_store *s);
 /* Fills temp table mq_scope(id) with `areas` and every area below them. */
 int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err);
 

@@ -225,6 +225,17 @@ int mq__schema_parse(mq_schema **out, const char *json, mq_error *err)
     cJSON_ArrayForEach(it, types)
     {
         mq_type *t = &s->types[i];
+        /* Type names are spelt into SQL (scope filters, the area index):
+         * lower-case letters, digits and '_', at most 63. */
+        size_t len = strspn(it->string, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (len == 0 || len > 63 || it->string[len] != '\0' ||
+            (it->string[0] >= '0' && it->string[0] <= '9')) {
+            rc = mq__fail(err, MQ_EINVAL,
+                          "schema: type name \"%.80s\": use a-z, 0-9 and _, starting "
+                          "with a letter, at most 63 characters",
+                          it->string);
+            goto done;
+        }
         t->name = mq__strdup(it->string);
         t->index = i++;
         rc = parse_type(t, it, err);

@@ -357,6 +357,28 @@ static int load_state(mq_store *s, mq_error *err)
     return 0;
 }
 
+/*
+ * The area tree as a partial index: the parent of every area, and nothing
+ * else.  A device's scope is the closure of its areas under this tree
+ * (mq__scope_fill); through record_parent that walk would read every
+ * household and member below each area only to find they are not areas.
+ * The type name is the schema's, so the index is made here, not in
+ * schema_sql.
+ */
+static int area_index(mq_store *s, mq_error *err)
+{
+    const char *area = mq__area_type_name(s);
+    char sql[160];
+
+    if (area[0] == '\0')
+        return 0;
+    snprintf(sql, sizeof(sql),
+             "CREATE INDEX IF NOT EXISTS record_area_tree ON record(parent)"
+             " WHERE type = '%s'",
+             area);
+    return mq__exec(s, sql, err);
+}
+
 static int check_format(mq_store *s, mq_error *err)
 {
     char *v = NULL;
@@ -421,6 +443,8 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     if (rc != 0)
         goto fail;
     rc = mq__exec(s, schema_sql, err);
+    if (rc == 0)
+        rc = area_index(s, err);
     if (rc == 0)
         rc = check_format(s, err);
     if (rc == 0)

@@ -136,6 +136,12 @@ static void test_bad_schemas(void)
                            "{\"a\":{\"kind\":\"text\",\"maxlen\":3}}}}}",
                            &err) == MQ_EINVAL);
     CHECK_HAS(err.message, "unknown key \"maxlen\"");
+    CHECK(mq__schema_parse(
+              &s,
+              "{\"types\":{\"x'; DROP TABLE record; --\":{\"kind\":\"mutable\","
+              "\"fields\":{\"a\":{\"kind\":\"text\"}}}}}",
+              &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "type name");
     CHECK(s == NULL);
 }
 
