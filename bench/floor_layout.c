@@ -7,10 +7,10 @@
  * copies the rows of `record` and `change` in the order the import wrote
  * them, with the store's pragmas (WAL, synchronous=FULL, the store's page
  * cache: --cache-kib, 8192 unless told), in one transaction.  The difference between this
- * and the bare insert (mqb_floor_import) is the cost of the layout: every record stored
- * twice (its state and its creating change) and four B-tree indexes, three of them on
- * random UUIDs.  The difference between `minqing import` and this is the cost of the
- * code: parsing, validation, lookups, JSON printing.
+ * and the bare insert (mqb_floor_import) is the cost of the layout: a row for each record's
+ * state and one for its change (whose body a creation leaves to the record, M7), and the
+ * B-tree indexes, three of them on random UUIDs.  The difference between `minqing import`
+ * and this is the cost of the code: parsing, validation, lookups, JSON printing.
  *
  * Usage: mqb_floor_layout [--cache-kib N] SRC DST
  * Prints {"records":N,"changes":M,"seconds":S} (S from open to close).

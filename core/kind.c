@@ -20,6 +20,7 @@
  * Debug builds check K1 on every hit.
  */
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,12 @@
 #define KIND_SLOTS 512 /* direct-mapped; a power of two */
 
 struct mq__kinds {
+    /* A slot is live when its gen is the table's: clearing the table is one
+     * increment, not a walk over 72 KB at every transaction. */
+    uint64_t gen;
     struct {
-        char id[64]; /* "" for an empty slot */
+        uint64_t gen;
+        char id[64];
         mq__kind kind;
     } slot[KIND_SLOTS];
 };
@@ -73,10 +78,13 @@ int mq__kind_get(mq_store *s, const char *id, mq__kind *out, mq_error *err)
 
     if (s->tx_depth == 0 || len >= sizeof(s->kinds->slot[0].id))
         return kind_query(s, id, out, err);
-    if (s->kinds == NULL && (s->kinds = calloc(1, sizeof(*s->kinds))) == NULL)
-        return kind_query(s, id, out, err);
+    if (s->kinds == NULL) {
+        if ((s->kinds = calloc(1, sizeof(*s->kinds))) == NULL)
+            return kind_query(s, id, out, err);
+        s->kinds->gen = 1;
+    }
     size_t i = slot_of(id);
-    if (strcmp(s->kinds->slot[i].id, id) == 0) {
+    if (s->kinds->slot[i].gen == s->kinds->gen && strcmp(s->kinds->slot[i].id, id) == 0) {
         *out = s->kinds->slot[i].kind;
 #ifndef NDEBUG
         mq__kind fresh;
@@ -88,6 +96,7 @@ int mq__kind_get(mq_store *s, const char *id, mq__kind *out, mq_error *err)
     }
     int rc = kind_query(s, id, out, err);
     if (rc == 0 && out->exists) {
+        s->kinds->slot[i].gen = s->kinds->gen;
         memcpy(s->kinds->slot[i].id, id, len + 1);
         s->kinds->slot[i].kind = *out;
     }
@@ -100,15 +109,13 @@ void mq__kind_forget(mq_store *s, const char *id)
         return;
     size_t i = slot_of(id);
     if (strcmp(s->kinds->slot[i].id, id) == 0)
-        s->kinds->slot[i].id[0] = '\0';
+        s->kinds->slot[i].gen = 0; /* the table's gen is never 0 */
 }
 
 void mq__kind_reset(mq_store *s)
 {
-    if (s->kinds == NULL)
-        return;
-    for (size_t i = 0; i < KIND_SLOTS; i++)
-        s->kinds->slot[i].id[0] = '\0';
+    if (s->kinds != NULL)
+        s->kinds->gen++;
 }
 
 void mq__kind_free(mq_store *s)

@@ -499,7 +499,10 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
                cJSON_GetObjectItemCaseSensitive(c->set, "_deleted") == NULL;
     if ((rc = insert_change(s, c, src, once, &dup, err)) != 0 || dup)
         goto done; /* M1 */
-    if (rec.exists && (rc = keep_creation(s, c->id, err)) != 0)
+    /* Only a record whose fields all stand at cv can hold a creation stored
+     * once (M7); any other has had a second change already. */
+    if (rec.exists && !rec.deleted && cJSON_GetArraySize(rec.vers) == 0 &&
+        (rc = keep_creation(s, c->id, err)) != 0)
         goto done;
     mq__hlc_observe(&s->hlc, c->hlc, mq_store_now_ms(s));
     *result = MQ_APPLIED;
