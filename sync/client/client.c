@@ -573,7 +573,7 @@ static int push(client *c, int *refused, mq_error *err)
             return rc;
         }
         /* Invariant 1: the refused changes and the cursor in one transaction. */
-        size_t applied = (size_t)counts[0], dup = (size_t)counts[1], rej = 0;
+        size_t sent = k.n, applied = (size_t)counts[0], dup = (size_t)counts[1], rej = 0;
         rc = mq_store_begin(c->store, err);
         size_t lowest = 0; /* indexes come in order, each once */
         cJSON *r;
@@ -615,14 +615,14 @@ static int push(client *c, int *refused, mq_error *err)
         collect_free(&k);
         if (rc != 0)
             return rc;
-        c->rep->pushed += k.n;
+        c->rep->pushed += sent;
         c->rep->push_applied += applied;
         c->rep->push_duplicate += dup;
         c->rep->push_rejected += rej;
         c->rep->batches++;
         if (rej > 0)
             *refused = 1;
-        say(c, "pushed %zu changes: %zu new, %zu already there, %zu refused", k.n,
+        say(c, "pushed %zu changes: %zu new, %zu already there, %zu refused", sent,
             applied, dup, rej);
         assert_push_state(c, next);
         cursor = next;

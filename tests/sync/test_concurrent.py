@@ -41,7 +41,7 @@ start = time.time()
 with concurrent.futures.ThreadPoolExecutor(len(tablets)) as pool:
     reports = list(pool.map(edit_and_sync, tablets))
 log("6 tablets x 60 edits synced together in %.2f s" % (time.time() - start))
-check(all(r["push_applied"] == 60 for r in reports),
+check(all(r["pushed"] == 60 and r["push_applied"] == 60 for r in reports),
       "lost pushes (pushed/applied/duplicate/refused): %r" %
       [(r.get("pushed"), r.get("push_applied"), r.get("push_duplicate"),
         r.get("push_rejected")) for r in reports])
