@@ -136,7 +136,6 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
 size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, size_t max)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec->vers, field);
-    size_t n = 0;
 
     if (cJSON_IsString(v)) {
         if (max > 0)
@@ -145,6 +144,7 @@ size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, si
     }
     if (cJSON_IsArray(v)) {
         const cJSON *it;
+        size_t n = 0;
         cJSON_ArrayForEach(it, v)
         {
             if (n < max)

@@ -311,7 +311,7 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         unsigned capped = delay > MAX_WAIT_MS ? MAX_WAIT_MS : delay;
         unsigned r = 0;
         mq_platform_random(&r, sizeof r);
-        unsigned wait = capped / 2 + (capped > 1 ? r % (capped / 2 + 1) : 0);
+        unsigned wait = capped / 2 + r % (capped / 2 + 1); /* in [capped/2, capped] */
         int64_t spent = mq_platform_time_ms() - start;
         if (spent < 0 || (uint64_t)spent + wait > c->budget_ms) {
             free(gz);

@@ -738,14 +738,12 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cert != NULL)
-        flags |= MHD_USE_TLS;
-    if (cert != NULL)
-        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR,
-                             ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-                             (unsigned)sv.nstores, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
-                             key, MHD_OPTION_END);
+        d = MHD_start_daemon(
+            flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR,
+            ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)sv.nstores,
+            MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, &sv, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
+            key, MHD_OPTION_END);
     else
         d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR,
                              ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
