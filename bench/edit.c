@@ -106,7 +106,7 @@ static double cli_put(const char *minqing, const char *db, const char *id,
 int main(int argc, char **argv)
 {
     const char *dbpath = NULL, *floorpath = NULL, *cli = NULL;
-    long ops = 500, warmup = 20, cli_ops = 0, cache_kib = 8192;
+    long ops = 500, warmup = 20, cli_ops = 0, cache_kib = MQB_CACHE_KIB_DEFAULT;
     mq_store *store = NULL;
     sqlite3 *fdb = NULL;
     sqlite3_stmt *upd = NULL;
@@ -157,8 +157,9 @@ int main(int argc, char **argv)
         sqlite3_stmt *q;
         if (sqlite3_open(floorpath, &fdb) != SQLITE_OK)
             mqb_die("cannot open %s", floorpath);
-        sql(fdb,
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-8192;");
+        char pragmas[160];
+        mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
+        sql(fdb, pragmas);
         if (sqlite3_prepare_v2(fdb, "SELECT max(rowid) FROM line", -1, &q, NULL) !=
                 SQLITE_OK ||
             sqlite3_step(q) != SQLITE_ROW)

@@ -35,27 +35,23 @@ int main(int argc, char **argv)
     ssize_t len;
 
     mqb_set_program(argv[0]);
-    long cache_kib = 8192;
-    if (argc == 5 && strcmp(argv[1], "--cache-kib") == 0) {
-        cache_kib = atol(argv[2]);
-        argv += 2;
-        argc -= 2;
-    }
+    long cache_kib = mqb_take_cache_kib(&argc, &argv);
     if (argc != 3 || cache_kib < 1)
         mqb_die("usage: mqb_floor_import [--cache-kib N] DB FILE");
     FILE *in = fopen(argv[2], "rb");
     if (in == NULL)
         mqb_die("cannot open %s", argv[2]);
-    char pragmas[256];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-%ld;"
-             " CREATE TABLE IF NOT EXISTS line(body TEXT NOT NULL);",
-             cache_kib);
+    char pragmas[160];
+    mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
 
     double t0 = mqb_now();
     if (sqlite3_open(argv[1], &db) != SQLITE_OK)
         mqb_die("cannot open %s", argv[1]);
     check(db, sqlite3_exec(db, pragmas, NULL, NULL, NULL), "pragmas");
+    check(db,
+          sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS line(body TEXT NOT NULL)", NULL,
+                       NULL, NULL),
+          "create table");
     check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin");
     check(db,
           sqlite3_prepare_v2(db, "INSERT INTO line(body) VALUES (?1)", -1, &ins, NULL),

@@ -7,10 +7,10 @@
  * copies the rows of `record` and `change` in the order the import wrote
  * them, with the store's pragmas (WAL, synchronous=FULL, the store's page
  * cache: --cache-kib, 8192 unless told), in one transaction.  The difference between this
- * and the bare insert (mqb_floor_import) is the cost of the layout: a row for each record's
- * state and one for its change (whose body a creation leaves to the record, M7), and the
- * B-tree indexes, three of them on random UUIDs.  The difference between `minqing import`
- * and this is the cost of the code: parsing, validation, lookups, JSON printing.
+ * and the bare insert (mqb_floor_import) is the cost of the layout: a row for each
+ * record's state and one for its change (whose body a creation leaves to the record, M7),
+ * and the B-tree indexes, three of them on random UUIDs.  The difference between `minqing
+ * import` and this is the cost of the code: parsing, validation, lookups, JSON printing.
  *
  * Usage: mqb_floor_layout [--cache-kib N] SRC DST
  * Prints {"records":N,"changes":M,"seconds":S} (S from open to close).
@@ -46,18 +46,11 @@ int main(int argc, char **argv)
     sqlite3_stmt *st = NULL;
 
     mqb_set_program(argv[0]);
-    long cache_kib = 8192;
-    if (argc == 5 && strcmp(argv[1], "--cache-kib") == 0) {
-        cache_kib = atol(argv[2]);
-        argv += 2;
-        argc -= 2;
-    }
+    long cache_kib = mqb_take_cache_kib(&argc, &argv);
     if (argc != 3 || cache_kib < 1)
         mqb_die("usage: mqb_floor_layout [--cache-kib N] SRC DST");
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-%ld;",
-             cache_kib);
+    char pragmas[160];
+    mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
 
     /* the schema, read before the clock starts */
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
@@ -90,8 +83,7 @@ int main(int argc, char **argv)
     double t0 = mqb_now();
     if (sqlite3_open(argv[2], &db) != SQLITE_OK)
         mqb_die("cannot open %s", argv[2]);
-    exec(db,
-         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-8192;");
+    exec(db, pragmas);
     exec(db, ddl);
     char *attach = sqlite3_mprintf("ATTACH %Q AS src", argv[1]);
     exec(db, attach);

@@ -82,6 +82,24 @@ void mqb_die(const char *fmt, ...)
     exit(1);
 }
 
+long mqb_take_cache_kib(int *argc, char ***argv)
+{
+    if (*argc < 3 || strcmp((*argv)[1], "--cache-kib") != 0)
+        return MQB_CACHE_KIB_DEFAULT;
+    long kib = atol((*argv)[2]);
+    (*argv)[2] = (*argv)[0];
+    *argv += 2;
+    *argc -= 2;
+    return kib >= 1 ? kib : 0;
+}
+
+void mqb_store_pragmas(char *buf, size_t n, long cache_kib)
+{
+    snprintf(buf, n,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-%ld;",
+             cache_kib);
+}
+
 void *mqb_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);

@@ -47,4 +47,21 @@ char *mqb_xstrdup(const char *s);
 /** Sets the program name used by mqb_die(). */
 void mqb_set_program(const char *name);
 
+/** A minqing store's page cache when a floor program is not told otherwise. */
+#define MQB_CACHE_KIB_DEFAULT 8192
+
+/**
+ * Takes a leading "--cache-kib N" off the arguments (argv[0] stays) and
+ * returns N, or MQB_CACHE_KIB_DEFAULT when there is none; N below 1 returns 0,
+ * which the caller reports with its usage line.
+ */
+long mqb_take_cache_kib(int *argc, char ***argv);
+
+/**
+ * Writes into `buf` the pragmas a minqing store runs at open (WAL,
+ * synchronous=FULL, a page cache of `cache_kib`), so that a floor pays the
+ * same durability and caching as the store it is compared with.
+ */
+void mqb_store_pragmas(char *buf, size_t n, long cache_kib);
+
 #endif /* MQB_UTIL_H */

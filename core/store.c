@@ -193,11 +193,10 @@ int mq__tx_begin(mq_store *s, mq_error *err)
     int outer = s->tx_depth == 0;
     int rc = mq__exec(s, outer ? "BEGIN IMMEDIATE" : "SAVEPOINT mq", err);
 
-    if (outer)
-        mq__kind_reset(s);
-
     if (rc != 0)
         return rc;
+    if (outer)
+        mq__kind_reset(s); /* K2: another connection may have written since */
     s->tx_depth++;
     if (outer && (rc = clock_load(s, err)) != 0)
         mq__tx_rollback(s);
