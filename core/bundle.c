@@ -218,21 +218,8 @@ static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
     return rc;
 }
 
-static int apply_text(mq_store *s, const char *change_json, const char *source,
-                      const char *const *areas, size_t nareas, mq_apply_result *result,
-                      mq_error *err)
-{
-    cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
-    int rc;
-
-    if (obj == NULL)
-        return mq__fail(err, MQ_EINVAL, "change: not valid JSON");
-    rc = apply_parsed(s, obj, source, areas, nareas, result, err);
-    cJSON_Delete(obj);
-    return rc;
-}
-
-static int apply_one(mq_store *s, const char *change_json, const char *source,
+/* apply_parsed() in its own transaction unless the caller has one open. */
+static int apply_one(mq_store *s, const cJSON *obj, const char *source,
                      const char *const *areas, size_t nareas, mq_apply_result *result,
                      mq_error *err)
 {
@@ -246,7 +233,7 @@ static int apply_one(mq_store *s, const char *change_json, const char *source,
      * SQLite keep a statement journal for every change of a pushed batch.)
      */
     if (s->tx_depth > 0) {
-        rc = apply_text(s, change_json, source, areas, nareas, result, err);
+        rc = apply_parsed(s, obj, source, areas, nareas, result, err);
         if (rc == MQ_EINVAL) {
             *result = MQ_REJECTED;
             return 0;
@@ -255,7 +242,7 @@ static int apply_one(mq_store *s, const char *change_json, const char *source,
     }
     if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
-    rc = apply_text(s, change_json, source, areas, nareas, result, err);
+    rc = apply_parsed(s, obj, source, areas, nareas, result, err);
     if (rc == MQ_EINVAL) {
         /* Refused, not failed: the caller decides what to do with it. */
         mq__tx_rollback(s);
@@ -269,20 +256,50 @@ static int apply_one(mq_store *s, const char *change_json, const char *source,
     return mq__tx_commit(s, err);
 }
 
+/* The text forms parse and hand over: a change that is not JSON is refused
+ * like any other invalid change. */
+static int apply_text(mq_store *s, const char *change_json, const char *source,
+                      const char *const *areas, size_t nareas, mq_apply_result *result,
+                      mq_error *err)
+{
+    cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
+    int rc;
+
+    if (obj == NULL) {
+        *result = MQ_REJECTED;
+        mq__fail(err, MQ_EINVAL, "change: not valid JSON");
+        return 0;
+    }
+    rc = apply_one(s, obj, source, areas, nareas, result, err);
+    cJSON_Delete(obj);
+    return rc;
+}
+
 int mq_store_apply_change(mq_store *s, const char *change_json, const char *source,
                           mq_apply_result *result, mq_error *err)
 {
-    return apply_one(s, change_json, source, NULL, 0, result, err);
+    return apply_text(s, change_json, source, NULL, 0, result, err);
 }
+
+/* An empty scope that is not "no scope": apply_parsed() tells them apart by
+ * areas being NULL. */
+static const char *const no_areas[1] = {NULL};
 
 int mq_store_apply_scoped(mq_store *s, const char *change_json, const char *source,
                           const char *const *areas, size_t nareas,
                           mq_apply_result *result, mq_error *err)
 {
-    static const char *const none[1] = {NULL};
+    return apply_text(s, change_json, source, areas != NULL ? areas : no_areas,
+                      areas != NULL ? nareas : 0, result, err);
+}
 
-    return apply_one(s, change_json, source, areas != NULL ? areas : none,
-                     areas != NULL ? nareas : 0, result, err);
+int mq_store_apply_json(mq_store *s, const cJSON *change, const char *source,
+                        const mq_scope *scope, mq_apply_result *result, mq_error *err)
+{
+    if (scope == NULL)
+        return apply_one(s, change, source, NULL, 0, result, err);
+    return apply_one(s, change, source, scope->areas != NULL ? scope->areas : no_areas,
+                     scope->areas != NULL ? scope->nareas : 0, result, err);
 }
 
 static int read_bundle_line(FILE *in, char **buf, size_t *cap, size_t *len)
@@ -392,7 +409,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         } else if (r2 == MQ_EINVAL) {
             char prefix[160];
             snprintf(prefix, sizeof(prefix), "%.120s line %ld: ", source, line);
-            mq__error_prefix(&cerr, prefix);
+            mq_error_prefix(&cerr, prefix);
             if (o->on_invalid != NULL)
                 o->on_invalid(o->ctx, cerr.message);
             if (skip_invalid) {

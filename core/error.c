@@ -1,5 +1,7 @@
 /*
- * core/error.c - filling the caller's mq_error.
+ * core/error.c - filling the caller's mq_error: the one filler that core,
+ * sync and the front ends share (mq_error_set), and the mapping of an SQLite
+ * failure to an MQ_E* code (mq__fail_sqlite).
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,15 +46,31 @@ const char *mq_strerror(int rc)
     }
 }
 
-int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
+int mq_error_setv(mq_error *err, int rc, mq_domain domain, int code, const char *fmt,
+                  va_list ap)
 {
     if (err != NULL) {
         err->rc = rc;
-        err->domain = MQ_DOMAIN_MINQING;
-        err->code = rc;
+        err->domain = domain;
+        err->code = code;
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
     }
     return rc;
+}
+
+int mq_error_set(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    mq_error_setv(err, rc, domain, code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
+{
+    return mq_error_setv(err, rc, MQ_DOMAIN_MINQING, rc, fmt, ap);
 }
 
 int mq__fail(mq_error *err, int rc, const char *fmt, ...)
@@ -74,16 +92,11 @@ int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what)
         rc = MQ_ENOMEM;
     else if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
         rc = MQ_ECORRUPT;
-    if (err != NULL) {
-        err->rc = rc;
-        err->domain = MQ_DOMAIN_SQLITE;
-        err->code = code;
-        snprintf(err->message, sizeof(err->message), "%s: %s", what, sqlite3_errmsg(db));
-    }
-    return rc;
+    return mq_error_set(err, rc, MQ_DOMAIN_SQLITE, code, "%s: %s", what,
+                        sqlite3_errmsg(db));
 }
 
-void mq__error_prefix(mq_error *err, const char *prefix)
+void mq_error_prefix(mq_error *err, const char *prefix)
 {
     char tmp[MQ_ERROR_MESSAGE_MAX];
 

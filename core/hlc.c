@@ -7,6 +7,7 @@
  * that was not stamped more than MQ_HLC_MAX_AHEAD_MS in its future.
  */
 #include "hlc.h"
+#include "minqing/valid.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,20 +51,6 @@ void mq__version_format(char *out, uint64_t clock, const char *site)
     snprintf(out, MQ_VERSION_MAX, "%016llx-%s", (unsigned long long)clock, site);
 }
 
-int mq__site_valid(const char *site)
-{
-    size_t n = 0;
-
-    for (const char *p = site; *p != '\0'; p++, n++) {
-        char c = *p;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-        if (!ok || n >= MQ_SITE_MAX)
-            return 0;
-    }
-    return n > 0;
-}
-
 int mq__version_parse(const char *v, uint64_t *clock, size_t *site_at)
 {
     uint64_t c = 0;
@@ -79,7 +66,7 @@ int mq__version_parse(const char *v, uint64_t *clock, size_t *site_at)
             return -1;
         c = (c << 4) | d;
     }
-    if (v[16] != '-' || !mq__site_valid(v + 17))
+    if (v[16] != '-' || !mq_valid_name(v + 17, MQ_SITE_MAX))
         return -1;
     if (clock != NULL)
         *clock = c;

@@ -55,9 +55,6 @@ void mq__version_format(char *out, uint64_t clock, const char *site);
  */
 int mq__version_parse(const char *v, uint64_t *clock, size_t *site_at);
 
-/* 1 if `site` is 1 to MQ_SITE_MAX characters of [A-Za-z0-9_.-]. */
-int mq__site_valid(const char *site);
-
 #define MQ_ISO_MAX 64
 
 /* Formats milliseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ". */

@@ -137,7 +137,7 @@ static int import_record(struct importer *im, const char *text, mq_error *err)
                       cJSON_IsString(type) ? type->valuestring : "(missing)");
         goto done;
     }
-    if (!cJSON_IsString(id) || !mq__uuid_valid(id->valuestring)) {
+    if (!cJSON_IsString(id) || !mq_valid_uuid(id->valuestring)) {
         rc = mq__fail(err, MQ_EINVAL, "%s: field id: must be a lower-case UUID", t->name);
         goto done;
     }
@@ -322,7 +322,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
             report(&im, msg);
         } else if (r != 0) {
             *err = rerr;
-            mq__error_prefix(err, "import: ");
+            mq_error_prefix(err, "import: ");
             rc = r;
         }
     }

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "minqing/store.h"
+#include "minqing/valid.h"
 #include "hlc.h"
 #include "schema.h"
 
@@ -52,7 +53,8 @@ struct mq_store {
 
 /* ---- errors (error.c) --------------------------------------------------- */
 
-/* Fills `err` (may be NULL) and returns `rc`. */
+/* mq_error_set() in the minqing domain, code `rc`: fills `err` (may be NULL)
+ * and returns `rc`. */
 int mq__fail(mq_error *err, int rc, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -65,8 +67,6 @@ int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
     ;
 /* An SQLite failure on the store's connection, with `what` for context. */
 int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
-/* Prefixes the message already in `err` with `prefix` ("line 3: "). */
-void mq__error_prefix(mq_error *err, const char *prefix);
 
 /* ---- what a record id is (kind.c) ------------------------------------------ */
 
@@ -221,8 +221,6 @@ int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, 
 
 /* A real calendar date written YYYY-MM-DD; `why` says what is wrong. */
 int mq__check_date(const char *s, char *why, size_t n);
-/* A canonical lower-case UUID (8-4-4-4-12 hex digits). */
-int mq__uuid_valid(const char *s);
 
 /* Formats a JSON value for an error message, shortened; the caller frees. */
 char *mq__value_text(const cJSON *v);

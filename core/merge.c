@@ -92,7 +92,7 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         (c->type = mq__schema_type(s->schema, type->valuestring)) == NULL)
         return bad(err, c, "field type: unknown record type %s",
                    cJSON_IsString(type) ? type->valuestring : "(missing)");
-    if (!cJSON_IsString(id) || !mq__uuid_valid(id->valuestring))
+    if (!cJSON_IsString(id) || !mq_valid_uuid(id->valuestring))
         return bad(err, c, "field id: must be a lower-case UUID");
     snprintf(c->id, sizeof(c->id), "%s", id->valuestring);
     if (by != NULL && !cJSON_IsNull(by)) {

@@ -449,7 +449,7 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     if (rc == 0)
         rc = load_state(s, err);
     if (rc != 0) {
-        mq__error_prefix(err, "opening the store: ");
+        mq_error_prefix(err, "opening the store: ");
         goto fail;
     }
     *out = s;
@@ -481,11 +481,11 @@ int mq_store_init(mq_store *s, const char *site, const char *cadre, mq_error *er
 {
     int rc;
 
-    if (site == NULL || !mq__site_valid(site))
+    if (site == NULL || !mq_valid_name(site, MQ_SITE_MAX))
         return mq__fail(err, MQ_EINVAL,
                         "site \"%s\": must be 1 to %d characters of A-Z a-z 0-9 _ . -",
                         site ? site : "", MQ_SITE_MAX);
-    if (cadre != NULL && !mq__uuid_valid(cadre))
+    if (cadre != NULL && !mq_valid_uuid(cadre))
         return mq__fail(err, MQ_EINVAL, "cadre \"%s\": must be a cadre record id (UUID)",
                         cadre);
     if (s->site[0] != '\0' && strcmp(s->site, site) != 0) {

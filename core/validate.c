@@ -103,20 +103,6 @@ int mq__check_date(const char *s, char *why, size_t n)
     return 0;
 }
 
-int mq__uuid_valid(const char *s)
-{
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return s[36] == '\0';
-}
-
 /*
  * GB 11643-1999: six digits of region, eight of birth date, three of
  * sequence, then a check digit: the weighted sum of the first 17 digits
@@ -282,7 +268,7 @@ static int check_kind(const mq_field *f, const cJSON *v, char *why, size_t n)
     case MQ_KIND_REF:
         if (!cJSON_IsString(v))
             break;
-        if (!mq__uuid_valid(v->valuestring)) {
+        if (!mq_valid_uuid(v->valuestring)) {
             snprintf(why, n, "must be the id (a lower-case UUID) of a %s record", f->to);
             return MQ_EINVAL;
         }

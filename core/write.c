@@ -131,7 +131,7 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
     if (!cJSON_IsObject(fields))
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: must be a JSON object",
                         type->name, id);
-    if (author != NULL && !mq__uuid_valid(author))
+    if (author != NULL && !mq_valid_uuid(author))
         return mq__fail(err, MQ_EINVAL, "author \"%s\": must be a cadre record id (UUID)",
                         author);
     if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
@@ -238,7 +238,7 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
         if ((rc = mq__new_id(newid, err)) != 0)
             return rc;
         id = newid;
-    } else if (!mq__uuid_valid(id)) {
+    } else if (!mq_valid_uuid(id)) {
         return mq__fail(err, MQ_EINVAL, "id \"%s\": must be a lower-case UUID", id);
     }
     const char *end = NULL;
@@ -268,7 +268,7 @@ int mq_store_delete(mq_store *s, const char *id, const char *author, mq_error *e
 
     if ((rc = mq__require_site(s, err)) != 0)
         return rc;
-    if (author != NULL && !mq__uuid_valid(author))
+    if (author != NULL && !mq_valid_uuid(author))
         return mq__fail(err, MQ_EINVAL, "author \"%s\": must be a cadre record id (UUID)",
                         author);
     if ((rc = mq__tx_begin(s, err)) != 0)

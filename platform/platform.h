@@ -31,6 +31,9 @@ int mq_platform_random(void *buf, size_t n);
  */
 int mq_platform_default_db_path(char **out);
 
+/** Sleeps for `ms` milliseconds, resuming after a signal until the time is up. */
+void mq_platform_sleep_ms(unsigned ms);
+
 /** Creates `dir` and its missing parents.  Returns 0, or -1 with errno set. */
 int mq_platform_mkdirs(const char *dir);
 

@@ -17,6 +17,7 @@
 #ifndef MINQING_ERROR_H
 #define MINQING_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -65,6 +66,30 @@ void mq_error_clear(mq_error *err);
 
 /** A short fixed English phrase for an MQ_E* code; never NULL. */
 const char *mq_strerror(int rc);
+
+/**
+ * Fills `err` (NULL-safe) with `rc`, the domain and code of the failure and a
+ * printf-style message, and returns `rc`, so that a failing path reads
+ * `return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, ...)`.
+ * The one way every part of minqing, core, sync and front ends, fills an
+ * mq_error; the message is cut to MQ_ERROR_MESSAGE_MAX - 1 bytes.
+ */
+int mq_error_set(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/** mq_error_set() with a va_list. */
+int mq_error_setv(mq_error *err, int rc, mq_domain domain, int code, const char *fmt,
+                  va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 0)))
+#endif
+    ;
+
+/** Puts `prefix` ("line 3: ") before the message already in `err`.  NULL-safe. */
+void mq_error_prefix(mq_error *err, const char *prefix);
 
 #ifdef __cplusplus
 }

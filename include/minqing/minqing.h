@@ -11,7 +11,7 @@
 
 #include "error.h"
 #include "store.h"
-
-#define MQ_VERSION_STRING "0.1.0"
+#include "valid.h"
+#include "minqing/version.h" /* generated into the build tree */
 
 #endif /* MINQING_H */

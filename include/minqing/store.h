@@ -269,6 +269,26 @@ int mq_store_apply_scoped(mq_store *store, const char *change_json, const char *
                           const char *const *areas, size_t nareas,
                           mq_apply_result *result, mq_error *err);
 
+/* cJSON's node, for callers that hold a change already parsed. */
+struct cJSON;
+
+/** The areas a sender may write, for mq_store_apply_json(). */
+typedef struct mq_scope {
+    const char *const *areas; /**< may be NULL when nareas is 0 */
+    size_t nareas;            /**< 0: only records that belong to no area */
+} mq_scope;
+
+/**
+ * Merges one change that the caller has already parsed with cJSON (a
+ * pushed batch, a pulled page, a bundle line): the one path from the wire
+ * to the store, so that a change is parsed once.  `change` is borrowed and
+ * not modified.  `scope` NULL takes the change as mq_store_apply_change()
+ * does; otherwise only within the scope, as mq_store_apply_scoped().
+ * Transactions, results and refusals as mq_store_apply_change().
+ */
+int mq_store_apply_json(mq_store *store, const struct cJSON *change, const char *source,
+                        const mq_scope *scope, mq_apply_result *result, mq_error *err);
+
 /** What mq_store_apply_bundle() should do. */
 typedef struct mq_apply_opts {
     /** 0: all or nothing; 1: apply the valid changes, keep the others in the

@@ -23,6 +23,7 @@
  * random), capped at 10 s a wait and at retry_budget_ms in total.
  */
 #include "minqing/sync.h"
+#include "minqing/version.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -80,13 +81,6 @@ static void say(client *c, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     c->notify(c->ctx, line);
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
@@ -328,7 +322,7 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         }
         say(c, "retrying %s %s in %.1f s: %s", method, path, wait / 1000.0, why);
         c->rep->retries++;
-        sleep_ms(wait);
+        mq_platform_sleep_ms(wait);
         delay = delay > MAX_WAIT_MS ? delay : delay * 2;
     }
 }
@@ -458,7 +452,7 @@ static int batch_id(client *c, int64_t since, int64_t next, char id[80], mq_erro
     long long ps = -1, pn = -1;
     char pid[80] = "";
     if (pending != NULL && sscanf(pending, "%lld %lld %64s", &ps, &pn, pid) == 3 &&
-        ps == since && pn == next && mq__batch_id_valid(pid)) {
+        ps == since && pn == next && mq_valid_name(pid, MQ_PROTO_BATCH_ID_MAX)) {
         memcpy(id, pid, sizeof pid);
         mq_free(pending);
         return 0;
@@ -824,8 +818,7 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.headers = curl_slist_append(c.headers, "Expect:");
     curl_easy_setopt(c.curl, CURLOPT_HTTPHEADER, c.headers);
     curl_easy_setopt(c.curl, CURLOPT_USERAGENT,
-                     "minqing/"
-                     "0.1");
+                     "minqing/" MQ_VERSION_STRING);
     curl_easy_setopt(c.curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c.curl, CURLOPT_TIMEOUT_MS, (long)c.timeout_ms);

@@ -290,17 +290,3 @@ int mq__sha256_hex(const void *data, size_t n, char out[65], mq_error *err)
     return 0;
 }
 
-int mq__batch_id_valid(const char *id)
-{
-    size_t n = 0;
-    if (id == NULL)
-        return 0;
-    for (const char *p = id; *p; p++, n++) {
-        char c = *p;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-        if (!ok || n >= MQ_PROTO_BATCH_ID_MAX)
-            return 0;
-    }
-    return n > 0;
-}

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "minqing/error.h"
+#include "minqing/valid.h"
 
 /* ---- limits (docs/PROTOCOL.md, "Limits") ------------------------------- */
 
@@ -105,8 +106,5 @@ int mq__token_new(char out[MQ_PROTO_TOKEN_LEN + 1], mq_error *err);
 
 /** SHA-256 of `s` (its bytes, no terminator) as 64 lowercase hex digits. */
 int mq__sha256_hex(const void *data, size_t n, char out[65], mq_error *err);
-
-/** 1 when `id` is a valid batch id, else 0. */
-int mq__batch_id_valid(const char *id);
 
 #endif /* MQ_SYNC_PROTO_H */

@@ -136,18 +136,6 @@ int mq__server_epoch(mq_store *store, char out[17], mq_error *err)
     return rc;
 }
 
-static int name_valid(const char *name)
-{
-    size_t n = 0;
-    for (const char *p = name; *p; p++, n++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return n >= 1 && n <= 64;
-}
-
 /* 0 when record `id` exists, is live and is of `type`; else an explained error. */
 static int check_record(mq_store *store, const char *id, const char *type, mq_error *err)
 {
@@ -183,7 +171,7 @@ int mq__device_add(mq_store *store, const char *name, const char *const *areas,
     char tok[MQ_PROTO_TOKEN_LEN + 1], hash[65];
     int rc;
 
-    if (!name_valid(name))
+    if (!mq_valid_name(name, 64))
         return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                              "device name \"%s\": 1 to 64 characters of [A-Za-z0-9_.-]",
                              name);

@@ -146,13 +146,6 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
     return r;
 }
 
-static void pause_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* ---- /v1/session ------------------------------------------------------- */
 
 static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device *dev)
@@ -260,7 +253,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
             conn, MHD_HTTP_BAD_REQUEST, "bad_body",
             "a push body is {\"batch\":ID,\"site\":SITE,\"changes\":[...]}");
     }
-    if (!mq__batch_id_valid(batch->valuestring)) {
+    if (!mq_valid_name(batch->valuestring, MQ_PROTO_BATCH_ID_MAX)) {
         cJSON_Delete(j);
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_batch",
                            "batch id: 1 to 64 characters of [A-Za-z0-9_.-]");
@@ -274,7 +267,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_many", msg);
     }
     if (sv->delay_ms)
-        pause_ms(sv->delay_ms);
+        mq_platform_sleep_ms(sv->delay_ms);
 
     pthread_mutex_lock(&sv->write_lock);
     char *known = NULL, known_sha[65] = "";
@@ -473,7 +466,7 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
             conn, MHD_HTTP_BAD_REQUEST, "bad_cursor",
             "cursor is the opaque string a previous pull returned, or empty");
     if (sv->delay_ms)
-        pause_ms(sv->delay_ms);
+        mq_platform_sleep_ms(sv->delay_ms);
 
     char source[80];
     snprintf(source, sizeof source, "device:%s", dev->name);

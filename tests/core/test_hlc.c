@@ -3,6 +3,7 @@
  */
 #include "harness.h"
 #include "hlc.h"
+#include "minqing/valid.h"
 
 static void test_monotonic(void)
 {
@@ -66,7 +67,7 @@ static void test_versions(void)
     CHECK(mq__version_parse("000000000000001G-tabB", NULL, NULL) != 0);
     CHECK(mq__version_parse("0000000000000010-", NULL, NULL) != 0);
     CHECK(mq__version_parse("0000000000000010-tab B", NULL, NULL) != 0);
-    CHECK(!mq__site_valid("a-site-name-that-is-longer-than-32"));
+    CHECK(!mq_valid_name("a-site-name-that-is-longer-than-32", MQ_SITE_MAX));
 }
 
 static void test_iso(void)

@@ -96,18 +96,18 @@ static void test_tokens(void)
 
 static void test_batch_ids(void)
 {
-    CHECK(mq__batch_id_valid("0123abcdef"));
-    CHECK(mq__batch_id_valid("tablet-1.batch_7"));
-    CHECK(!mq__batch_id_valid(""));
-    CHECK(!mq__batch_id_valid(NULL));
-    CHECK(!mq__batch_id_valid("a b"));
-    CHECK(!mq__batch_id_valid("../x/y"));
+    CHECK(mq_valid_name("0123abcdef", MQ_PROTO_BATCH_ID_MAX));
+    CHECK(mq_valid_name("tablet-1.batch_7", MQ_PROTO_BATCH_ID_MAX));
+    CHECK(!mq_valid_name("", MQ_PROTO_BATCH_ID_MAX));
+    CHECK(!mq_valid_name(NULL, MQ_PROTO_BATCH_ID_MAX));
+    CHECK(!mq_valid_name("a b", MQ_PROTO_BATCH_ID_MAX));
+    CHECK(!mq_valid_name("../x/y", MQ_PROTO_BATCH_ID_MAX));
     char longid[80];
     memset(longid, 'a', 65);
     longid[65] = '\0';
-    CHECK(!mq__batch_id_valid(longid));
+    CHECK(!mq_valid_name(longid, MQ_PROTO_BATCH_ID_MAX));
     longid[64] = '\0';
-    CHECK(mq__batch_id_valid(longid));
+    CHECK(mq_valid_name(longid, MQ_PROTO_BATCH_ID_MAX));
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /*
- * platform/cli/replica.c - commands about the replica itself rather than
+ * apps/cli/replica.c - commands about the replica itself rather than
  * its records: `init` gives a new store the site name every change it
  * writes will carry, and `check` verifies the file and its change log.
  */

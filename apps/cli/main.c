@@ -1,5 +1,5 @@
 /*
- * platform/cli/main.c - the `minqing` command-line collector: global
+ * apps/cli/main.c - the `minqing` command-line collector: global
  * options, the table of commands, help, and dispatch.
  *
  * Every command is one line of `commands` below: its name, the function
@@ -49,8 +49,10 @@ static const command commands[] = {
     {"check", mq_cli_check, "check", "check the file and the change log"},
     {"rejected", mq_cli_rejected, "rejected",
      "print changes that could not be applied, with the reasons"},
+#ifdef MQ_CLI_WITH_SYNC
     {"sync", mq_cli_sync, "sync [--server URL] [--token TOKEN|-] [--cacert FILE]",
      "push local changes to the server and pull the new ones of this device's areas"},
+#endif
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,5 +1,5 @@
 /*
- * platform/cli/reports.c - views derived from the records rather than
+ * apps/cli/reports.c - views derived from the records rather than
  * stored: `needs` prints each need with the status folded from its actions
  * (open, resolved, overdue, reopened), for following up overdue needs
  * (限时办结) per area.

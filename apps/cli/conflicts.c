@@ -1,5 +1,5 @@
 /*
- * platform/cli/conflicts.c - concurrent edits a person reviews: `conflicts`
+ * apps/cli/conflicts.c - concurrent edits a person reviews: `conflicts`
  * lists the fields that two replicas changed without knowing of each other,
  * and `resolve` settles one with a value, written as a new change that
  * closes the conflict on every replica it reaches.

@@ -1,5 +1,5 @@
 /*
- * platform/cli/files.c - the files a command reads and writes: FILE or "-"
+ * apps/cli/files.c - the files a command reads and writes: FILE or "-"
  * for stdin, stdin read whole within a bound, and output files that appear
  * whole or not at all.
  *

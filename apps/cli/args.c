@@ -1,5 +1,5 @@
 /*
- * platform/cli/args.c - parsing a command's words into options and
+ * apps/cli/args.c - parsing a command's words into options and
  * positional arguments, and telling the user what was wrong with them.
  *
  * Every command describes its options in a small table and hands it to

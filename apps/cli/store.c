@@ -1,5 +1,5 @@
 /*
- * platform/cli/store.c - opening the store a command works on, and turning
+ * apps/cli/store.c - opening the store a command works on, and turning
  * the library's errors into messages and exit codes.
  *
  * Only `init` may create a file: any other command pointed at a path where

@@ -1,5 +1,5 @@
 /*
- * sync/server/main.c - the `minqing-server` command: serve the sync
+ * apps/server/main.c - the `minqing-server` command: serve the sync
  * protocol, enroll and revoke devices, and seed or dump the server's replica
  * as interchange JSON Lines.
  *

@@ -1,5 +1,5 @@
 /*
- * platform/cli/interchange.c - records in and out of the store in bulk, as
+ * apps/cli/interchange.c - records in and out of the store in bulk, as
  * the interchange JSON Lines of gen_cards.py: `import` and `export`.
  *
  * Import is all or nothing unless --skip-invalid is given; either way every

@@ -1,5 +1,5 @@
 /*
- * platform/cli/records.c - one record at a time, the way a cadre works in
+ * apps/cli/records.c - one record at a time, the way a cadre works in
  * a household's yard: `put` creates or patches a record from a JSON object
  * on stdin, `get` prints one, `list` and `search` find them, `delete`
  * writes a tombstone and `history` shows every change with who, where and

@@ -1,5 +1,5 @@
 /*
- * platform/cli/cli.h - what the files of the `minqing` command-line collector
+ * apps/cli/cli.h - what the files of the `minqing` command-line collector
  * share: the command functions that main.c's table dispatches to, and the
  * few helpers every command needs (parsing its arguments, opening the store,
  * reporting a failure with the right exit code, reading and writing files).
@@ -78,7 +78,7 @@ int mq_cli_resolve(const mq_cli *cli, int argc, char **argv);
 /* reports.c: derived views */
 int mq_cli_needs(const mq_cli *cli, int argc, char **argv);
 
-/* cmd_sync.c: sync with the server (built with sync/) */
+/* sync.c: sync with the server (built only with the libcurl client) */
 int mq_cli_sync(const mq_cli *cli, int argc, char **argv);
 
 /* ---- arguments (args.c) ------------------------------------------------ */

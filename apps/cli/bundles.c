@@ -1,5 +1,5 @@
 /*
- * platform/cli/bundles.c - changes between replicas without a network:
+ * apps/cli/bundles.c - changes between replicas without a network:
  * `changes` writes a bundle (for a USB stick, or the payload sync carries),
  * `apply` merges one, and `rejected` shows the changes that could not be
  * applied here, kept with their reasons so that none is silently lost.
