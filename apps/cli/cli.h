@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "minqing/minqing.h"
+#include "platform.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MQ_CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -181,13 +182,13 @@ int mq_cli_read_all(FILE *in, size_t max, char **out);
 
 /**
  * An output that appears whole or not at all: a file is written beside its
- * final name and renamed over it once flushed to disk, so that a bundle on a
- * USB stick is never half written.
+ * final name and renamed over it once flushed to disk (platform.h's
+ * mq_platform_replace), so that a bundle on a USB stick is never half
+ * written; stdout is written as it goes.
  */
 typedef struct mq_cli_output {
-    FILE *fp;   /**< where to write */
-    char *path; /**< final name, or NULL for stdout */
-    char *temp; /**< name while being written */
+    FILE *fp;                 /**< where to write: the file, or stdout */
+    mq_platform_replace file; /**< the file being replaced; path NULL for stdout */
 } mq_cli_output;
 
 /** Opens `path`, or stdout for NULL or "-"; 0 or an exit code. */
