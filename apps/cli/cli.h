@@ -11,8 +11,9 @@
  *
  * Exit codes, for every command: 0 done; 2 usage error or invalid input
  * (MQ_EINVAL), with nothing written; 1 any other failure.  Every message
- * goes to stderr, errors prefixed "minqing: "; stdout carries only results
- * (JSON, one object per line for walks).
+ * goes to stderr, errors prefixed "minqing: " (usage errors "minqing
+ * COMMAND: ", followed by the command's usage line); stdout carries only
+ * results (JSON, one object per line for walks).
  */
 #ifndef MQ_CLI_H
 #define MQ_CLI_H
@@ -21,7 +22,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "args.h"
 #include "minqing/minqing.h"
+#include "platform.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define MQ_CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -29,8 +32,8 @@
 #define MQ_CLI_PRINTF(fmt, args)
 #endif
 
-/** Exit codes of the command line. */
-enum { MQ_CLI_OK = 0, MQ_CLI_FAIL = 1, MQ_CLI_USAGE = 2 };
+/** Exit codes of the command line (those of both front ends). */
+enum { MQ_CLI_OK = MQ_EXIT_OK, MQ_CLI_FAIL = MQ_EXIT_FAIL, MQ_CLI_USAGE = MQ_EXIT_USAGE };
 
 /** The most `put` reads from stdin. */
 #define MQ_CLI_STDIN_MAX ((size_t)1 << 20)
@@ -81,39 +84,29 @@ int mq_cli_needs(const mq_cli *cli, int argc, char **argv);
 /* sync.c: sync with the server (built only with the libcurl client) */
 int mq_cli_sync(const mq_cli *cli, int argc, char **argv);
 
-/* ---- arguments (args.c) ------------------------------------------------ */
+/* ---- arguments (args.c, over apps/common/args.h) ------------------------ */
 
-/** What an option takes. */
-typedef enum mq_cli_opt_kind {
-    MQ_CLI_FLAG,  /**< no value */
-    MQ_CLI_VALUE, /**< one value, given at most once */
-    MQ_CLI_LIST   /**< one value each time it is given (one such option a command) */
-} mq_cli_opt_kind;
+/** What an option takes: the shared parser's kinds, under the CLI's names. */
+typedef mq_args_kind mq_cli_opt_kind;
+#define MQ_CLI_FLAG  MQ_ARGS_FLAG
+#define MQ_CLI_VALUE MQ_ARGS_VALUE
+#define MQ_CLI_LIST  MQ_ARGS_LIST
 
 /** One option of a command, in a command's static table. */
-typedef struct mq_cli_opt {
-    const char *name;  /**< as typed, e.g. "--type" */
-    const char *alias; /**< a second spelling, e.g. "-o", or NULL */
-    mq_cli_opt_kind kind;
-} mq_cli_opt;
+typedef mq_args_opt mq_cli_opt;
 
-#define MQ_CLI_MAX_OPTS 8
-#define MQ_CLI_MAX_POS  2
+#define MQ_CLI_MAX_OPTS MQ_ARGS_MAX_OPTS
+#define MQ_CLI_MAX_POS  MQ_ARGS_MAX_POS
 
-/** A command's words, parsed.  Strings are borrowed from argv. */
-typedef struct mq_cli_args {
-    /** per option of the table: its value, "" for a flag given, NULL if absent */
-    const char *value[MQ_CLI_MAX_OPTS];
-    const char **list; /**< the values of the MQ_CLI_LIST option (allocated) */
-    size_t nlist;
-    const char *pos[MQ_CLI_MAX_POS]; /**< positional arguments, NULL if absent */
-} mq_cli_args;
+/** A command's words, parsed (value[], list/nlist, pos[]); borrowed from argv. */
+typedef mq_args mq_cli_args;
 
 /**
- * Parses a command's words: options in any order, "--opt VALUE" or
- * "--opt=VALUE", "--" ends the options, "-" is a positional argument.
- * Between `min` and `max` positional arguments are expected; `names[i]`
- * names the i-th in messages.  Free `out` with mq_cli_args_free().
+ * Parses a command's words with the shared parser (apps/common/args.h):
+ * options in any order, "--opt VALUE" or "--opt=VALUE", "--" ends the
+ * options, "-" is a positional argument.  Between `min` and `max`
+ * positional arguments are expected; `names[i]` names the i-th in
+ * messages.  Free `out` with mq_cli_args_free().
  *
  * @return 0, or MQ_CLI_USAGE (or MQ_CLI_FAIL) after printing what is wrong
  */
@@ -124,7 +117,9 @@ int mq_cli_parse(const mq_cli *cli, int argc, char **argv, const mq_cli_opt *opt
 /** Frees what mq_cli_parse() allocated.  Safe after a failed parse. */
 void mq_cli_args_free(mq_cli_args *args);
 
-/** Prints "minqing: MESSAGE" and the command's usage line; returns 2. */
+/**
+ * Prints "minqing COMMAND: MESSAGE" and the command's usage line; returns 2.
+ */
 int mq_cli_usage_error(const mq_cli *cli, const char *fmt, ...) MQ_CLI_PRINTF(2, 3);
 
 /** Parses a non-negative decimal integer that fills `text`; 0 or -1. */
@@ -181,13 +176,13 @@ int mq_cli_read_all(FILE *in, size_t max, char **out);
 
 /**
  * An output that appears whole or not at all: a file is written beside its
- * final name and renamed over it once flushed to disk, so that a bundle on a
- * USB stick is never half written.
+ * final name and renamed over it once flushed to disk (platform.h's
+ * mq_platform_replace), so that a bundle on a USB stick is never half
+ * written; stdout is written as it goes.
  */
 typedef struct mq_cli_output {
-    FILE *fp;   /**< where to write */
-    char *path; /**< final name, or NULL for stdout */
-    char *temp; /**< name while being written */
+    FILE *fp;                 /**< where to write: the file, or stdout */
+    mq_platform_replace file; /**< the file being replaced; path NULL for stdout */
 } mq_cli_output;
 
 /** Opens `path`, or stdout for NULL or "-"; 0 or an exit code. */

@@ -4,19 +4,16 @@
  * whole or not at all.
  *
  * Bundles travel on USB sticks that are pulled out without warning, so an
- * output file is written under a temporary name beside the final one,
- * flushed to the device, renamed over the final name and the folder synced:
- * a reader finds the old file or the complete new one, never half of it.
- * A failed command removes its temporary file and leaves the old one.
+ * output file is replaced durably by the platform (mq_platform_replace_*:
+ * PATH.part written, synced, renamed over PATH, the folder synced): a reader
+ * finds the old file or the complete new one, never half of it.  A failed
+ * command removes its temporary file and leaves the old one.
  */
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 FILE *mq_cli_open_input(const char *path)
 {
@@ -83,136 +80,57 @@ nomem:
     return MQ_CLI_FAIL;
 }
 
-/* "PATH" + suffix, or NULL when out of memory. */
-static char *with_suffix(const char *path, const char *suffix)
-{
-    size_t lp = strlen(path), ls = strlen(suffix);
-    char *s = malloc(lp + ls + 1);
-
-    if (s != NULL)
-        snprintf(s, lp + ls + 1, "%s%s", path, suffix);
-    return s;
-}
-
 int mq_cli_output_open(mq_cli_output *o, const char *path)
 {
     o->fp = stdout;
-    o->path = NULL;
-    o->temp = NULL;
+    o->file.fp = NULL;
+    o->file.path = o->file.temp = NULL;
     if (path == NULL || strcmp(path, "-") == 0)
         return 0;
-    /* A device or a pipe (-o /dev/stdout) is written in place, never replaced. */
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        o->fp = fopen(path, "wb");
-        if (o->fp == NULL) {
-            fprintf(stderr, "minqing: cannot open %s: %s\n", path, strerror(errno));
-            return MQ_CLI_FAIL;
-        }
-        o->path = with_suffix(path, "");
-        if (o->path == NULL) {
-            fclose(o->fp);
-            fputs("minqing: out of memory\n", stderr);
-            return MQ_CLI_FAIL;
-        }
-        return 0;
-    }
     o->fp = NULL;
-    o->path = with_suffix(path, "");
-    o->temp = with_suffix(path, ".part");
-    if (o->path == NULL || o->temp == NULL) {
-        fputs("minqing: out of memory\n", stderr);
-        mq_cli_output_abort(o);
+    if (mq_platform_replace_open(&o->file, path) != 0) {
+        fprintf(stderr, "minqing: cannot create %s: %s\n", path, strerror(errno));
         return MQ_CLI_FAIL;
     }
-    o->fp = fopen(o->temp, "wb");
-    if (o->fp == NULL) {
-        fprintf(stderr, "minqing: cannot create %s: %s\n", o->temp, strerror(errno));
-        mq_cli_output_abort(o);
-        return MQ_CLI_FAIL;
-    }
+    o->fp = o->file.fp;
     return 0;
-}
-
-/* Syncs the folder holding `path` so that a rename in it is durable. */
-static int sync_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-
-    if (slash == NULL) {
-        dir = with_suffix(".", "");
-    } else {
-        size_t len = slash == path ? 1 : (size_t)(slash - path);
-        dir = malloc(len + 1);
-        if (dir != NULL) {
-            memcpy(dir, path, len);
-            dir[len] = '\0';
-        }
-    }
-    if (dir == NULL)
-        return -1;
-    int fd = open(dir, O_RDONLY);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    /* Some file systems cannot sync a folder; the rename itself is done. */
-    int rc = fsync(fd) != 0 && errno != EINVAL ? -1 : 0;
-    close(fd);
-    return rc;
 }
 
 int mq_cli_output_commit(mq_cli_output *o)
 {
-    if (o->path == NULL) {
+    if (o->file.path == NULL) {
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "minqing: cannot write the output: %s\n", strerror(errno));
             return MQ_CLI_FAIL;
         }
         return 0;
     }
-    FILE *fp = o->fp;
+    /* The name is kept for the message: commit releases the struct. */
+    size_t len = strlen(o->file.path);
+    char *path = malloc(len + 1);
+    if (path != NULL)
+        memcpy(path, o->file.path, len + 1);
     o->fp = NULL;
-    /* Only a regular file (written under its temporary name) is synced. */
-    int bad =
-        fflush(fp) != 0 || ferror(fp) || (o->temp != NULL && fsync(fileno(fp)) != 0);
+    int rc = mq_platform_replace_commit(&o->file);
     int e = errno;
-    if (fclose(fp) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (!bad && o->temp != NULL && rename(o->temp, o->path) != 0) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        fprintf(stderr, "minqing: cannot write %s: %s\n", o->path, strerror(e));
-        mq_cli_output_abort(o);
-        return MQ_CLI_FAIL;
-    }
-    if (o->temp != NULL && sync_parent(o->path) != 0)
+    const char *name = path != NULL ? path : "the output";
+    if (rc < 0)
+        fprintf(stderr, "minqing: cannot write %s: %s\n", name, strerror(e));
+    else if (rc > 0)
         fprintf(stderr,
-                "minqing: warning: %s is written but its folder could not be synced\n",
-                o->path);
-    free(o->path);
-    free(o->temp);
-    o->path = o->temp = NULL;
-    return 0;
+                "minqing: warning: %s is written but its folder could not be synced: "
+                "%s\n",
+                name, strerror(e));
+    free(path);
+    return rc < 0 ? MQ_CLI_FAIL : 0;
 }
 
 void mq_cli_output_abort(mq_cli_output *o)
 {
-    if (o->path == NULL && o->temp == NULL)
+    if (o->file.path == NULL)
         return;
-    if (o->fp != NULL) {
-        fclose(o->fp);
-        o->fp = NULL;
-    }
-    if (o->temp != NULL)
-        remove(o->temp);
-    free(o->path);
-    free(o->temp);
-    o->path = o->temp = NULL;
+    o->fp = NULL;
+    mq_platform_replace_abort(&o->file);
 }
 
 void mq_cli_print_invalid(void *ctx, const char *message)

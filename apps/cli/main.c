@@ -57,9 +57,16 @@ static const command commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char global_usage[] = "usage: minqing [--db PATH] COMMAND [ARGS]...\n"
+/* The words before a command, as the shared parser names them in errors. */
+static const mq_args_cmd global = {"minqing", NULL, NULL,
+                                   "minqing [--db PATH] COMMAND [ARGS]...\n"
                                    "       minqing --help | --version\n"
-                                   "       minqing help COMMAND\n";
+                                   "       minqing help COMMAND"};
+
+static const mq_args_opt global_opts[] = {{"--db", NULL, MQ_ARGS_VALUE},
+                                          {"--help", "-h", MQ_ARGS_FLAG},
+                                          {"--version", "-V", MQ_ARGS_FLAG}};
+enum { OPT_DB, OPT_HELP, OPT_VERSION };
 
 static const command *find_command(const char *name)
 {
@@ -72,7 +79,7 @@ static const command *find_command(const char *name)
 
 static int print_help(void)
 {
-    fputs(global_usage, stdout);
+    mq_args_print_usage(&global, stdout);
     fputs("\nminqing keeps livelihood registration cards on an offline replica and\n"
           "merges replicas without losing an entry.\n\ncommands:\n",
           stdout);
@@ -93,18 +100,15 @@ static void print_command_help(const command *c)
 
 static int unknown_command(const char *name)
 {
-    fprintf(stderr, "minqing: unknown command '%s'\n%s", name, global_usage);
-    return MQ_CLI_USAGE;
+    return mq_args_usage_error(&global, "unknown command '%s'", name);
 }
 
 static int help_command(int argc, char **argv)
 {
     if (argc == 0)
         return print_help();
-    if (argc > 1) {
-        fprintf(stderr, "minqing: unexpected argument '%s'\n%s", argv[1], global_usage);
-        return MQ_CLI_USAGE;
-    }
+    if (argc > 1)
+        return mq_args_usage_error(&global, "unexpected argument '%s'", argv[1]);
     const command *c = find_command(argv[0]);
     if (c == NULL)
         return unknown_command(argv[0]);
@@ -112,58 +116,34 @@ static int help_command(int argc, char **argv)
     return MQ_CLI_OK;
 }
 
-/* 1 if the words of a command ask for its help (before any "--"). */
-static int wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            return 0;
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static int run(int argc, char **argv)
 {
+    static const mq_args_spec spec = {global_opts, 3, NULL, 0, 0, 1};
     mq_cli cli = {NULL, NULL, NULL};
-    int i = 1;
+    mq_args g;
 
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *w = argv[i];
-        if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0)
-            return print_help();
-        if (strcmp(w, "--version") == 0 || strcmp(w, "-V") == 0) {
-            printf("minqing %s\n", MQ_VERSION_STRING);
-            return MQ_CLI_OK;
-        }
-        if (strncmp(w, "--db=", 5) == 0) {
-            cli.db_path = w + 5;
-        } else if (strcmp(w, "--db") == 0) {
-            if (++i == argc) {
-                fprintf(stderr, "minqing: option --db needs a value\n%s", global_usage);
-                return MQ_CLI_USAGE;
-            }
-            cli.db_path = argv[i];
-        } else {
-            fprintf(stderr, "minqing: unknown option '%s'\n%s", w, global_usage);
-            return MQ_CLI_USAGE;
-        }
+    int rc = mq_args_parse(&global, &spec, argc - 1, argv + 1, &g);
+    if (rc != 0)
+        return rc;
+    int i = 1 + g.used;
+    mq_args_free(&g);
+    if (g.value[OPT_HELP] != NULL)
+        return print_help();
+    if (g.value[OPT_VERSION] != NULL) {
+        printf("minqing %s\n", MQ_VERSION_STRING);
+        return MQ_CLI_OK;
     }
-    if (cli.db_path != NULL && cli.db_path[0] == '\0') {
-        fprintf(stderr, "minqing: option --db is empty\n%s", global_usage);
-        return MQ_CLI_USAGE;
-    }
-    if (i == argc) {
-        fprintf(stderr, "minqing: no command given\n%s", global_usage);
-        return MQ_CLI_USAGE;
-    }
+    cli.db_path = g.value[OPT_DB];
+    if (cli.db_path != NULL && cli.db_path[0] == '\0')
+        return mq_args_usage_error(&global, "option --db is empty");
+    if (i == argc)
+        return mq_args_usage_error(&global, "no command given");
     if (strcmp(argv[i], "help") == 0)
         return help_command(argc - i - 1, argv + i + 1);
     const command *c = find_command(argv[i]);
     if (c == NULL)
         return unknown_command(argv[i]);
-    if (wants_help(argc - i - 1, argv + i + 1)) {
+    if (mq_args_wants_help(argc - i - 1, argv + i + 1)) {
         print_command_help(c);
         return MQ_CLI_OK;
     }

@@ -10,35 +10,39 @@
  *   minqing-server [--db PATH] import FILE|-
  *   minqing-server [--db PATH] export [-o FILE]
  *
+ * Every command is one line of `commands` below, its words parsed by the
+ * front ends' shared parser (apps/common/args.h) before the database is
+ * opened, so that a usage error names the command and the option and
+ * leaves no file behind.
+ *
  * Exit codes: 0 done, 2 usage or invalid input, 1 any other failure.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "minqing/minqing.h"
+#include "platform.h"
 #include "proto.h"
 #include "server.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE MQ_EXIT_USAGE
 
-static const char USAGE[] =
-    "usage: minqing-server [--db PATH] COMMAND ...\n"
+static const char USAGE_HEAD[] = "minqing-server [--db PATH] ";
+
+/* The words before the command; its usage lists every command. */
+static const mq_args_cmd global = {
+    "minqing-server", NULL, NULL,
+    "minqing-server [--db PATH] COMMAND ...\n"
     "  serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]\n"
     "  device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]\n"
     "  device list\n"
     "  device revoke NAME\n"
     "  import FILE|-\n"
     "  export [-o FILE]\n"
-    "The database defaults to $MINQING_SERVER_DB, else ./minqing-server.db.\n";
-
-static int usage(const char *why)
-{
-    if (why)
-        fprintf(stderr, "minqing-server: %s\n", why);
-    fputs(USAGE, stderr);
-    return EXIT_USAGE;
-}
+    "The database defaults to $MINQING_SERVER_DB, else ./minqing-server.db."};
 
 static int fail(const mq_error *e)
 {
@@ -59,25 +63,28 @@ static void print_invalid(void *ctx, const char *message)
     fprintf(stderr, "minqing-server: %s\n", message);
 }
 
-static int cmd_serve(const char *db, int argc, char **argv)
+/* serve: options in the order of serve_opts */
+static const mq_args_opt serve_opts[] = {{"--listen", NULL, MQ_ARGS_VALUE},
+                                         {"--tls-cert", NULL, MQ_ARGS_VALUE},
+                                         {"--tls-key", NULL, MQ_ARGS_VALUE},
+                                         {"--threads", NULL, MQ_ARGS_VALUE}};
+
+static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                     const mq_args *a)
 {
     mq__serve_opts o;
+    (void)s;
     memset(&o, 0, sizeof o);
     o.db_path = db;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-            o.listen = argv[++i];
-        else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
-            o.tls_cert = argv[++i];
-        else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
-            o.tls_key = argv[++i];
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            int n = atoi(argv[++i]);
-            if (n < 1 || n > 256)
-                return usage("--threads takes 1 to 256");
-            o.threads = (unsigned)n;
-        } else
-            return usage("serve: unknown argument");
+    o.listen = a->value[0];
+    o.tls_cert = a->value[1];
+    o.tls_key = a->value[2];
+    if (a->value[3] != NULL) {
+        int64_t n;
+        if (mq_args_parse_count(a->value[3], &n) != 0 || n < 1 || n > 256)
+            return mq_args_usage_error(cmd, "--threads takes 1 to 256, not '%s'",
+                                       a->value[3]);
+        o.threads = (unsigned)n;
     }
     /* A test knob: a wait before each push and pull, to interrupt a sync. */
     const char *delay = getenv("MINQING_SERVER_DELAY_MS");
@@ -86,67 +93,71 @@ static int cmd_serve(const char *db, int argc, char **argv)
     mq_error e;
     mq_error_clear(&e);
     if (mq__serve(&o, &e) != 0)
+        return e.rc == MQ_EINVAL ? mq_args_usage_error(cmd, "%s", e.message) : fail(&e);
+    return 0;
+}
+
+static const mq_args_opt add_opts[] = {{"--area", NULL, MQ_ARGS_LIST},
+                                       {"--cadre", NULL, MQ_ARGS_VALUE}};
+
+static int cmd_device_add(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                          const mq_args *a)
+{
+    const char *name = a->pos[0], *cadre = a->value[1];
+    const char *const *areas = a->list;
+    size_t n = a->nlist;
+    mq_error e;
+    (void)cmd;
+    (void)db;
+    mq_error_clear(&e);
+    char token[MQ_PROTO_TOKEN_LEN + 1];
+    int rc = mq__device_add(s, name, areas, n, cadre, token, sizeof token, &e);
+    if (rc != 0)
+        return fail(&e);
+    printf("%s\n", token);
+    fprintf(stderr,
+            "minqing-server: device %s enrolled; its token is printed above and only "
+            "once (the server keeps its hash)\n",
+            name);
+    return 0;
+}
+
+static int cmd_device_list(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                           const mq_args *a)
+{
+    mq_error e;
+    (void)cmd;
+    (void)db;
+    (void)a;
+    mq_error_clear(&e);
+    if (mq__device_list(s, print_line, NULL, &e) != 0)
         return fail(&e);
     return 0;
 }
 
-static int cmd_device(mq_store *s, int argc, char **argv)
+static int cmd_device_revoke(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                             const mq_args *a)
 {
+    const char *name = a->pos[0];
     mq_error e;
+    (void)cmd;
+    (void)db;
     mq_error_clear(&e);
-    if (argc >= 1 && strcmp(argv[0], "list") == 0 && argc == 1) {
-        if (mq__device_list(s, print_line, NULL, &e) != 0)
-            return fail(&e);
-        return 0;
-    }
-    if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
-        if (mq__device_revoke(s, argv[1], &e) != 0)
-            return fail(&e);
-        fprintf(stderr, "minqing-server: device %s revoked\n", argv[1]);
-        return 0;
-    }
-    if (argc >= 2 && strcmp(argv[0], "add") == 0) {
-        const char *name = argv[1], *cadre = NULL;
-        const char **areas = calloc((size_t)argc, sizeof *areas);
-        size_t n = 0;
-        if (areas == NULL)
-            return 1;
-        for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--area") == 0 && i + 1 < argc)
-                areas[n++] = argv[++i];
-            else if (strcmp(argv[i], "--cadre") == 0 && i + 1 < argc)
-                cadre = argv[++i];
-            else {
-                free(areas);
-                return usage("device add: unknown argument");
-            }
-        }
-        if (n == 0) {
-            free(areas);
-            return usage("device add: give at least one --area AREA_ID");
-        }
-        char token[MQ_PROTO_TOKEN_LEN + 1];
-        int rc = mq__device_add(s, name, areas, n, cadre, token, sizeof token, &e);
-        free(areas);
-        if (rc != 0)
-            return fail(&e);
-        printf("%s\n", token);
-        fprintf(stderr,
-                "minqing-server: device %s enrolled; its token is printed above and only "
-                "once (the server keeps its hash)\n",
-                name);
-        return 0;
-    }
-    return usage("device: add, list or revoke");
+    if (mq__device_revoke(s, name, &e) != 0)
+        return fail(&e);
+    fprintf(stderr, "minqing-server: device %s revoked\n", name);
+    return 0;
 }
 
-static int cmd_import(mq_store *s, int argc, char **argv)
+static int cmd_import(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                      const mq_args *a)
 {
-    if (argc != 1)
-        return usage("import FILE|-");
-    FILE *in = strcmp(argv[0], "-") == 0 ? stdin : fopen(argv[0], "rb");
+    const char *path = a->pos[0];
+    (void)cmd;
+    (void)db;
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (in == NULL) {
-        perror(argv[0]);
+        fprintf(stderr, "minqing-server: cannot open %s: %s\n", path, strerror(errno));
         return EXIT_USAGE;
     }
     mq_import_opts o;
@@ -155,7 +166,7 @@ static int cmd_import(mq_store *s, int argc, char **argv)
     memset(&o, 0, sizeof o);
     memset(&st, 0, sizeof st);
     mq_error_clear(&e);
-    o.source = argv[0];
+    o.source = path;
     o.on_invalid = print_invalid;
     int rc = mq_store_import(s, in, &o, &st, &e);
     if (in != stdin)
@@ -167,69 +178,168 @@ static int cmd_import(mq_store *s, int argc, char **argv)
     return 0;
 }
 
-static int cmd_export(mq_store *s, int argc, char **argv)
+static const mq_args_opt export_opts[] = {{"-o", "--output", MQ_ARGS_VALUE}};
+
+/* Written as the command line's export is: the old file or the whole new one. */
+static int cmd_export(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                      const mq_args *a)
 {
+    const char *path = a->value[0];
+    mq_platform_replace file = {NULL, NULL, NULL};
     FILE *out = stdout;
-    if (argc == 2 && strcmp(argv[0], "-o") == 0) {
-        out = fopen(argv[1], "wb");
-        if (out == NULL) {
-            perror(argv[1]);
+    (void)cmd;
+    (void)db;
+    if (path != NULL && strcmp(path, "-") != 0) {
+        if (mq_platform_replace_open(&file, path) != 0) {
+            fprintf(stderr, "minqing-server: cannot create %s: %s\n", path,
+                    strerror(errno));
             return 1;
         }
-    } else if (argc != 0) {
-        return usage("export [-o FILE]");
+        out = file.fp;
     }
     mq_error e;
     mq_error_clear(&e);
     int rc = mq_store_export(s, NULL, out, &e);
-    if (out != stdout && fclose(out) != 0 && rc == 0) {
-        perror(argv[1]);
+    if (rc != 0) {
+        mq_platform_replace_abort(&file);
+        return fail(&e);
+    }
+    if (out == stdout)
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+    int crc = mq_platform_replace_commit(&file);
+    if (crc < 0) {
+        fprintf(stderr, "minqing-server: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
-    if (rc != 0)
-        return fail(&e);
+    if (crc > 0)
+        fprintf(stderr,
+                "minqing-server: warning: %s is written but its folder could not be "
+                "synced: %s\n",
+                path, strerror(errno));
     return 0;
+}
+
+typedef int (*command_fn)(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                          const mq_args *a);
+
+/* One command: its words, what it accepts, and whether it needs the store. */
+typedef struct command {
+    const char *name; /* "device add": the words that select it */
+    const char *usage;
+    command_fn run;
+    const mq_args_opt *opts;
+    size_t nopts;
+    const char *pos;  /* names the positional argument, or NULL for none */
+    const char *list; /* the list option that must be given, as in the usage */
+    int opens_store;
+} command;
+
+static const command commands[] = {
+    {"serve", "serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]",
+     cmd_serve, serve_opts, 4, NULL, NULL, 0},
+    {"device add",
+     "device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]",
+     cmd_device_add, add_opts, 2, "NAME", "--area AREA_ID", 1},
+    {"device list", "device list", cmd_device_list, NULL, 0, NULL, NULL, 1},
+    {"device revoke", "device revoke NAME", cmd_device_revoke, NULL, 0, "NAME", NULL, 1},
+    {"import", "import FILE|-", cmd_import, NULL, 0, "FILE", NULL, 1},
+    {"export", "export [-o FILE]", cmd_export, export_opts, 1, NULL, NULL, 1},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/*
+ * The command that argv[0] (and argv[1] for a group such as "device")
+ * names; `*words` is how many words its name took.  NULL after printing why.
+ */
+static const command *find_command(int argc, char **argv, int *words)
+{
+    size_t l0 = strlen(argv[0]);
+    int group = 0;
+
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const char *name = commands[i].name;
+        if (strncmp(name, argv[0], l0) != 0 || (name[l0] != '\0' && name[l0] != ' '))
+            continue;
+        if (name[l0] == '\0') {
+            *words = 1;
+            return &commands[i];
+        }
+        group = 1;
+        if (argc > 1 && strcmp(name + l0 + 1, argv[1]) == 0) {
+            *words = 2;
+            return &commands[i];
+        }
+    }
+    if (!group) {
+        mq_args_usage_error(&global, "unknown command '%s'", argv[0]);
+        return NULL;
+    }
+    /* "device" is the only group of commands. */
+    mq_args_cmd c = {"minqing-server", argv[0], NULL, NULL};
+    if (argc > 1)
+        mq_args_usage_error(&c, "unknown command '%s'; give add, list or revoke",
+                            argv[1]);
+    else
+        mq_args_usage_error(&c, "give add, list or revoke");
+    mq_args_print_usage(&global, stderr);
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
+    static const mq_args_opt global_opts[] = {{"--db", NULL, MQ_ARGS_VALUE},
+                                              {"--help", "-h", MQ_ARGS_FLAG}};
+    static const mq_args_spec global_spec = {global_opts, 2, NULL, 0, 0, 1};
     const char *db = getenv("MINQING_SERVER_DB");
-    int i = 1;
+    mq_args g, a;
+    int words;
+
     if (db == NULL || *db == '\0')
         db = "minqing-server.db";
-    while (i < argc && argv[i][0] == '-') {
-        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
-            db = argv[i + 1];
-            i += 2;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(USAGE, stdout);
-            return 0;
-        } else {
-            return usage("unknown option");
-        }
+    int rc = mq_args_parse(&global, &global_spec, argc - 1, argv + 1, &g);
+    if (rc != 0)
+        return rc;
+    int i = 1 + g.used;
+    if (g.value[1] != NULL) {
+        mq_args_print_usage(&global, stdout);
+        return 0;
+    }
+    if (g.value[0] != NULL) {
+        if (g.value[0][0] == '\0')
+            return mq_args_usage_error(&global, "option --db is empty");
+        db = g.value[0];
     }
     if (i >= argc)
-        return usage(NULL);
-    const char *cmd = argv[i++];
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(db, argc - i, argv + i);
+        return mq_args_usage_error(&global, "no command given");
+    const command *c = find_command(argc - i, argv + i, &words);
+    if (c == NULL)
+        return EXIT_USAGE;
+    i += words;
+    mq_args_cmd cmd = {"minqing-server", c->name, USAGE_HEAD, c->usage};
+    if (mq_args_wants_help(argc - i, argv + i)) {
+        mq_args_print_usage(&cmd, stdout);
+        return 0;
+    }
+    const char *const names[] = {c->pos};
+    size_t npos = c->pos != NULL ? 1 : 0;
+    mq_args_spec spec = {c->opts, c->nopts, names, npos, npos, 0};
+    if ((rc = mq_args_parse(&cmd, &spec, argc - i, argv + i, &a)) != 0)
+        return rc;
+    if (c->list != NULL && a.nlist == 0) {
+        mq_args_free(&a);
+        return mq_args_usage_error(&cmd, "give at least one %s", c->list);
+    }
 
     mq_store *s = NULL;
     mq_error e;
     mq_error_clear(&e);
-    int known = strcmp(cmd, "device") == 0 || strcmp(cmd, "import") == 0 ||
-                strcmp(cmd, "export") == 0;
-    if (!known)
-        return usage("unknown command");
-    if (mq__server_open(&s, db, &e) != 0)
+    if (c->opens_store && mq__server_open(&s, db, &e) != 0) {
+        mq_args_free(&a);
         return fail(&e);
-    int rc;
-    if (strcmp(cmd, "device") == 0)
-        rc = cmd_device(s, argc - i, argv + i);
-    else if (strcmp(cmd, "import") == 0)
-        rc = cmd_import(s, argc - i, argv + i);
-    else
-        rc = cmd_export(s, argc - i, argv + i);
+    }
+    rc = c->run(&cmd, db, s, &a);
     mq_store_close(s);
+    mq_args_free(&a);
     return rc;
 }

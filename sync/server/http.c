@@ -20,14 +20,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <threads.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -37,12 +33,12 @@
 #include "proto.h"
 
 typedef struct server {
-    pthread_mutex_t pool_lock;
-    pthread_cond_t pool_cond;
+    mtx_t pool_lock;
+    cnd_t pool_cond;
     mq_store **stores;
     int *busy;
     size_t nstores;
-    pthread_mutex_t write_lock;
+    mtx_t write_lock;
     char epoch[17];
     unsigned delay_ms;
 } server;
@@ -56,26 +52,26 @@ typedef struct request {
 
 static mq_store *acquire(server *sv, size_t *slot)
 {
-    pthread_mutex_lock(&sv->pool_lock);
+    mtx_lock(&sv->pool_lock);
     for (;;) {
         for (size_t i = 0; i < sv->nstores; i++) {
             if (!sv->busy[i]) {
                 sv->busy[i] = 1;
-                pthread_mutex_unlock(&sv->pool_lock);
+                mtx_unlock(&sv->pool_lock);
                 *slot = i;
                 return sv->stores[i];
             }
         }
-        pthread_cond_wait(&sv->pool_cond, &sv->pool_lock);
+        cnd_wait(&sv->pool_cond, &sv->pool_lock);
     }
 }
 
 static void release(server *sv, size_t slot)
 {
-    pthread_mutex_lock(&sv->pool_lock);
+    mtx_lock(&sv->pool_lock);
     sv->busy[slot] = 0;
-    pthread_cond_signal(&sv->pool_cond);
-    pthread_mutex_unlock(&sv->pool_lock);
+    cnd_signal(&sv->pool_cond);
+    mtx_unlock(&sv->pool_lock);
 }
 
 /* ---- answers ----------------------------------------------------------- */
@@ -269,18 +265,18 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     if (sv->delay_ms)
         mq_platform_sleep_ms(sv->delay_ms);
 
-    pthread_mutex_lock(&sv->write_lock);
+    mtx_lock(&sv->write_lock);
     char *known = NULL, known_sha[65] = "";
     int rc = mq__device_claim_site(st, dev, site->valuestring, &e);
     if (rc == MQ_EREFUSED) {
-        pthread_mutex_unlock(&sv->write_lock);
+        mtx_unlock(&sv->write_lock);
         cJSON_Delete(j);
         return reply_error(conn, MHD_HTTP_CONFLICT, "site_taken", e.message);
     }
     if (rc == 0)
         rc = mq__batch_find(st, dev->name, batch->valuestring, &known, known_sha, &e);
     if (rc == 0 && known != NULL) {
-        pthread_mutex_unlock(&sv->write_lock);
+        mtx_unlock(&sv->write_lock);
         cJSON_Delete(j);
         if (strcmp(known_sha, sha) != 0) {
             free(known);
@@ -377,7 +373,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         rc = mq_store_commit(st, &e);
     if (rc != 0)
         mq_store_rollback(st);
-    pthread_mutex_unlock(&sv->write_lock);
+    mtx_unlock(&sv->write_lock);
     if (rc == 0)
         fprintf(stderr,
                 "minqing-server: %s pushed batch %s: %zu applied, %zu duplicate, "
@@ -511,10 +507,10 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
         mq__buf_free(&b);
         return MHD_NO;
     }
-    pthread_mutex_lock(&sv->write_lock);
+    mtx_lock(&sv->write_lock);
     if (mq__device_touch(st, dev->name, 0, p.n, cursor, &e) != 0)
         fprintf(stderr, "minqing-server: %s\n", e.message);
-    pthread_mutex_unlock(&sv->write_lock);
+    mtx_unlock(&sv->write_lock);
     enum MHD_Result r = reply(conn, MHD_HTTP_OK, b.data);
     mq__buf_free(&b);
     return r;
@@ -652,42 +648,31 @@ static char *read_file(const char *path, mq_error *err)
 int mq__serve(const mq__serve_opts *o, mq_error *err)
 {
     server sv;
-    struct addrinfo hints, *ai = NULL;
-    char host[256], port[16];
+    mq_platform_listener ln = {-1, 0, 0, ""};
+    char why[MQ_PLATFORM_WHY_MAX] = "";
     char *cert = NULL, *key = NULL;
     struct MHD_Daemon *d = NULL;
-    int rc = 0;
+    int locks = 0, rc = 0;
 
     memset(&sv, 0, sizeof sv);
     const char *listen = o->listen ? o->listen : "127.0.0.1:8080";
-    const char *colon = strrchr(listen, ':');
-    if (colon == NULL || colon == listen || colon[1] == '\0' ||
-        (size_t)(colon - listen) >= sizeof host || strlen(colon + 1) >= sizeof port)
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "--listen \"%s\": give ADDR:PORT, e.g. 0.0.0.0:8080",
-                             listen);
-    const char *h = listen;
-    size_t hl = (size_t)(colon - listen);
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    snprintf(port, sizeof port, "%s", colon + 1);
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int g = getaddrinfo(host, port, &hints, &ai);
-    if (g != 0)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "--listen \"%s\": %s", listen, gai_strerror(g));
+                             "give both --tls-cert and --tls-key, or neither");
+    /* Before any thread starts, so that every worker inherits the mask and
+     * only the wait below takes SIGINT and SIGTERM. */
+    if (mq_platform_block_stop_signals() != 0)
+        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno,
+                             "cannot block the stop signals: %s", strerror(errno));
 
-    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "give both --tls-cert and --tls-key, or neither");
-        goto out;
+    /* Bound before the file is opened: a typo in --listen is a usage error
+     * that leaves no database behind. */
+    if (mq_platform_listen(&ln, listen, why, sizeof why) != 0) {
+        int e = errno;
+        return e == EINVAL ? mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                           "--listen \"%s\": %s", listen, why)
+                           : mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, e,
+                                           "--listen \"%s\": %s", listen, why);
     }
     if (o->tls_cert != NULL) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -710,68 +695,65 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
         rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
         goto out;
     }
-    pthread_mutex_init(&sv.pool_lock, NULL);
-    pthread_cond_init(&sv.pool_cond, NULL);
-    pthread_mutex_init(&sv.write_lock, NULL);
+    if (mtx_init(&sv.pool_lock, mtx_plain) != thrd_success ||
+        cnd_init(&sv.pool_cond) != thrd_success ||
+        mtx_init(&sv.write_lock, mtx_plain) != thrd_success) {
+        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                           "cannot create the server's locks");
+        goto out;
+    }
+    locks = 1;
     for (size_t i = 0; i < sv.nstores; i++)
         if ((rc = mq__server_open(&sv.stores[i], o->db_path, err)) != 0)
             goto out;
     if ((rc = mq__server_epoch(sv.stores[0], sv.epoch, err)) != 0)
         goto out;
 
-    /* Worker threads inherit this mask: only the main thread takes signals. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-
+    /* libmicrohttpd owns the socket from here on: it closes it when it stops,
+     * and when it fails to start. */
+    int fd = ln.fd;
+    ln.fd = -1;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
     if (cert != NULL)
-        d = MHD_start_daemon(
-            flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR,
-            ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)sv.nstores,
-            MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_NOTIFY_COMPLETED,
-            on_completed, &sv, MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
-            key, MHD_OPTION_END);
+        d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &sv,
+                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+                             (unsigned)sv.nstores, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
+                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
+                             key, MHD_OPTION_END);
     else
-        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_SOCK_ADDR,
-                             ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv,
+                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
                              (unsigned)sv.nstores, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
                              MHD_OPTION_END);
     if (d == NULL) {
-        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot listen on %s: %s",
+        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot serve on %s: %s",
                            listen,
                            errno ? strerror(errno) : "libmicrohttpd refused to start");
         goto out;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned bound = info ? info->port : 0;
-    int v6 = ai->ai_family == AF_INET6;
     printf("minqing-server: listening on %s://%s%s%s:%u (%zu threads, %s)\n",
-           cert ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", bound, sv.nstores,
-           o->db_path);
+           cert ? "https" : "http", ln.ipv6 ? "[" : "", ln.host, ln.ipv6 ? "]" : "",
+           ln.port, sv.nstores, o->db_path);
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    while (sig == SIGPIPE)
-        sigwait(&sigs, &sig);
+    int sig = mq_platform_wait_stop_signal();
     fprintf(stderr, "minqing-server: stopping (signal %d)\n", sig);
     MHD_stop_daemon(d);
 
 out:
+    mq_platform_close_socket(ln.fd);
     for (size_t i = 0; sv.stores && i < sv.nstores; i++)
         mq_store_close(sv.stores[i]);
+    if (locks) {
+        mtx_destroy(&sv.pool_lock);
+        cnd_destroy(&sv.pool_cond);
+        mtx_destroy(&sv.write_lock);
+    }
     free(sv.stores);
     free(sv.busy);
     free(cert);
     free(key);
-    if (ai)
-        freeaddrinfo(ai);
     return rc;
 }

@@ -47,7 +47,7 @@ expect_err "usage: minqing [--db PATH] get ID" "get without an id"
 usage 2 "unknown option '--bogus'" "unknown option" list member --bogus
 expect_err "usage: minqing [--db PATH] list TYPE [--where FIELD=VALUE]..." "unknown option"
 usage 2 "unexpected argument 'extra'" "extra argument" get "$H" extra
-usage 2 "option --type needs a value" "option without its value" export --type
+usage 2 "minqing export: option --type needs a value" "option without its value" export --type
 usage 2 "option --type is given twice" "option given twice" export --type area --type cadre
 usage 2 "missing --site NAME" "init without --site" init
 usage 2 "--where needs FIELD=VALUE, not 'household'" "--where without =" list member --where household
@@ -67,13 +67,14 @@ put_bad() { # CODE TEXT WHAT JSON PUT_ARGS...
     # (stdin from a process substitution: mq must run in this shell to set RC)
     mq "$DB" put "$@" < <(printf '%s' "$json")
     expect_rc "$code" "$what"
-    expect_err "minqing: " "$what"
+    expect_err "${PREFIX:-minqing: }" "$what"
     expect_err "$text" "$what"
     expect_out_empty "$what"
 }
 put_bad 2 "no_such_type" "put of an unknown type" '{"name":"x"}' no_such_type
 put_bad 2 "" "put with bad JSON on stdin" '{"head_name": "张三", ' household --id "$H"
-put_bad 2 "" "put with an empty stdin" '' household --id "$H"
+# (a usage error: named by the program and the command)
+PREFIX="minqing put: " put_bad 2 "stdin is empty" "put with an empty stdin" '' household --id "$H"
 put_bad 2 "no_such_field" "put with an unknown field" \
     "{\"area\":\"$G\",\"head_name\":\"张三\",\"head_id_number\":\"532327198001010015\",\"no_such_field\":1}" \
     household
