@@ -172,16 +172,16 @@ static int request(client *c, const char *method, const char *path, const mq__bu
 
     *out = NULL;
     if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "server URL is too long");
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "server URL is too long");
     if (body != NULL) {
         rc = mq__gzip(body->data, body->len, &gz, &gzlen, err);
         if (rc != 0)
             return rc;
         if (gzlen > MQ_PROTO_MAX_BODY) {
             free(gz);
-            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                 "request body of %zu bytes exceeds the limit", gzlen);
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "request body of %zu bytes exceeds the limit", gzlen);
         }
     }
 
@@ -221,18 +221,18 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         rc = 0;
         if (cc != CURLE_OK) {
             if (x.too_large) {
-                rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                   "%s %s: response exceeds %zu bytes", method, path,
-                                   MQ_PROTO_MAX_BODY);
+                rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                  "%s %s: response exceeds %zu bytes", method, path,
+                                  MQ_PROTO_MAX_BODY);
             } else if (transient_curl(cc)) {
                 transient = 1;
                 snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
-                mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s %s: %s", method,
-                              path, curl_easy_strerror(cc));
+                mq_error_set(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s %s: %s", method,
+                             path, curl_easy_strerror(cc));
             } else {
                 /* TLS verification and the like: retrying cannot help. */
-                rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
-                                   c->base, path, curl_easy_strerror(cc));
+                rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
+                                  c->base, path, curl_easy_strerror(cc));
             }
         } else {
             curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x.status);
@@ -243,11 +243,11 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                 if (zrc == MQ_EINVAL) {
                     transient = 1;
                     snprintf(why, sizeof why, "%s", zerr.message);
-                    mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET, "%s %s: %s",
-                                  method, path, zerr.message);
+                    mq_error_set(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET, "%s %s: %s",
+                                 method, path, zerr.message);
                 } else if (zrc != 0) {
-                    rc = mq__sync_fail(err, zrc, MQ_DOMAIN_MINQING, zrc, "%s %s: %s",
-                                       method, path, zerr.message);
+                    rc = mq_error_set(err, zrc, MQ_DOMAIN_MINQING, zrc, "%s %s: %s",
+                                      method, path, zerr.message);
                 }
             } else if (x.raw.data != NULL) {
                 plain = x.raw.data;
@@ -262,8 +262,8 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                         cJSON_Delete(j);
                         transient = 1;
                         snprintf(why, sizeof why, "response body is not complete JSON");
-                        mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET,
-                                      "%s %s: %s", method, path, why);
+                        mq_error_set(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET,
+                                     "%s %s: %s", method, path, why);
                     } else {
                         *out = j;
                     }
@@ -273,16 +273,15 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                     if (x.status >= 500 || x.status == 408 || x.status == 429) {
                         transient = 1;
                         snprintf(why, sizeof why, "HTTP %ld (%s)", x.status, text);
-                        mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_HTTP, (int)x.status,
-                                      "%s %s: HTTP %ld: %s", method, path, x.status,
-                                      text);
+                        mq_error_set(err, MQ_ENET, MQ_DOMAIN_HTTP, (int)x.status,
+                                     "%s %s: HTTP %ld: %s", method, path, x.status, text);
                     } else {
                         int code = (x.status == 401 || x.status == 403) ? MQ_EAUTH
                                    : x.status == 404                    ? MQ_ENOTFOUND
                                                                         : MQ_EINVAL;
-                        rc = mq__sync_fail(err, code, MQ_DOMAIN_HTTP, (int)x.status,
-                                           "server refused %s %s: HTTP %ld: %s", method,
-                                           path, x.status, text);
+                        rc = mq_error_set(err, code, MQ_DOMAIN_HTTP, (int)x.status,
+                                          "server refused %s %s: HTTP %ld: %s", method,
+                                          path, x.status, text);
                     }
                 }
             }
@@ -309,16 +308,11 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         int64_t spent = mq_platform_time_ms() - start;
         if (spent < 0 || (uint64_t)spent + wait > c->budget_ms) {
             free(gz);
-            err->rc = MQ_ENET;
-            char msg[MQ_ERROR_MESSAGE_MAX + 80];
-            snprintf(msg, sizeof msg, "%s (gave up after %u attempts in %.1f s)",
-                     err->message, attempt + 1, (double)spent / 1000.0);
-            size_t len = strlen(msg);
-            if (len >= MQ_ERROR_MESSAGE_MAX)
-                len = MQ_ERROR_MESSAGE_MAX - 1;
-            memcpy(err->message, msg, len);
-            err->message[len] = '\0';
-            return MQ_ENET;
+            /* The last attempt's error, with how long we tried. */
+            mq_error last = *err;
+            return mq_error_set(err, MQ_ENET, last.domain, last.code,
+                                "%s (gave up after %u attempts in %.1f s)", last.message,
+                                attempt + 1, (double)spent / 1000.0);
         }
         say(c, "retrying %s %s in %.1f s: %s", method, path, wait / 1000.0, why);
         c->rep->retries++;
@@ -361,8 +355,8 @@ static int session(client *c, mq_error *err)
     cJSON *lim = cJSON_GetObjectItemCaseSensitive(j, "max_batch");
     if (!cJSON_IsNumber(st)) {
         cJSON_Delete(j);
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "GET /v1/session: no server_time in the answer");
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "GET /v1/session: no server_time in the answer");
     }
     if (cJSON_IsNumber(lim) && lim->valuedouble >= 1)
         c->max_batch = (size_t)lim->valuedouble;
@@ -506,8 +500,8 @@ static int push(client *c, int *refused, mq_error *err)
         mq_changes_query q = {cursor, limit, NULL, 0, SOURCE_SERVER};
         rc = mq_store_changes(c->store, &q, collect_change, &k, &next, err);
         if (rc == 0 && k.oom)
-            rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory collecting changes to push");
+            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory collecting changes to push");
         if (rc != 0) {
             collect_free(&k);
             return rc;
@@ -534,8 +528,8 @@ static int push(client *c, int *refused, mq_error *err)
             mq__buf_puts(&req, ",\"changes\":[");
             mq__buf_add(&req, k.body.data, k.body.len);
             if (mq__buf_puts(&req, "]}") != 0)
-                rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                   "out of memory building a batch");
+                rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                  "out of memory building a batch");
         }
         cJSON *ans = NULL;
         if (rc == 0)
@@ -558,10 +552,10 @@ static int push(client *c, int *refused, mq_error *err)
         }
         if (!well_formed || counts[0] + counts[1] + counts[2] != (double)k.n ||
             counts[2] != (double)cJSON_GetArraySize(refused_list)) {
-            rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                               "POST /v1/push: %zu changes sent but the answer counts "
-                               "%.0f applied, %.0f duplicate and %.0f refused",
-                               k.n, counts[0], counts[1], counts[2]);
+            rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                              "POST /v1/push: %zu changes sent but the answer counts "
+                              "%.0f applied, %.0f duplicate and %.0f refused",
+                              k.n, counts[0], counts[1], counts[2]);
             cJSON_Delete(ans);
             collect_free(&k);
             return rc;
@@ -579,10 +573,10 @@ static int push(client *c, int *refused, mq_error *err)
             cJSON *reason = cJSON_GetObjectItemCaseSensitive(r, "reason");
             if (!cJSON_IsNumber(at) || at->valuedouble < (double)lowest ||
                 at->valuedouble >= (double)k.n) {
-                rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                   "POST /v1/push: refused change index %.0f: not one of "
-                                   "the %zu sent, in order",
-                                   cJSON_IsNumber(at) ? at->valuedouble : -1.0, k.n);
+                rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                  "POST /v1/push: refused change index %.0f: not one of "
+                                  "the %zu sent, in order",
+                                  cJSON_IsNumber(at) ? at->valuedouble : -1.0, k.n);
                 break;
             }
             size_t i = (size_t)at->valuedouble;
@@ -635,8 +629,8 @@ static int pull(client *c, mq_error *err)
         char *esc = curl_easy_escape(c->curl, cursor ? cursor : "", 0);
         mq_free(cursor);
         if (esc == NULL)
-            return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                 "out of memory");
+            return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                "out of memory");
         char path[512];
         snprintf(path, sizeof path, "/v1/pull?cursor=%s&limit=%zu", esc, c->batch);
         curl_free(esc);
@@ -650,8 +644,8 @@ static int pull(client *c, mq_error *err)
         cJSON *more = cJSON_GetObjectItemCaseSensitive(ans, "more");
         if (!cJSON_IsArray(changes) || !cJSON_IsString(next)) {
             cJSON_Delete(ans);
-            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                 "GET /v1/pull: answer lacks changes or cursor");
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "GET /v1/pull: answer lacks changes or cursor");
         }
         /* Invariant 3: the page and its cursor in one transaction. */
         size_t n = 0, applied = 0, dup = 0, rej = 0;
@@ -663,8 +657,8 @@ static int pull(client *c, mq_error *err)
                 break;
             char *text = cJSON_PrintUnformatted(ch);
             if (text == NULL) {
-                rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                   "out of memory");
+                rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                  "out of memory");
                 break;
             }
             mq_apply_result res = MQ_APPLIED;
@@ -744,8 +738,8 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     int64_t started = mq_platform_time_ms();
 
     if (mq_store_site(store) == NULL)
-        return mq__sync_fail(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
-                             "this replica has no site yet: run init --site NAME first");
+        return mq_error_set(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
+                            "this replica has no site yet: run init --site NAME first");
     if ((rc = mq_store_setting_get(store, "sync.url", &url, err)) != 0 ||
         (rc = mq_store_setting_get(store, "sync.token", &token, err)) != 0 ||
         (rc = mq_store_setting_get(store, "sync.cacert", &cacert, err)) != 0)
@@ -754,20 +748,20 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     const char *use_token = opts->token ? opts->token : token;
     const char *use_cacert = opts->cacert ? opts->cacert : cacert;
     if (use_url == NULL || *use_url == '\0') {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "no server: give the server's URL (--server URL) once");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "no server: give the server's URL (--server URL) once");
         goto out;
     }
     if (strncmp(use_url, "http://", 7) != 0 && strncmp(use_url, "https://", 8) != 0) {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "server URL \"%s\" must start with http:// or https://",
-                           use_url);
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "server URL \"%s\" must start with http:// or https://",
+                          use_url);
         goto out;
     }
     if (use_token == NULL || *use_token == '\0') {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "no device token: give the token that `minqing-server device "
-                           "add` printed (--token TOKEN) once");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "no device token: give the token that `minqing-server device "
+                          "add` printed (--token TOKEN) once");
         goto out;
     }
     c.store = store;
@@ -788,26 +782,26 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.base = malloc(ulen + 1);
     char auth[160];
     if (c.base == NULL) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(c.base, use_url, ulen);
     c.base[ulen] = '\0';
     if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", use_token) >=
         (int)sizeof auth) {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "device token is too long");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "device token is too long");
         goto out;
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_CURL, 0, "cannot initialise libcurl");
+        rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_CURL, 0, "cannot initialise libcurl");
         goto out;
     }
     c.curl = curl_easy_init();
     if (c.curl == NULL) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_CURL, 0,
-                           "cannot create a curl handle");
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_CURL, 0,
+                          "cannot create a curl handle");
         goto out;
     }
     c.headers = curl_slist_append(c.headers, auth);
@@ -817,8 +811,7 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.headers = curl_slist_append(c.headers, "Accept: application/json");
     c.headers = curl_slist_append(c.headers, "Expect:");
     curl_easy_setopt(c.curl, CURLOPT_HTTPHEADER, c.headers);
-    curl_easy_setopt(c.curl, CURLOPT_USERAGENT,
-                     "minqing/" MQ_VERSION_STRING);
+    curl_easy_setopt(c.curl, CURLOPT_USERAGENT, "minqing/" MQ_VERSION_STRING);
     curl_easy_setopt(c.curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c.curl, CURLOPT_TIMEOUT_MS, (long)c.timeout_ms);
@@ -858,10 +851,10 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
             say(&c, "warning: cannot take the enrolled cadre %s: %s", c.cadre, e.message);
     }
     if (rc == 0 && refused)
-        rc = mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                           "the server refused %zu change(s); they are kept with the "
-                           "server's reasons (see `minqing rejected`)",
-                           report->push_rejected);
+        rc = mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                          "the server refused %zu change(s); they are kept with the "
+                          "server's reasons (see `minqing rejected`)",
+                          report->push_rejected);
 out:
     report->elapsed_ms = mq_platform_time_ms() - started;
     if (c.curl != NULL)

@@ -20,20 +20,6 @@
 
 #include "platform.h"
 
-int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
-{
-    if (err != NULL) {
-        va_list ap;
-        err->rc = rc;
-        err->domain = domain;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* ---- buffers ----------------------------------------------------------- */
 
 static int buf_reserve(mq__buf *b, size_t extra)
@@ -144,14 +130,14 @@ int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
     /* windowBits 15 + 16 selects the gzip wrapper; level 6 is zlib's default
      * balance, and JSON of records compresses about 5:1 at it. */
     if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gzip: cannot initialise zlib");
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gzip: cannot initialise zlib");
     size_t cap = deflateBound(&zs, (uLong)n);
     unsigned char *buf = malloc(cap);
     if (buf == NULL) {
         deflateEnd(&zs);
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gzip: out of memory for %zu bytes", cap);
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gzip: out of memory for %zu bytes", cap);
     }
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)n;
@@ -162,8 +148,8 @@ int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
     deflateEnd(&zs);
     if (zrc != Z_STREAM_END) {
         free(buf);
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "gzip: deflate failed (%d)", zrc);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "gzip: deflate failed (%d)", zrc);
     }
     *out = buf;
     *out_len = got;
@@ -178,16 +164,16 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
     *out = NULL;
     *out_len = 0;
     if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gunzip: cannot initialise zlib");
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gunzip: cannot initialise zlib");
     size_t cap = n * 4 + 1024;
     if (cap > max + 1)
         cap = max + 1;
     char *buf = malloc(cap + 1);
     if (buf == NULL) {
         inflateEnd(&zs);
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gunzip: out of memory");
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gunzip: out of memory");
     }
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)n;
@@ -198,16 +184,16 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
             if (cap > max) {
                 free(buf);
                 inflateEnd(&zs);
-                return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                                     "body inflates past the limit of %zu bytes", max);
+                return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                                    "body inflates past the limit of %zu bytes", max);
             }
             size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             char *p = realloc(buf, ncap + 1);
             if (p == NULL) {
                 free(buf);
                 inflateEnd(&zs);
-                return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                     "gunzip: out of memory");
+                return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                    "gunzip: out of memory");
             }
             buf = p;
             cap = ncap;
@@ -227,17 +213,17 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
     inflateEnd(&zs);
     if (zrc != Z_STREAM_END || trailing) {
         free(buf);
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "gzip body is %s (zlib %d after %zu of %zu bytes)",
-                             zrc == Z_STREAM_END  ? "followed by extra bytes"
-                             : zrc == Z_BUF_ERROR ? "truncated"
-                                                  : "corrupt",
-                             zrc, n - zs.avail_in, n);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "gzip body is %s (zlib %d after %zu of %zu bytes)",
+                            zrc == Z_STREAM_END  ? "followed by extra bytes"
+                            : zrc == Z_BUF_ERROR ? "truncated"
+                                                 : "corrupt",
+                            zrc, n - zs.avail_in, n);
     }
     if (len > max) {
         free(buf);
-        return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                             "body inflates past the limit of %zu bytes", max);
+        return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                            "body inflates past the limit of %zu bytes", max);
     }
     buf[len] = '\0';
     *out = buf;
@@ -261,11 +247,11 @@ int mq__random_hex(char *out, size_t nbytes, mq_error *err)
 {
     unsigned char raw[64];
     if (nbytes > sizeof raw)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "random id of %zu bytes is too long", nbytes);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "random id of %zu bytes is too long", nbytes);
     if (mq_platform_random(raw, nbytes) != 0)
-        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, 0,
-                             "cannot read the system's random generator");
+        return mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, 0,
+                            "cannot read the system's random generator");
     to_hex(raw, nbytes, out);
     return 0;
 }
@@ -284,9 +270,8 @@ int mq__sha256_hex(const void *data, size_t n, char out[65], mq_error *err)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_MINQING, MQ_EIO,
-                             "SHA-256 failed in libcrypto");
+        return mq_error_set(err, MQ_EIO, MQ_DOMAIN_MINQING, MQ_EIO,
+                            "SHA-256 failed in libcrypto");
     to_hex(md, 32, out);
     return 0;
 }
-

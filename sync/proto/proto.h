@@ -1,7 +1,7 @@
 /*
  * sync/proto/proto.h - what both ends of the sync protocol share: the limits
  * of docs/PROTOCOL.md, gzip bodies, growable byte buffers, device tokens and
- * their hashes, and the error helper of the sync module.
+ * their hashes.  Errors are filled with mq_error_set() (minqing/error.h).
  *
  * Internal to sync/: the client (sync/client) and the server (sync/server)
  * include it; front ends use minqing/sync.h.
@@ -44,15 +44,6 @@
 #define MQ_PROTO_TOKEN_LEN 68
 /** Clock difference above which the user is told that the clock is wrong. */
 #define MQ_PROTO_CLOCK_WARN_MS ((int64_t)5 * 60 * 1000)
-
-/* ---- errors ------------------------------------------------------------ */
-
-/** Fills `err` (may be NULL) with `rc`, `domain`, `code` and a message; returns rc. */
-int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
 
 /* ---- buffers ----------------------------------------------------------- */
 

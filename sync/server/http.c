@@ -323,8 +323,8 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         if (!cJSON_IsObject(ch)) {
             snprintf(reason, sizeof reason, "invalid: a change is a JSON object");
         } else if ((text = cJSON_PrintUnformatted(ch)) == NULL) {
-            rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory");
+            rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory");
             break;
         } else {
             int arc =
@@ -368,7 +368,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     if (mq__buf_printf(&out, "],\"applied\":%zu,\"duplicate\":%zu,\"rejected\":%zu}",
                        applied, dup, rej) != 0 &&
         rc == 0)
-        rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+        rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
     if (rc == 0)
         rc = mq__batch_save(st, dev->name, batch->valuestring, sha, out.data, &e);
     if (rc == 0)
@@ -482,8 +482,8 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
         next = since;
         rc = mq_store_changes(st, &q, page_add, &p, &next, &e);
         if (rc == 0 && p.oom)
-            rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory");
+            rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory");
         /* Keep the page's body under the soft bound, whatever the changes hold. */
         if (rc == 0 && p.body.len > MQ_PROTO_SOFT_INFLATED && limit > 1) {
             mq__buf_free(&p.body);
@@ -638,14 +638,14 @@ static char *read_file(const char *path, mq_error *err)
     char chunk[4096];
     size_t n;
     if (f == NULL) {
-        mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno, "%s: %s", path, strerror(errno));
+        mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "%s: %s", path, strerror(errno));
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         mq__buf_add(&b, chunk, n);
     fclose(f);
     if (b.data == NULL)
-        mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, "%s is empty", path);
+        mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, "%s is empty", path);
     return b.data;
 }
 
@@ -663,9 +663,8 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     const char *colon = strrchr(listen, ':');
     if (colon == NULL || colon == listen || colon[1] == '\0' ||
         (size_t)(colon - listen) >= sizeof host || strlen(colon + 1) >= sizeof port)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "--listen \"%s\": give ADDR:PORT, e.g. 0.0.0.0:8080",
-                             listen);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "--listen \"%s\": give ADDR:PORT, e.g. 0.0.0.0:8080", listen);
     const char *h = listen;
     size_t hl = (size_t)(colon - listen);
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
@@ -681,18 +680,18 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     hints.ai_flags = AI_PASSIVE;
     int g = getaddrinfo(host, port, &hints, &ai);
     if (g != 0)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "--listen \"%s\": %s", listen, gai_strerror(g));
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "--listen \"%s\": %s", listen, gai_strerror(g));
 
     if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "give both --tls-cert and --tls-key, or neither");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "give both --tls-cert and --tls-key, or neither");
         goto out;
     }
     if (o->tls_cert != NULL) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            rc = mq__sync_fail(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
-                               "this libmicrohttpd was built without TLS");
+            rc = mq_error_set(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
+                              "this libmicrohttpd was built without TLS");
             goto out;
         }
         if ((cert = read_file(o->tls_cert, err)) == NULL ||
@@ -707,7 +706,7 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     sv.stores = calloc(sv.nstores, sizeof(mq_store *));
     sv.busy = calloc(sv.nstores, sizeof *sv.busy);
     if (sv.stores == NULL || sv.busy == NULL) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
         goto out;
     }
     pthread_mutex_init(&sv.pool_lock, NULL);
@@ -744,9 +743,9 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
                              MHD_OPTION_END);
     if (d == NULL) {
-        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot listen on %s: %s",
-                           listen,
-                           errno ? strerror(errno) : "libmicrohttpd refused to start");
+        rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot listen on %s: %s",
+                          listen,
+                          errno ? strerror(errno) : "libmicrohttpd refused to start");
         goto out;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
