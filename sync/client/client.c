@@ -27,6 +27,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,10 +161,12 @@ static void error_text(const exchange *x, const char *body, char *out, size_t n)
 
 /*
  * Sends one request and returns its parsed JSON body (the caller's) on a 2xx
- * answer.  `body` (may be NULL for GET) is the inflated JSON to send.
+ * answer.  `body` (may be NULL for GET) is the inflated JSON to send, `len`
+ * bytes of it.
  */
-static int request(client *c, const char *method, const char *path, const mq__buf *body,
-                   cJSON **out, int64_t *t0_out, int64_t *t1_out, mq_error *err)
+static int request(client *c, const char *method, const char *path, const char *body,
+                   size_t len, cJSON **out, int64_t *t0_out, int64_t *t1_out,
+                   mq_error *err)
 {
     unsigned char *gz = NULL;
     size_t gzlen = 0;
@@ -175,7 +178,7 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "server URL is too long");
     if (body != NULL) {
-        rc = mq__gzip(body->data, body->len, &gz, &gzlen, err);
+        rc = mq__gzip(body, len, &gz, &gzlen, err);
         if (rc != 0)
             return rc;
         if (gzlen > MQ_PROTO_MAX_BODY) {
@@ -347,7 +350,7 @@ static int session(client *c, mq_error *err)
 {
     cJSON *j = NULL;
     int64_t t0 = 0, t1 = 0;
-    int rc = request(c, "GET", "/v1/session", NULL, &j, &t0, &t1, err);
+    int rc = request(c, "GET", "/v1/session", NULL, 0, &j, &t0, &t1, err);
     if (rc != 0)
         return rc;
     cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "server_time");
@@ -395,45 +398,49 @@ static int session(client *c, mq_error *err)
 
 /* ---- push -------------------------------------------------------------- */
 
+/*
+ * The changes of one batch, as the store hands them over: each is spliced
+ * into the request as raw JSON, never parsed on this side.  `bytes` is about
+ * what they take in the body.
+ */
 typedef struct collect {
-    mq__buf body;
-    size_t *off; /* start and end of each change in body */
-    size_t n, cap;
+    cJSON *changes; /* array of raw items */
+    size_t n, bytes;
     int oom;
 } collect;
 
 static int collect_change(void *ctx, const char *json)
 {
     collect *k = ctx;
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 256;
-        size_t *p = realloc(k->off, cap * 2 * sizeof *p);
-        if (p == NULL) {
-            k->oom = 1;
-            return 1;
-        }
-        k->off = p;
-        k->cap = cap;
-    }
-    if ((k->n > 0 && mq__buf_add(&k->body, ",", 1) != 0)) {
+    cJSON *raw = cJSON_CreateRaw(json);
+    if (raw == NULL || !cJSON_AddItemToArray(k->changes, raw)) {
+        cJSON_Delete(raw);
         k->oom = 1;
         return 1;
     }
-    k->off[2 * k->n] = k->body.len;
-    if (mq__buf_puts(&k->body, json) != 0) {
-        k->oom = 1;
-        return 1;
-    }
-    k->off[2 * k->n + 1] = k->body.len;
     k->n++;
+    k->bytes += strlen(json) + 1;
     return 0;
 }
 
-static void collect_free(collect *k)
+/*
+ * The push request {"batch":ID,"site":SITE,"changes":[...]}, printed without
+ * whitespace; NULL when out of memory.  `changes` is borrowed and left as it
+ * was.  The same batch prints to the same bytes every time: the server knows
+ * a resent batch by its id and the SHA-256 of its body.
+ */
+static char *push_body(const char *id, const char *site, cJSON *changes, size_t bytes)
 {
-    mq__buf_free(&k->body);
-    free(k->off);
-    memset(k, 0, sizeof *k);
+    cJSON *req = cJSON_CreateObject();
+    if (cJSON_AddStringToObject(req, "batch", id) == NULL ||
+        cJSON_AddStringToObject(req, "site", site) == NULL ||
+        !cJSON_AddItemReferenceToObject(req, "changes", changes)) {
+        cJSON_Delete(req);
+        return NULL;
+    }
+    char *text = cJSON_PrintBuffered(req, (int)(bytes + 256), 0);
+    cJSON_Delete(req); /* a reference: `changes` stays whole */
+    return text;
 }
 
 /* The batch id for the range (since, next]: the pending one, or a new one. */
@@ -493,50 +500,42 @@ static int push(client *c, int *refused, mq_error *err)
     if (rc != 0)
         return rc;
     for (;;) {
-        collect k;
-        memset(&k, 0, sizeof k);
-        mq__buf_puts(&k.body, "");
+        collect k = {cJSON_CreateArray(), 0, 0, 0};
         int64_t next = cursor;
         mq_changes_query q = {cursor, limit, NULL, 0, SOURCE_SERVER};
-        rc = mq_store_changes(c->store, &q, collect_change, &k, &next, err);
+        k.oom = k.changes == NULL;
+        rc = k.oom ? 0 : mq_store_changes(c->store, &q, collect_change, &k, &next, err);
         if (rc == 0 && k.oom)
             rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
                               "out of memory collecting changes to push");
         if (rc != 0) {
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             return rc;
         }
         if (k.n == 0) {
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             if (next > cursor)
                 rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
             return rc;
         }
-        if (k.body.len > MQ_PROTO_SOFT_INFLATED && limit > 1) {
-            collect_free(&k);
+        if (k.bytes > MQ_PROTO_SOFT_INFLATED && limit > 1) {
+            cJSON_Delete(k.changes);
             limit /= 2;
             continue;
         }
         char id[80];
         rc = batch_id(c, cursor, next, id, err);
-        mq__buf req = {0};
-        if (rc == 0) {
-            mq__buf_puts(&req, "{\"batch\":");
-            mq__buf_json_string(&req, id);
-            mq__buf_puts(&req, ",\"site\":");
-            mq__buf_json_string(&req, mq_store_site(c->store));
-            mq__buf_puts(&req, ",\"changes\":[");
-            mq__buf_add(&req, k.body.data, k.body.len);
-            if (mq__buf_puts(&req, "]}") != 0)
-                rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                  "out of memory building a batch");
-        }
+        char *req = NULL;
+        if (rc == 0 &&
+            (req = push_body(id, mq_store_site(c->store), k.changes, k.bytes)) == NULL)
+            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory building a batch of %zu changes", k.n);
         cJSON *ans = NULL;
         if (rc == 0)
-            rc = request(c, "POST", "/v1/push", &req, &ans, NULL, NULL, err);
-        mq__buf_free(&req);
+            rc = request(c, "POST", "/v1/push", req, strlen(req), &ans, NULL, NULL, err);
+        cJSON_free(req);
         if (rc != 0) {
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             return rc;
         }
         /* The answer counts the results and lists only the refused changes,
@@ -557,13 +556,14 @@ static int push(client *c, int *refused, mq_error *err)
                               "%.0f applied, %.0f duplicate and %.0f refused",
                               k.n, counts[0], counts[1], counts[2]);
             cJSON_Delete(ans);
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             return rc;
         }
         /* Invariant 1: the refused changes and the cursor in one transaction. */
         size_t sent = k.n, applied = (size_t)counts[0], dup = (size_t)counts[1], rej = 0;
         rc = mq_store_begin(c->store, err);
-        size_t lowest = 0; /* indexes come in order, each once */
+        size_t lowest = 0;                 /* indexes come in order, each once */
+        cJSON *sent_at = k.changes->child; /* change number `lowest` */
         cJSON *r;
         cJSON_ArrayForEach(r, refused_list)
         {
@@ -579,16 +579,14 @@ static int push(client *c, int *refused, mq_error *err)
                                   cJSON_IsNumber(at) ? at->valuedouble : -1.0, k.n);
                 break;
             }
-            size_t i = (size_t)at->valuedouble;
-            lowest = i + 1;
-            size_t a = k.off[2 * i], b = k.off[2 * i + 1];
-            char saved = k.body.data[b];
-            k.body.data[b] = '\0';
-            rc = mq_store_reject(c->store, k.body.data + a, SOURCE_SERVER,
+            for (size_t i = (size_t)at->valuedouble; lowest < i; lowest++)
+                sent_at = sent_at->next;
+            rc = mq_store_reject(c->store, sent_at->valuestring, SOURCE_SERVER,
                                  cJSON_IsString(reason) ? reason->valuestring
                                                         : "refused by the server",
                                  err);
-            k.body.data[b] = saved;
+            sent_at = sent_at->next;
+            lowest++;
             rej++;
         }
         if (rc == 0)
@@ -600,7 +598,7 @@ static int push(client *c, int *refused, mq_error *err)
         if (rc != 0)
             mq_store_rollback(c->store);
         cJSON_Delete(ans);
-        collect_free(&k);
+        cJSON_Delete(k.changes);
         if (rc != 0)
             return rc;
         c->rep->pushed += sent;
@@ -636,7 +634,7 @@ static int pull(client *c, mq_error *err)
         curl_free(esc);
 
         cJSON *ans = NULL;
-        rc = request(c, "GET", path, NULL, &ans, NULL, NULL, err);
+        rc = request(c, "GET", path, NULL, 0, &ans, NULL, NULL, err);
         if (rc != 0)
             return rc;
         cJSON *changes = cJSON_GetObjectItemCaseSensitive(ans, "changes");

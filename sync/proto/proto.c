@@ -1,9 +1,9 @@
 /*
  * sync/proto/proto.c - the pieces of the sync protocol that the client and
  * the server share: gzip bodies with a hard bound on what they inflate to,
- * byte buffers for building JSON bodies from the core's change text without
- * re-parsing it, random device tokens and batch ids, and SHA-256 so that the
- * server keeps only the hash of a token.
+ * byte buffers for bodies as they arrive, random device tokens and batch
+ * ids, and SHA-256 so that the server keeps only the hash of a token.  JSON
+ * bodies are built and printed with cJSON, by the client and the server.
  *
  * A gzip body that ends before its trailer is reported as MQ_EINVAL so that
  * the client can treat a truncated response as a transient failure and
@@ -11,7 +11,6 @@
  */
 #include "proto.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,63 +51,6 @@ int mq__buf_add(mq__buf *b, const void *p, size_t n)
 int mq__buf_puts(mq__buf *b, const char *s)
 {
     return mq__buf_add(b, s, strlen(s));
-}
-
-int mq__buf_printf(mq__buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
-        return MQ_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
-
-int mq__buf_json_string(mq__buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (mq__buf_add(b, "\"", 1) != 0)
-        return MQ_ENOMEM;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[7];
-        size_t n = 0;
-        switch (*p) {
-        case '"':
-        case '\\':
-            esc[n++] = '\\';
-            esc[n++] = (char)*p;
-            break;
-        case '\n':
-            esc[n++] = '\\';
-            esc[n++] = 'n';
-            break;
-        case '\r':
-            esc[n++] = '\\';
-            esc[n++] = 'r';
-            break;
-        case '\t':
-            esc[n++] = '\\';
-            esc[n++] = 't';
-            break;
-        default:
-            if (*p < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                n = 4;
-                esc[n++] = hex[*p >> 4];
-                esc[n++] = hex[*p & 15];
-            } else {
-                esc[n++] = (char)*p;
-            }
-        }
-        if (mq__buf_add(b, esc, n) != 0)
-            return MQ_ENOMEM;
-    }
-    return mq__buf_add(b, "\"", 1);
 }
 
 void mq__buf_free(mq__buf *b)

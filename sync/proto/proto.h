@@ -9,7 +9,6 @@
 #ifndef MQ_SYNC_PROTO_H
 #define MQ_SYNC_PROTO_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,14 +57,6 @@ typedef struct mq__buf {
 int mq__buf_add(mq__buf *b, const void *p, size_t n);
 /** Appends a NUL-terminated string. */
 int mq__buf_puts(mq__buf *b, const char *s);
-/** Appends formatted text. */
-int mq__buf_printf(mq__buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-/** Appends `s` as a JSON string literal, quotes included. */
-int mq__buf_json_string(mq__buf *b, const char *s);
 /** Frees the data and empties the buffer. */
 void mq__buf_free(mq__buf *b);
 

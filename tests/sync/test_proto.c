@@ -1,7 +1,7 @@
 /*
  * tests/sync/test_proto.c - unit tests of the protocol pieces both ends
- * share: gzip bodies (round trip, truncation, bombs), JSON string escaping,
- * tokens, SHA-256 and batch ids.
+ * share: gzip bodies (round trip, truncation, bombs), tokens, SHA-256 and
+ * batch ids.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,16 +72,6 @@ static void test_bomb(void)
     free(zeros);
 }
 
-static void test_json_string(void)
-{
-    mq__buf b = {0};
-    CHECK(mq__buf_json_string(&b, "a\"b\\c\n\x01 民情") == 0);
-    CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001 民情\"") == 0);
-    mq__buf_free(&b);
-    CHECK(mq__buf_printf(&b, "%d-%s", 42, "x") == 0 && strcmp(b.data, "42-x") == 0);
-    mq__buf_free(&b);
-}
-
 static void test_tokens(void)
 {
     char t1[MQ_PROTO_TOKEN_LEN + 1], t2[MQ_PROTO_TOKEN_LEN + 1], h[65];
@@ -114,7 +104,6 @@ int main(void)
 {
     test_gzip_round_trip();
     test_bomb();
-    test_json_string();
     test_tokens();
     test_batch_ids();
     if (failures) {
