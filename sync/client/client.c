@@ -93,7 +93,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
     }
     if (mq__buf_add(&x->raw, p, len) != 0)
-        return 0;
+        return 0; /* x->raw.failed: request() reports it */
     return len;
 }
 
@@ -227,6 +227,10 @@ static int request(client *c, const char *method, const char *path, const char *
                 rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                                   "%s %s: response exceeds %zu bytes", method, path,
                                   MQ_PROTO_MAX_BODY);
+            } else if (x.raw.failed) {
+                char what[600];
+                snprintf(what, sizeof what, "the answer of %s %s", method, path);
+                rc = mq__buf_check(&x.raw, what, err);
             } else if (transient_curl(cc)) {
                 transient = 1;
                 snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));

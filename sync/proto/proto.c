@@ -21,20 +21,31 @@
 
 /* ---- buffers ----------------------------------------------------------- */
 
+/* Makes room for `extra` more bytes and the terminator, or marks `b` failed. */
 static int buf_reserve(mq__buf *b, size_t extra)
 {
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (p == NULL)
+    if (b->failed)
         return MQ_ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    if (extra < b->cap - b->len) /* cap > len always holds once data is set */
+        return 0;
+    char *p = NULL;
+    if (extra < SIZE_MAX / 2 - b->len) {
+        size_t need = b->len + extra + 1;
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap *= 2;
+        p = realloc(b->data, cap);
+        if (p != NULL) {
+            b->data = p;
+            b->cap = cap;
+            return 0;
+        }
+    }
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 1;
+    return MQ_ENOMEM;
 }
 
 int mq__buf_add(mq__buf *b, const void *p, size_t n)
@@ -53,11 +64,18 @@ int mq__buf_puts(mq__buf *b, const char *s)
     return mq__buf_add(b, s, strlen(s));
 }
 
+int mq__buf_check(const mq__buf *b, const char *what, mq_error *err)
+{
+    if (!b->failed)
+        return 0;
+    return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                        "out of memory for %s", what);
+}
+
 void mq__buf_free(mq__buf *b)
 {
     free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    memset(b, 0, sizeof *b);
 }
 
 /* ---- gzip -------------------------------------------------------------- */

@@ -46,18 +46,31 @@
 
 /* ---- buffers ----------------------------------------------------------- */
 
-/** A growable byte buffer; `data` is always NUL-terminated when non-NULL. */
+/**
+ * A growable byte buffer, for bodies as they arrive.  `data` is
+ * NUL-terminated when non-NULL.  Sticky: an append that runs out of memory
+ * frees the data and sets `failed`, and every later append does nothing, so
+ * that a caller appends freely and checks once, with mq__buf_check(),
+ * before it uses the data.  Zero-initialised ({0}) is an empty buffer.
+ */
 typedef struct mq__buf {
     char *data;
     size_t len;
     size_t cap;
+    int failed;
 } mq__buf;
 
-/** Appends `n` bytes.  Returns 0 or MQ_ENOMEM. */
+/** Appends `n` bytes.  Returns 0, or MQ_ENOMEM when this or an earlier append failed. */
 int mq__buf_add(mq__buf *b, const void *p, size_t n);
-/** Appends a NUL-terminated string. */
+/** Appends a NUL-terminated string, as mq__buf_add(). */
 int mq__buf_puts(mq__buf *b, const char *s);
-/** Frees the data and empties the buffer. */
+/**
+ * 0 when every append so far succeeded; otherwise fills `err` with an
+ * out-of-memory error naming `what` (e.g. "the answer of GET /v1/pull") and
+ * returns MQ_ENOMEM.
+ */
+int mq__buf_check(const mq__buf *b, const char *what, mq_error *err);
+/** Frees the data and empties the buffer, which may then be used again. */
 void mq__buf_free(mq__buf *b);
 
 /* ---- gzip -------------------------------------------------------------- */

@@ -389,7 +389,9 @@ int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_erro
             mq__buf_add(&b, "\n", 1);
         }
         char h[65];
-        rc = mq__sha256_hex(b.data ? b.data : "", b.len, h, err);
+        rc = mq__buf_check(&b, "the device's areas", err);
+        if (rc == 0)
+            rc = mq__sha256_hex(b.data ? b.data : "", b.len, h, err);
         mq__buf_free(&b);
         if (rc == 0)
             snprintf(out->scope_tag, sizeof out->scope_tag, "%.8s", h);

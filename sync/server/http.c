@@ -251,14 +251,11 @@ static char *request_body(struct MHD_Connection *conn, request *rq, enum MHD_Res
         *r = reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "bad_encoding", msg);
         return NULL;
     }
-    char *plain = malloc(rq->body.len + 1);
-    if (plain == NULL) {
+    /* Not compressed: the body as received (NUL-terminated), handed over. */
+    char *plain = rq->body.data != NULL ? rq->body.data : calloc(1, 1);
+    memset(&rq->body, 0, sizeof rq->body);
+    if (plain == NULL)
         *r = MHD_NO;
-        return NULL;
-    }
-    if (rq->body.len)
-        memcpy(plain, rq->body.data, rq->body.len);
-    plain[rq->body.len] = '\0';
     return plain;
 }
 
@@ -710,6 +707,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- serving ----------------------------------------------------------- */
 
+/* Reads a PEM file whole, NUL-terminated; NULL (err filled) when it cannot
+ * be read or is empty. */
 static char *read_file(const char *path, mq_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -722,9 +721,20 @@ static char *read_file(const char *path, mq_error *err)
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         mq__buf_add(&b, chunk, n);
+    int rc = 0;
+    if (ferror(f))
+        rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "%s: %s", path,
+                          strerror(errno));
     fclose(f);
-    if (b.data == NULL)
-        mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, "%s is empty", path);
+    if (rc == 0)
+        rc = mq__buf_check(&b, path, err);
+    if (rc == 0 && b.len == 0)
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, "%s is empty",
+                          path);
+    if (rc != 0) {
+        mq__buf_free(&b);
+        return NULL;
+    }
     return b.data;
 }
 
