@@ -16,6 +16,9 @@
  *      ends, so a page is applied entirely or not at all.
  *   4. Pulled changes are applied with source "server", and the push leaves
  *      out that source: nothing pulled is sent back.
+ *   5. A change is parsed once on its way in (with its page, then handed to
+ *      mq_store_apply_json()) and never on its way out (the store's text is
+ *      spliced into the batch as raw JSON).
  *
  * Retries: a request that fails transiently (connection refused or reset, a
  * time-out, HTTP 408/429/5xx, a body truncated or not parseable) is sent
@@ -657,16 +660,12 @@ static int pull(client *c, mq_error *err)
         {
             if (rc != 0)
                 break;
-            char *text = cJSON_PrintUnformatted(ch);
-            if (text == NULL) {
-                rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                  "out of memory");
-                break;
-            }
+            /* Parsed once, with the page: the change goes to the store as is,
+             * and is printed only to be kept when it cannot apply here. */
             mq_apply_result res = MQ_APPLIED;
             mq_error aerr;
             mq_error_clear(&aerr);
-            rc = mq_store_apply_change(c->store, text, SOURCE_SERVER, &res, &aerr);
+            rc = mq_store_apply_json(c->store, ch, SOURCE_SERVER, NULL, &res, &aerr);
             if (rc != 0) {
                 *err = aerr;
             } else if (res == MQ_APPLIED) {
@@ -677,10 +676,14 @@ static int pull(client *c, mq_error *err)
                 char reason[MQ_ERROR_MESSAGE_MAX + 40];
                 snprintf(reason, sizeof reason, "pulled from the server: %s",
                          aerr.message);
-                rc = mq_store_reject(c->store, text, SOURCE_SERVER, reason, err);
+                char *text = cJSON_PrintUnformatted(ch);
+                rc = text != NULL
+                         ? mq_store_reject(c->store, text, SOURCE_SERVER, reason, err)
+                         : mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                        "out of memory");
+                cJSON_free(text);
                 rej++;
             }
-            free(text);
             n++;
         }
         if (rc == 0)

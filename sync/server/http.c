@@ -12,9 +12,13 @@
  *      changes nothing.  Pushes run one at a time (write_lock) so SQLite never
  *      has to refuse a writer.
  *   3. A device reads (pull) and writes (push) only changes in its areas:
- *      pulls pass the areas to mq_store_changes(), pushes check each change
- *      with mq_store_change_in_scope() before merging it.
+ *      pulls pass the areas to mq_store_changes(), pushes hand each change
+ *      to mq_store_apply_json() with the device's scope, which merges only
+ *      what is inside it.
  *   4. Every answer, errors included, carries "server_time" in ms.
+ *   5. A change is parsed once on its way from the wire to the store (the
+ *      push body, parsed whole) and never parsed on its way out (the pull
+ *      page splices the store's text in as raw JSON).
  */
 #include "server.h"
 
@@ -368,6 +372,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
 
     char source[80];
     snprintf(source, sizeof source, "device:%s", dev->name);
+    const mq_scope scope = {(const char *const *)dev->areas, dev->nareas};
     size_t applied = 0, dup = 0, rej = 0;
     /* The answer as recorded, {"batch":ID,"refused":[...],"applied":N,
      * "duplicate":N,"rejected":N}: answered by exception, counts and only the
@@ -392,17 +397,11 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         mq_apply_result res = MQ_REJECTED;
         mq_error ce;
         mq_error_clear(&ce);
-        char *text = NULL;
         if (!cJSON_IsObject(ch)) {
             snprintf(reason, sizeof reason, "invalid: a change is a JSON object");
-        } else if ((text = cJSON_PrintUnformatted(ch)) == NULL) {
-            rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                              "out of memory");
-            break;
         } else {
-            int arc =
-                mq_store_apply_scoped(st, text, source, (const char *const *)dev->areas,
-                                      dev->nareas, &res, &ce);
+            /* Parsed once, with the body: the change goes to the store as is. */
+            int arc = mq_store_apply_json(st, ch, source, &scope, &res, &ce);
             if (arc != 0 && !is_refusal(arc)) {
                 rc = arc;
                 e = ce;
@@ -414,14 +413,22 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
                          dev->name);
             }
         }
-        if (rc == 0 && reason[0]) {
+        if (rc == 0 && reason[0] && cJSON_IsObject(ch)) {
+            /* Kept on the server too, for the county to review, and printed
+             * only for that; a change that is not even an object cannot be
+             * kept and is only answered.  Keeping it is best effort: the
+             * device keeps it with the reason in any case. */
+            char *text = cJSON_PrintUnformatted(ch);
             mq_error re;
-            /* Kept on the server too, for the county to review; a change that
-             * is not even an object cannot be kept and is only answered. */
-            if (text != NULL)
-                mq_store_reject(st, text, source, reason, &re);
+            if (text == NULL)
+                rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                  "out of memory");
+            else if (mq_store_reject(st, text, source, reason, &re) != 0)
+                fprintf(stderr,
+                        "minqing-server: cannot keep a change refused from %s: %s\n",
+                        dev->name, re.message);
+            cJSON_free(text);
         }
-        free(text);
         if (rc != 0)
             break;
         if (reason[0]) {

@@ -131,6 +131,12 @@ check(s == 200 and not j1["replayed"], "push: %d %r" % (s, j1))
 check((j1["applied"], j1["duplicate"], j1["rejected"]) == (1, 0, 1), "counts: %r" % j1)
 check([(r["i"], r["v"]) for r in j1["refused"]] == [(1, bad["v"])], "refused: %r" % j1)
 check(j1["refused"][0]["reason"].startswith("invalid:"), "reason: %r" % j1["refused"][0])
+# The server keeps the refused change too, as it was sent.
+kept = [r for r in read_jsonl(subprocess.run([MINQING, "--db", srv.db, "rejected"],
+                                             capture_output=True, text=True).stdout)
+        if r.get("change", {}).get("v") == bad["v"]]
+check(len(kept) == 1 and kept[0]["change"] == bad and kept[0]["source"] == "device:t2" and
+      kept[0]["reason"] == j1["refused"][0]["reason"], "kept on the server: %r" % kept)
 s, j2 = call("POST", "/v1/push", body=batch)
 check(s == 200 and j2["replayed"] and j2["refused"] == j1["refused"] and
       j2["applied"] == 1, "replay: %r" % j2)
