@@ -16,6 +16,9 @@
  *      ends, so a page is applied entirely or not at all.
  *   4. Pulled changes are applied with source "server", and the push leaves
  *      out that source: nothing pulled is sent back.
+ *   5. A change is parsed once on its way in (with its page, then handed to
+ *      mq_store_apply_json()) and never on its way out (the store's text is
+ *      spliced into the batch as raw JSON).
  *
  * Retries: a request that fails transiently (connection refused or reset, a
  * time-out, HTTP 408/429/5xx, a body truncated or not parseable) is sent
@@ -27,6 +30,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +96,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
     }
     if (mq__buf_add(&x->raw, p, len) != 0)
-        return 0;
+        return 0; /* x->raw.failed: request() reports it */
     return len;
 }
 
@@ -160,10 +164,12 @@ static void error_text(const exchange *x, const char *body, char *out, size_t n)
 
 /*
  * Sends one request and returns its parsed JSON body (the caller's) on a 2xx
- * answer.  `body` (may be NULL for GET) is the inflated JSON to send.
+ * answer.  `body` (may be NULL for GET) is the inflated JSON to send, `len`
+ * bytes of it.
  */
-static int request(client *c, const char *method, const char *path, const mq__buf *body,
-                   cJSON **out, int64_t *t0_out, int64_t *t1_out, mq_error *err)
+static int request(client *c, const char *method, const char *path, const char *body,
+                   size_t len, cJSON **out, int64_t *t0_out, int64_t *t1_out,
+                   mq_error *err)
 {
     unsigned char *gz = NULL;
     size_t gzlen = 0;
@@ -172,16 +178,16 @@ static int request(client *c, const char *method, const char *path, const mq__bu
 
     *out = NULL;
     if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "server URL is too long");
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "server URL is too long");
     if (body != NULL) {
-        rc = mq__gzip(body->data, body->len, &gz, &gzlen, err);
+        rc = mq__gzip(body, len, &gz, &gzlen, err);
         if (rc != 0)
             return rc;
         if (gzlen > MQ_PROTO_MAX_BODY) {
             free(gz);
-            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                 "request body of %zu bytes exceeds the limit", gzlen);
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "request body of %zu bytes exceeds the limit", gzlen);
         }
     }
 
@@ -221,18 +227,22 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         rc = 0;
         if (cc != CURLE_OK) {
             if (x.too_large) {
-                rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                   "%s %s: response exceeds %zu bytes", method, path,
-                                   MQ_PROTO_MAX_BODY);
+                rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                  "%s %s: response exceeds %zu bytes", method, path,
+                                  MQ_PROTO_MAX_BODY);
+            } else if (x.raw.failed) {
+                char what[600];
+                snprintf(what, sizeof what, "the answer of %s %s", method, path);
+                rc = mq__buf_check(&x.raw, what, err);
             } else if (transient_curl(cc)) {
                 transient = 1;
                 snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
-                mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s %s: %s", method,
-                              path, curl_easy_strerror(cc));
+                mq_error_set(err, MQ_ENET, MQ_DOMAIN_CURL, (int)cc, "%s %s: %s", method,
+                             path, curl_easy_strerror(cc));
             } else {
                 /* TLS verification and the like: retrying cannot help. */
-                rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
-                                   c->base, path, curl_easy_strerror(cc));
+                rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_CURL, (int)cc, "%s%s: %s",
+                                  c->base, path, curl_easy_strerror(cc));
             }
         } else {
             curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &x.status);
@@ -243,11 +253,11 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                 if (zrc == MQ_EINVAL) {
                     transient = 1;
                     snprintf(why, sizeof why, "%s", zerr.message);
-                    mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET, "%s %s: %s",
-                                  method, path, zerr.message);
+                    mq_error_set(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET, "%s %s: %s",
+                                 method, path, zerr.message);
                 } else if (zrc != 0) {
-                    rc = mq__sync_fail(err, zrc, MQ_DOMAIN_MINQING, zrc, "%s %s: %s",
-                                       method, path, zerr.message);
+                    rc = mq_error_set(err, zrc, MQ_DOMAIN_MINQING, zrc, "%s %s: %s",
+                                      method, path, zerr.message);
                 }
             } else if (x.raw.data != NULL) {
                 plain = x.raw.data;
@@ -262,8 +272,8 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                         cJSON_Delete(j);
                         transient = 1;
                         snprintf(why, sizeof why, "response body is not complete JSON");
-                        mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET,
-                                      "%s %s: %s", method, path, why);
+                        mq_error_set(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET,
+                                     "%s %s: %s", method, path, why);
                     } else {
                         *out = j;
                     }
@@ -273,16 +283,15 @@ static int request(client *c, const char *method, const char *path, const mq__bu
                     if (x.status >= 500 || x.status == 408 || x.status == 429) {
                         transient = 1;
                         snprintf(why, sizeof why, "HTTP %ld (%s)", x.status, text);
-                        mq__sync_fail(err, MQ_ENET, MQ_DOMAIN_HTTP, (int)x.status,
-                                      "%s %s: HTTP %ld: %s", method, path, x.status,
-                                      text);
+                        mq_error_set(err, MQ_ENET, MQ_DOMAIN_HTTP, (int)x.status,
+                                     "%s %s: HTTP %ld: %s", method, path, x.status, text);
                     } else {
                         int code = (x.status == 401 || x.status == 403) ? MQ_EAUTH
                                    : x.status == 404                    ? MQ_ENOTFOUND
                                                                         : MQ_EINVAL;
-                        rc = mq__sync_fail(err, code, MQ_DOMAIN_HTTP, (int)x.status,
-                                           "server refused %s %s: HTTP %ld: %s", method,
-                                           path, x.status, text);
+                        rc = mq_error_set(err, code, MQ_DOMAIN_HTTP, (int)x.status,
+                                          "server refused %s %s: HTTP %ld: %s", method,
+                                          path, x.status, text);
                     }
                 }
             }
@@ -309,16 +318,11 @@ static int request(client *c, const char *method, const char *path, const mq__bu
         int64_t spent = mq_platform_time_ms() - start;
         if (spent < 0 || (uint64_t)spent + wait > c->budget_ms) {
             free(gz);
-            err->rc = MQ_ENET;
-            char msg[MQ_ERROR_MESSAGE_MAX + 80];
-            snprintf(msg, sizeof msg, "%s (gave up after %u attempts in %.1f s)",
-                     err->message, attempt + 1, (double)spent / 1000.0);
-            size_t len = strlen(msg);
-            if (len >= MQ_ERROR_MESSAGE_MAX)
-                len = MQ_ERROR_MESSAGE_MAX - 1;
-            memcpy(err->message, msg, len);
-            err->message[len] = '\0';
-            return MQ_ENET;
+            /* The last attempt's error, with how long we tried. */
+            mq_error last = *err;
+            return mq_error_set(err, MQ_ENET, last.domain, last.code,
+                                "%s (gave up after %u attempts in %.1f s)", last.message,
+                                attempt + 1, (double)spent / 1000.0);
         }
         say(c, "retrying %s %s in %.1f s: %s", method, path, wait / 1000.0, why);
         c->rep->retries++;
@@ -353,7 +357,7 @@ static int session(client *c, mq_error *err)
 {
     cJSON *j = NULL;
     int64_t t0 = 0, t1 = 0;
-    int rc = request(c, "GET", "/v1/session", NULL, &j, &t0, &t1, err);
+    int rc = request(c, "GET", "/v1/session", NULL, 0, &j, &t0, &t1, err);
     if (rc != 0)
         return rc;
     cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "server_time");
@@ -361,8 +365,8 @@ static int session(client *c, mq_error *err)
     cJSON *lim = cJSON_GetObjectItemCaseSensitive(j, "max_batch");
     if (!cJSON_IsNumber(st)) {
         cJSON_Delete(j);
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "GET /v1/session: no server_time in the answer");
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "GET /v1/session: no server_time in the answer");
     }
     if (cJSON_IsNumber(lim) && lim->valuedouble >= 1)
         c->max_batch = (size_t)lim->valuedouble;
@@ -401,45 +405,49 @@ static int session(client *c, mq_error *err)
 
 /* ---- push -------------------------------------------------------------- */
 
+/*
+ * The changes of one batch, as the store hands them over: each is spliced
+ * into the request as raw JSON, never parsed on this side.  `bytes` is about
+ * what they take in the body.
+ */
 typedef struct collect {
-    mq__buf body;
-    size_t *off; /* start and end of each change in body */
-    size_t n, cap;
+    cJSON *changes; /* array of raw items */
+    size_t n, bytes;
     int oom;
 } collect;
 
 static int collect_change(void *ctx, const char *json)
 {
     collect *k = ctx;
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 256;
-        size_t *p = realloc(k->off, cap * 2 * sizeof *p);
-        if (p == NULL) {
-            k->oom = 1;
-            return 1;
-        }
-        k->off = p;
-        k->cap = cap;
-    }
-    if ((k->n > 0 && mq__buf_add(&k->body, ",", 1) != 0)) {
+    cJSON *raw = cJSON_CreateRaw(json);
+    if (raw == NULL || !cJSON_AddItemToArray(k->changes, raw)) {
+        cJSON_Delete(raw);
         k->oom = 1;
         return 1;
     }
-    k->off[2 * k->n] = k->body.len;
-    if (mq__buf_puts(&k->body, json) != 0) {
-        k->oom = 1;
-        return 1;
-    }
-    k->off[2 * k->n + 1] = k->body.len;
     k->n++;
+    k->bytes += strlen(json) + 1;
     return 0;
 }
 
-static void collect_free(collect *k)
+/*
+ * The push request {"batch":ID,"site":SITE,"changes":[...]}, printed without
+ * whitespace; NULL when out of memory.  `changes` is borrowed and left as it
+ * was.  The same batch prints to the same bytes every time: the server knows
+ * a resent batch by its id and the SHA-256 of its body.
+ */
+static char *push_body(const char *id, const char *site, cJSON *changes, size_t bytes)
 {
-    mq__buf_free(&k->body);
-    free(k->off);
-    memset(k, 0, sizeof *k);
+    cJSON *req = cJSON_CreateObject();
+    if (cJSON_AddStringToObject(req, "batch", id) == NULL ||
+        cJSON_AddStringToObject(req, "site", site) == NULL ||
+        !cJSON_AddItemReferenceToObject(req, "changes", changes)) {
+        cJSON_Delete(req);
+        return NULL;
+    }
+    char *text = cJSON_PrintBuffered(req, (int)(bytes + 256), 0);
+    cJSON_Delete(req); /* a reference: `changes` stays whole */
+    return text;
 }
 
 /* The batch id for the range (since, next]: the pending one, or a new one. */
@@ -499,50 +507,42 @@ static int push(client *c, int *refused, mq_error *err)
     if (rc != 0)
         return rc;
     for (;;) {
-        collect k;
-        memset(&k, 0, sizeof k);
-        mq__buf_puts(&k.body, "");
+        collect k = {cJSON_CreateArray(), 0, 0, 0};
         int64_t next = cursor;
         mq_changes_query q = {cursor, limit, NULL, 0, SOURCE_SERVER};
-        rc = mq_store_changes(c->store, &q, collect_change, &k, &next, err);
+        k.oom = k.changes == NULL;
+        rc = k.oom ? 0 : mq_store_changes(c->store, &q, collect_change, &k, &next, err);
         if (rc == 0 && k.oom)
-            rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory collecting changes to push");
+            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory collecting changes to push");
         if (rc != 0) {
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             return rc;
         }
         if (k.n == 0) {
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             if (next > cursor)
                 rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
             return rc;
         }
-        if (k.body.len > MQ_PROTO_SOFT_INFLATED && limit > 1) {
-            collect_free(&k);
+        if (k.bytes > MQ_PROTO_SOFT_INFLATED && limit > 1) {
+            cJSON_Delete(k.changes);
             limit /= 2;
             continue;
         }
         char id[80];
         rc = batch_id(c, cursor, next, id, err);
-        mq__buf req = {0};
-        if (rc == 0) {
-            mq__buf_puts(&req, "{\"batch\":");
-            mq__buf_json_string(&req, id);
-            mq__buf_puts(&req, ",\"site\":");
-            mq__buf_json_string(&req, mq_store_site(c->store));
-            mq__buf_puts(&req, ",\"changes\":[");
-            mq__buf_add(&req, k.body.data, k.body.len);
-            if (mq__buf_puts(&req, "]}") != 0)
-                rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                   "out of memory building a batch");
-        }
+        char *req = NULL;
+        if (rc == 0 &&
+            (req = push_body(id, mq_store_site(c->store), k.changes, k.bytes)) == NULL)
+            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory building a batch of %zu changes", k.n);
         cJSON *ans = NULL;
         if (rc == 0)
-            rc = request(c, "POST", "/v1/push", &req, &ans, NULL, NULL, err);
-        mq__buf_free(&req);
+            rc = request(c, "POST", "/v1/push", req, strlen(req), &ans, NULL, NULL, err);
+        cJSON_free(req);
         if (rc != 0) {
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             return rc;
         }
         /* The answer counts the results and lists only the refused changes,
@@ -558,18 +558,19 @@ static int push(client *c, int *refused, mq_error *err)
         }
         if (!well_formed || counts[0] + counts[1] + counts[2] != (double)k.n ||
             counts[2] != (double)cJSON_GetArraySize(refused_list)) {
-            rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                               "POST /v1/push: %zu changes sent but the answer counts "
-                               "%.0f applied, %.0f duplicate and %.0f refused",
-                               k.n, counts[0], counts[1], counts[2]);
+            rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                              "POST /v1/push: %zu changes sent but the answer counts "
+                              "%.0f applied, %.0f duplicate and %.0f refused",
+                              k.n, counts[0], counts[1], counts[2]);
             cJSON_Delete(ans);
-            collect_free(&k);
+            cJSON_Delete(k.changes);
             return rc;
         }
         /* Invariant 1: the refused changes and the cursor in one transaction. */
         size_t sent = k.n, applied = (size_t)counts[0], dup = (size_t)counts[1], rej = 0;
         rc = mq_store_begin(c->store, err);
-        size_t lowest = 0; /* indexes come in order, each once */
+        size_t lowest = 0;                 /* indexes come in order, each once */
+        cJSON *sent_at = k.changes->child; /* change number `lowest` */
         cJSON *r;
         cJSON_ArrayForEach(r, refused_list)
         {
@@ -579,22 +580,20 @@ static int push(client *c, int *refused, mq_error *err)
             cJSON *reason = cJSON_GetObjectItemCaseSensitive(r, "reason");
             if (!cJSON_IsNumber(at) || at->valuedouble < (double)lowest ||
                 at->valuedouble >= (double)k.n) {
-                rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                   "POST /v1/push: refused change index %.0f: not one of "
-                                   "the %zu sent, in order",
-                                   cJSON_IsNumber(at) ? at->valuedouble : -1.0, k.n);
+                rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                  "POST /v1/push: refused change index %.0f: not one of "
+                                  "the %zu sent, in order",
+                                  cJSON_IsNumber(at) ? at->valuedouble : -1.0, k.n);
                 break;
             }
-            size_t i = (size_t)at->valuedouble;
-            lowest = i + 1;
-            size_t a = k.off[2 * i], b = k.off[2 * i + 1];
-            char saved = k.body.data[b];
-            k.body.data[b] = '\0';
-            rc = mq_store_reject(c->store, k.body.data + a, SOURCE_SERVER,
+            for (size_t i = (size_t)at->valuedouble; lowest < i; lowest++)
+                sent_at = sent_at->next;
+            rc = mq_store_reject(c->store, sent_at->valuestring, SOURCE_SERVER,
                                  cJSON_IsString(reason) ? reason->valuestring
                                                         : "refused by the server",
                                  err);
-            k.body.data[b] = saved;
+            sent_at = sent_at->next;
+            lowest++;
             rej++;
         }
         if (rc == 0)
@@ -606,7 +605,7 @@ static int push(client *c, int *refused, mq_error *err)
         if (rc != 0)
             mq_store_rollback(c->store);
         cJSON_Delete(ans);
-        collect_free(&k);
+        cJSON_Delete(k.changes);
         if (rc != 0)
             return rc;
         c->rep->pushed += sent;
@@ -635,14 +634,14 @@ static int pull(client *c, mq_error *err)
         char *esc = curl_easy_escape(c->curl, cursor ? cursor : "", 0);
         mq_free(cursor);
         if (esc == NULL)
-            return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                 "out of memory");
+            return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                "out of memory");
         char path[512];
         snprintf(path, sizeof path, "/v1/pull?cursor=%s&limit=%zu", esc, c->batch);
         curl_free(esc);
 
         cJSON *ans = NULL;
-        rc = request(c, "GET", path, NULL, &ans, NULL, NULL, err);
+        rc = request(c, "GET", path, NULL, 0, &ans, NULL, NULL, err);
         if (rc != 0)
             return rc;
         cJSON *changes = cJSON_GetObjectItemCaseSensitive(ans, "changes");
@@ -650,8 +649,8 @@ static int pull(client *c, mq_error *err)
         cJSON *more = cJSON_GetObjectItemCaseSensitive(ans, "more");
         if (!cJSON_IsArray(changes) || !cJSON_IsString(next)) {
             cJSON_Delete(ans);
-            return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                 "GET /v1/pull: answer lacks changes or cursor");
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "GET /v1/pull: answer lacks changes or cursor");
         }
         /* Invariant 3: the page and its cursor in one transaction. */
         size_t n = 0, applied = 0, dup = 0, rej = 0;
@@ -661,16 +660,12 @@ static int pull(client *c, mq_error *err)
         {
             if (rc != 0)
                 break;
-            char *text = cJSON_PrintUnformatted(ch);
-            if (text == NULL) {
-                rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                   "out of memory");
-                break;
-            }
+            /* Parsed once, with the page: the change goes to the store as is,
+             * and is printed only to be kept when it cannot apply here. */
             mq_apply_result res = MQ_APPLIED;
             mq_error aerr;
             mq_error_clear(&aerr);
-            rc = mq_store_apply_change(c->store, text, SOURCE_SERVER, &res, &aerr);
+            rc = mq_store_apply_json(c->store, ch, SOURCE_SERVER, NULL, &res, &aerr);
             if (rc != 0) {
                 *err = aerr;
             } else if (res == MQ_APPLIED) {
@@ -681,10 +676,14 @@ static int pull(client *c, mq_error *err)
                 char reason[MQ_ERROR_MESSAGE_MAX + 40];
                 snprintf(reason, sizeof reason, "pulled from the server: %s",
                          aerr.message);
-                rc = mq_store_reject(c->store, text, SOURCE_SERVER, reason, err);
+                char *text = cJSON_PrintUnformatted(ch);
+                rc = text != NULL
+                         ? mq_store_reject(c->store, text, SOURCE_SERVER, reason, err)
+                         : mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                        "out of memory");
+                cJSON_free(text);
                 rej++;
             }
-            free(text);
             n++;
         }
         if (rc == 0)
@@ -744,8 +743,8 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     int64_t started = mq_platform_time_ms();
 
     if (mq_store_site(store) == NULL)
-        return mq__sync_fail(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
-                             "this replica has no site yet: run init --site NAME first");
+        return mq_error_set(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
+                            "this replica has no site yet: run init --site NAME first");
     if ((rc = mq_store_setting_get(store, "sync.url", &url, err)) != 0 ||
         (rc = mq_store_setting_get(store, "sync.token", &token, err)) != 0 ||
         (rc = mq_store_setting_get(store, "sync.cacert", &cacert, err)) != 0)
@@ -754,20 +753,20 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     const char *use_token = opts->token ? opts->token : token;
     const char *use_cacert = opts->cacert ? opts->cacert : cacert;
     if (use_url == NULL || *use_url == '\0') {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "no server: give the server's URL (--server URL) once");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "no server: give the server's URL (--server URL) once");
         goto out;
     }
     if (strncmp(use_url, "http://", 7) != 0 && strncmp(use_url, "https://", 8) != 0) {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "server URL \"%s\" must start with http:// or https://",
-                           use_url);
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "server URL \"%s\" must start with http:// or https://",
+                          use_url);
         goto out;
     }
     if (use_token == NULL || *use_token == '\0') {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "no device token: give the token that `minqing-server device "
-                           "add` printed (--token TOKEN) once");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "no device token: give the token that `minqing-server device "
+                          "add` printed (--token TOKEN) once");
         goto out;
     }
     c.store = store;
@@ -788,26 +787,26 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.base = malloc(ulen + 1);
     char auth[160];
     if (c.base == NULL) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
         goto out;
     }
     memcpy(c.base, use_url, ulen);
     c.base[ulen] = '\0';
     if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", use_token) >=
         (int)sizeof auth) {
-        rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                           "device token is too long");
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                          "device token is too long");
         goto out;
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_CURL, 0, "cannot initialise libcurl");
+        rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_CURL, 0, "cannot initialise libcurl");
         goto out;
     }
     c.curl = curl_easy_init();
     if (c.curl == NULL) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_CURL, 0,
-                           "cannot create a curl handle");
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_CURL, 0,
+                          "cannot create a curl handle");
         goto out;
     }
     c.headers = curl_slist_append(c.headers, auth);
@@ -817,8 +816,7 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.headers = curl_slist_append(c.headers, "Accept: application/json");
     c.headers = curl_slist_append(c.headers, "Expect:");
     curl_easy_setopt(c.curl, CURLOPT_HTTPHEADER, c.headers);
-    curl_easy_setopt(c.curl, CURLOPT_USERAGENT,
-                     "minqing/" MQ_VERSION_STRING);
+    curl_easy_setopt(c.curl, CURLOPT_USERAGENT, "minqing/" MQ_VERSION_STRING);
     curl_easy_setopt(c.curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c.curl, CURLOPT_TIMEOUT_MS, (long)c.timeout_ms);
@@ -858,10 +856,10 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
             say(&c, "warning: cannot take the enrolled cadre %s: %s", c.cadre, e.message);
     }
     if (rc == 0 && refused)
-        rc = mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                           "the server refused %zu change(s); they are kept with the "
-                           "server's reasons (see `minqing rejected`)",
-                           report->push_rejected);
+        rc = mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                          "the server refused %zu change(s); they are kept with the "
+                          "server's reasons (see `minqing rejected`)",
+                          report->push_rejected);
 out:
     report->elapsed_ms = mq_platform_time_ms() - started;
     if (c.curl != NULL)

@@ -1,9 +1,9 @@
 /*
  * sync/proto/proto.c - the pieces of the sync protocol that the client and
  * the server share: gzip bodies with a hard bound on what they inflate to,
- * byte buffers for building JSON bodies from the core's change text without
- * re-parsing it, random device tokens and batch ids, and SHA-256 so that the
- * server keeps only the hash of a token.
+ * byte buffers for bodies as they arrive, random device tokens and batch
+ * ids, and SHA-256 so that the server keeps only the hash of a token.  JSON
+ * bodies are built and printed with cJSON, by the client and the server.
  *
  * A gzip body that ends before its trailer is reported as MQ_EINVAL so that
  * the client can treat a truncated response as a transient failure and
@@ -11,7 +11,6 @@
  */
 #include "proto.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,36 +19,33 @@
 
 #include "platform.h"
 
-int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
-{
-    if (err != NULL) {
-        va_list ap;
-        err->rc = rc;
-        err->domain = domain;
-        err->code = code;
-        va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* ---- buffers ----------------------------------------------------------- */
 
+/* Makes room for `extra` more bytes and the terminator, or marks `b` failed. */
 static int buf_reserve(mq__buf *b, size_t extra)
 {
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (p == NULL)
+    if (b->failed)
         return MQ_ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    if (extra < b->cap - b->len) /* cap > len always holds once data is set */
+        return 0;
+    char *p = NULL;
+    if (extra < SIZE_MAX / 2 - b->len) {
+        size_t need = b->len + extra + 1;
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap *= 2;
+        p = realloc(b->data, cap);
+        if (p != NULL) {
+            b->data = p;
+            b->cap = cap;
+            return 0;
+        }
+    }
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 1;
+    return MQ_ENOMEM;
 }
 
 int mq__buf_add(mq__buf *b, const void *p, size_t n)
@@ -68,68 +64,18 @@ int mq__buf_puts(mq__buf *b, const char *s)
     return mq__buf_add(b, s, strlen(s));
 }
 
-int mq__buf_printf(mq__buf *b, const char *fmt, ...)
+int mq__buf_check(const mq__buf *b, const char *what, mq_error *err)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
-        return MQ_ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
-
-int mq__buf_json_string(mq__buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (mq__buf_add(b, "\"", 1) != 0)
-        return MQ_ENOMEM;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[7];
-        size_t n = 0;
-        switch (*p) {
-        case '"':
-        case '\\':
-            esc[n++] = '\\';
-            esc[n++] = (char)*p;
-            break;
-        case '\n':
-            esc[n++] = '\\';
-            esc[n++] = 'n';
-            break;
-        case '\r':
-            esc[n++] = '\\';
-            esc[n++] = 'r';
-            break;
-        case '\t':
-            esc[n++] = '\\';
-            esc[n++] = 't';
-            break;
-        default:
-            if (*p < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                n = 4;
-                esc[n++] = hex[*p >> 4];
-                esc[n++] = hex[*p & 15];
-            } else {
-                esc[n++] = (char)*p;
-            }
-        }
-        if (mq__buf_add(b, esc, n) != 0)
-            return MQ_ENOMEM;
-    }
-    return mq__buf_add(b, "\"", 1);
+    if (!b->failed)
+        return 0;
+    return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                        "out of memory for %s", what);
 }
 
 void mq__buf_free(mq__buf *b)
 {
     free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
+    memset(b, 0, sizeof *b);
 }
 
 /* ---- gzip -------------------------------------------------------------- */
@@ -144,14 +90,14 @@ int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
     /* windowBits 15 + 16 selects the gzip wrapper; level 6 is zlib's default
      * balance, and JSON of records compresses about 5:1 at it. */
     if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gzip: cannot initialise zlib");
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gzip: cannot initialise zlib");
     size_t cap = deflateBound(&zs, (uLong)n);
     unsigned char *buf = malloc(cap);
     if (buf == NULL) {
         deflateEnd(&zs);
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gzip: out of memory for %zu bytes", cap);
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gzip: out of memory for %zu bytes", cap);
     }
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)n;
@@ -162,8 +108,8 @@ int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
     deflateEnd(&zs);
     if (zrc != Z_STREAM_END) {
         free(buf);
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "gzip: deflate failed (%d)", zrc);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "gzip: deflate failed (%d)", zrc);
     }
     *out = buf;
     *out_len = got;
@@ -178,16 +124,16 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
     *out = NULL;
     *out_len = 0;
     if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gunzip: cannot initialise zlib");
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gunzip: cannot initialise zlib");
     size_t cap = n * 4 + 1024;
     if (cap > max + 1)
         cap = max + 1;
     char *buf = malloc(cap + 1);
     if (buf == NULL) {
         inflateEnd(&zs);
-        return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                             "gunzip: out of memory");
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "gunzip: out of memory");
     }
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)n;
@@ -198,16 +144,16 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
             if (cap > max) {
                 free(buf);
                 inflateEnd(&zs);
-                return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                                     "body inflates past the limit of %zu bytes", max);
+                return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                                    "body inflates past the limit of %zu bytes", max);
             }
             size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             char *p = realloc(buf, ncap + 1);
             if (p == NULL) {
                 free(buf);
                 inflateEnd(&zs);
-                return mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                     "gunzip: out of memory");
+                return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                    "gunzip: out of memory");
             }
             buf = p;
             cap = ncap;
@@ -227,17 +173,17 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
     inflateEnd(&zs);
     if (zrc != Z_STREAM_END || trailing) {
         free(buf);
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "gzip body is %s (zlib %d after %zu of %zu bytes)",
-                             zrc == Z_STREAM_END  ? "followed by extra bytes"
-                             : zrc == Z_BUF_ERROR ? "truncated"
-                                                  : "corrupt",
-                             zrc, n - zs.avail_in, n);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "gzip body is %s (zlib %d after %zu of %zu bytes)",
+                            zrc == Z_STREAM_END  ? "followed by extra bytes"
+                            : zrc == Z_BUF_ERROR ? "truncated"
+                                                 : "corrupt",
+                            zrc, n - zs.avail_in, n);
     }
     if (len > max) {
         free(buf);
-        return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                             "body inflates past the limit of %zu bytes", max);
+        return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                            "body inflates past the limit of %zu bytes", max);
     }
     buf[len] = '\0';
     *out = buf;
@@ -261,11 +207,11 @@ int mq__random_hex(char *out, size_t nbytes, mq_error *err)
 {
     unsigned char raw[64];
     if (nbytes > sizeof raw)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "random id of %zu bytes is too long", nbytes);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "random id of %zu bytes is too long", nbytes);
     if (mq_platform_random(raw, nbytes) != 0)
-        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, 0,
-                             "cannot read the system's random generator");
+        return mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, 0,
+                            "cannot read the system's random generator");
     to_hex(raw, nbytes, out);
     return 0;
 }
@@ -284,9 +230,8 @@ int mq__sha256_hex(const void *data, size_t n, char out[65], mq_error *err)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_MINQING, MQ_EIO,
-                             "SHA-256 failed in libcrypto");
+        return mq_error_set(err, MQ_EIO, MQ_DOMAIN_MINQING, MQ_EIO,
+                            "SHA-256 failed in libcrypto");
     to_hex(md, 32, out);
     return 0;
 }
-

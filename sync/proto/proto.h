@@ -1,7 +1,7 @@
 /*
  * sync/proto/proto.h - what both ends of the sync protocol share: the limits
  * of docs/PROTOCOL.md, gzip bodies, growable byte buffers, device tokens and
- * their hashes, and the error helper of the sync module.
+ * their hashes.  Errors are filled with mq_error_set() (minqing/error.h).
  *
  * Internal to sync/: the client (sync/client) and the server (sync/server)
  * include it; front ends use minqing/sync.h.
@@ -9,7 +9,6 @@
 #ifndef MQ_SYNC_PROTO_H
 #define MQ_SYNC_PROTO_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,37 +44,33 @@
 /** Clock difference above which the user is told that the clock is wrong. */
 #define MQ_PROTO_CLOCK_WARN_MS ((int64_t)5 * 60 * 1000)
 
-/* ---- errors ------------------------------------------------------------ */
-
-/** Fills `err` (may be NULL) with `rc`, `domain`, `code` and a message; returns rc. */
-int mq__sync_fail(mq_error *err, int rc, mq_domain domain, int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 5, 6)))
-#endif
-    ;
-
 /* ---- buffers ----------------------------------------------------------- */
 
-/** A growable byte buffer; `data` is always NUL-terminated when non-NULL. */
+/**
+ * A growable byte buffer, for bodies as they arrive.  `data` is
+ * NUL-terminated when non-NULL.  Sticky: an append that runs out of memory
+ * frees the data and sets `failed`, and every later append does nothing, so
+ * that a caller appends freely and checks once, with mq__buf_check(),
+ * before it uses the data.  Zero-initialised ({0}) is an empty buffer.
+ */
 typedef struct mq__buf {
     char *data;
     size_t len;
     size_t cap;
+    int failed;
 } mq__buf;
 
-/** Appends `n` bytes.  Returns 0 or MQ_ENOMEM. */
+/** Appends `n` bytes.  Returns 0, or MQ_ENOMEM when this or an earlier append failed. */
 int mq__buf_add(mq__buf *b, const void *p, size_t n);
-/** Appends a NUL-terminated string. */
+/** Appends a NUL-terminated string, as mq__buf_add(). */
 int mq__buf_puts(mq__buf *b, const char *s);
-/** Appends formatted text. */
-int mq__buf_printf(mq__buf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-/** Appends `s` as a JSON string literal, quotes included. */
-int mq__buf_json_string(mq__buf *b, const char *s);
-/** Frees the data and empties the buffer. */
+/**
+ * 0 when every append so far succeeded; otherwise fills `err` with an
+ * out-of-memory error naming `what` (e.g. "the answer of GET /v1/pull") and
+ * returns MQ_ENOMEM.
+ */
+int mq__buf_check(const mq__buf *b, const char *what, mq_error *err);
+/** Frees the data and empties the buffer, which may then be used again. */
 void mq__buf_free(mq__buf *b);
 
 /* ---- gzip -------------------------------------------------------------- */

@@ -59,8 +59,8 @@ static const char *const SCHEMA_SQL =
 
 static int db_fail(mq_error *err, sqlite3 *db, const char *what)
 {
-    return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_SQLITE, sqlite3_extended_errcode(db),
-                         "%s: %s", what, sqlite3_errmsg(db));
+    return mq_error_set(err, MQ_EIO, MQ_DOMAIN_SQLITE, sqlite3_extended_errcode(db),
+                        "%s: %s", what, sqlite3_errmsg(db));
 }
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, mq_error *err)
@@ -89,9 +89,9 @@ int mq__server_open(mq_store **out, const char *path, mq_error *err)
     if (mq_store_site(s) == NULL) {
         rc = mq_store_init(s, MQ_SERVER_SITE, NULL, err);
     } else if (strcmp(mq_store_site(s), MQ_SERVER_SITE) != 0) {
-        rc = mq__sync_fail(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
-                           "%s is the replica of site \"%s\", not a server's file", path,
-                           mq_store_site(s));
+        rc = mq_error_set(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
+                          "%s is the replica of site \"%s\", not a server's file", path,
+                          mq_store_site(s));
     }
     if (rc == 0 && sqlite3_exec(db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK)
         rc = db_fail(err, db, "creating the sync_* tables");
@@ -143,8 +143,8 @@ static int check_record(mq_store *store, const char *id, const char *type, mq_er
     mq_error e;
     int rc = mq_store_get(store, id, &json, &e);
     if (rc == MQ_ENOTFOUND)
-        return mq__sync_fail(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
-                             "no %s with id \"%s\" on this server", type, id);
+        return mq_error_set(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
+                            "no %s with id \"%s\" on this server", type, id);
     if (rc != 0) {
         if (err)
             *err = e;
@@ -157,8 +157,8 @@ static int check_record(mq_store *store, const char *id, const char *type, mq_er
              !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "deleted"));
     cJSON_Delete(j);
     if (!ok)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "record \"%s\" is not a live %s", id, type);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "record \"%s\" is not a live %s", id, type);
     return 0;
 }
 
@@ -172,15 +172,15 @@ int mq__device_add(mq_store *store, const char *name, const char *const *areas,
     int rc;
 
     if (!mq_valid_name(name, 64))
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "device name \"%s\": 1 to 64 characters of [A-Za-z0-9_.-]",
-                             name);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "device name \"%s\": 1 to 64 characters of [A-Za-z0-9_.-]",
+                            name);
     if (nareas == 0)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "device %s: give at least one --area AREA_ID", name);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "device %s: give at least one --area AREA_ID", name);
     if (token_size < sizeof tok)
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "token buffer too small");
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "token buffer too small");
     for (size_t i = 0; i < nareas; i++)
         if ((rc = check_record(store, areas[i], "area", err)) != 0)
             return rc;
@@ -204,10 +204,10 @@ int mq__device_add(mq_store *store, const char *name, const char *const *areas,
         sqlite3_bind_int64(st, 4, mq_platform_time_ms());
         int s = sqlite3_step(st);
         if ((s & 0xff) == SQLITE_CONSTRAINT)
-            rc = mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                               "device %s already exists (revoked devices keep their "
-                               "name; choose another)",
-                               name);
+            rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                              "device %s already exists (revoked devices keep their "
+                              "name; choose another)",
+                              name);
         else if (s != SQLITE_DONE)
             rc = db_fail(err, db, "adding the device");
         sqlite3_finalize(st);
@@ -250,8 +250,8 @@ int mq__device_revoke(mq_store *store, const char *name, mq_error *err)
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = db_fail(err, db, "revoking the device");
     else if (sqlite3_changes(db) == 0)
-        rc = mq__sync_fail(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
-                           "no live device named \"%s\"", name);
+        rc = mq_error_set(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
+                          "no live device named \"%s\"", name);
     sqlite3_finalize(st);
     return rc;
 }
@@ -289,8 +289,8 @@ int mq__device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
         char *text = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (text == NULL) {
-            rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory");
+            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory");
             break;
         }
         rc = cb(ctx, text);
@@ -316,8 +316,8 @@ int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_erro
 
     memset(out, 0, sizeof *out);
     if (token == NULL || strlen(token) != MQ_PROTO_TOKEN_LEN)
-        return mq__sync_fail(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
-                             "missing or malformed device token");
+        return mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
+                            "missing or malformed device token");
     if ((rc = mq__sha256_hex(token, strlen(token), hash, err)) != 0)
         return rc;
     if ((rc = prepare(db,
@@ -337,11 +337,11 @@ int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_erro
             snprintf(out->site, sizeof out->site, "%s",
                      (const char *)sqlite3_column_text(st, 2));
         if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            rc = mq__sync_fail(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
-                               "the token of device %s has been revoked", out->name);
+            rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
+                              "the token of device %s has been revoked", out->name);
     } else if (s == SQLITE_DONE) {
-        rc = mq__sync_fail(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
-                           "unknown device token");
+        rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
+                          "unknown device token");
     } else {
         rc = db_fail(err, db, "looking the token up");
     }
@@ -378,7 +378,7 @@ int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_erro
     if (rc == 0 && s != SQLITE_DONE)
         rc = db_fail(err, db, "reading the device's areas");
     if (rc == MQ_ENOMEM)
-        mq__sync_fail(err, rc, MQ_DOMAIN_MINQING, rc, "out of memory");
+        mq_error_set(err, rc, MQ_DOMAIN_MINQING, rc, "out of memory");
     if (rc == 0) {
         /* The scope tag changes when the set of areas does, which restarts
          * the device's pulls from the beginning (cursors carry the tag). */
@@ -389,7 +389,9 @@ int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_erro
             mq__buf_add(&b, "\n", 1);
         }
         char h[65];
-        rc = mq__sha256_hex(b.data ? b.data : "", b.len, h, err);
+        rc = mq__buf_check(&b, "the device's areas", err);
+        if (rc == 0)
+            rc = mq__sha256_hex(b.data ? b.data : "", b.len, h, err);
         mq__buf_free(&b);
         if (rc == 0)
             snprintf(out->scope_tag, sizeof out->scope_tag, "%.8s", h);
@@ -407,10 +409,10 @@ int mq__device_claim_site(mq_store *store, const mq__device *device, const char 
     if (strcmp(device->site, site) == 0)
         return 0;
     if (strcmp(site, MQ_SERVER_SITE) == 0)
-        return mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                             "site name \"%s\" is the server's own; re-initialise this "
-                             "replica with another site",
-                             site);
+        return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                            "site name \"%s\" is the server's own; re-initialise this "
+                            "replica with another site",
+                            site);
     int rc = prepare(db, "UPDATE sync_devices SET site = ? WHERE name = ?", &st, err);
     if (rc != 0)
         return rc;
@@ -418,10 +420,10 @@ int mq__device_claim_site(mq_store *store, const mq__device *device, const char 
     sqlite3_bind_text(st, 2, device->name, -1, SQLITE_TRANSIENT);
     int s = sqlite3_step(st);
     if ((s & 0xff) == SQLITE_CONSTRAINT)
-        rc = mq__sync_fail(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                           "site \"%s\" already belongs to another device; two replicas "
-                           "must never share a site name",
-                           site);
+        rc = mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                          "site \"%s\" already belongs to another device; two replicas "
+                          "must never share a site name",
+                          site);
     else if (s != SQLITE_DONE)
         rc = db_fail(err, db, "binding the device to its site");
     sqlite3_finalize(st);
@@ -473,8 +475,8 @@ int mq__batch_find(mq_store *store, const char *device, const char *batch,
         snprintf(sha, 65, "%s", (const char *)sqlite3_column_text(st, 0));
         *response = malloc(n + 1);
         if (*response == NULL)
-            rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory");
+            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory");
         else
             memcpy(*response, r, n + 1);
     } else if (s != SQLITE_DONE) {

@@ -12,9 +12,13 @@
  *      changes nothing.  Pushes run one at a time (write_lock) so SQLite never
  *      has to refuse a writer.
  *   3. A device reads (pull) and writes (push) only changes in its areas:
- *      pulls pass the areas to mq_store_changes(), pushes check each change
- *      with mq_store_change_in_scope() before merging it.
+ *      pulls pass the areas to mq_store_changes(), pushes hand each change
+ *      to mq_store_apply_json() with the device's scope, which merges only
+ *      what is inside it.
  *   4. Every answer, errors included, carries "server_time" in ms.
+ *   5. A change is parsed once on its way from the wire to the store (the
+ *      push body, parsed whole) and never parsed on its way out (the pull
+ *      page splices the store's text in as raw JSON).
  */
 #include "server.h"
 
@@ -84,39 +88,84 @@ static int accepts_gzip(struct MHD_Connection *conn)
 }
 
 /*
- * Queues an answer whose JSON body is "{"server_time":T," followed by `rest`
- * (the other members and the closing brace).
+ * A new answer, {"server_time":0}: every answer starts with the server's
+ * time (invariant 4), which reply() sets as the answer leaves.  NULL when out
+ * of memory.
  */
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
-                             const char *rest)
+static cJSON *answer_new(void)
 {
-    mq__buf b = {0};
-    mq__buf_printf(&b, "{\"server_time\":%" PRId64 ",", mq_platform_time_ms());
-    if (mq__buf_puts(&b, rest) != 0) {
-        mq__buf_free(&b);
-        return MHD_NO;
+    cJSON *a = cJSON_CreateObject();
+    if (cJSON_AddNumberToObject(a, "server_time", 0) == NULL) {
+        cJSON_Delete(a);
+        return NULL;
     }
-    struct MHD_Response *resp;
-    int gz = 0;
-    if (accepts_gzip(conn) && b.len > 0) {
-        unsigned char *z = NULL;
-        size_t zlen = 0;
-        if (mq__gzip(b.data, b.len, &z, &zlen, NULL) == 0) {
-            mq__buf_free(&b);
-            resp = MHD_create_response_from_buffer(zlen, z, MHD_RESPMEM_MUST_FREE);
-            gz = 1;
-        } else {
-            resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
-        }
+    return a;
+}
+
+/* `a` when `ok`; otherwise frees it and gives NULL (reply() then fails). */
+static cJSON *whole(cJSON *a, int ok)
+{
+    if (ok)
+        return a;
+    cJSON_Delete(a);
+    return NULL;
+}
+
+/*
+ * Moves the members of `from` to the end of `to`, in order, and deletes
+ * `from`.  Returns 0 when out of memory (`to` then lacks some of them).
+ */
+static int move_members(cJSON *to, cJSON *from)
+{
+    int ok = to != NULL && from != NULL;
+    while (ok && from->child != NULL) {
+        cJSON *m = cJSON_DetachItemViaPointer(from, from->child);
+        ok = cJSON_AddItemToObject(to, m->string, m);
+        if (!ok)
+            cJSON_Delete(m);
+    }
+    cJSON_Delete(from);
+    return ok;
+}
+
+/*
+ * Prints and queues answer `a` (from answer_new(); taken over), gzipped when
+ * the client accepts it.  `a` NULL, an answer that could not be built for
+ * want of memory, drops the connection: the client retries.  `size` is
+ * about how long the printed answer will be, 0 when it is small.
+ */
+static enum MHD_Result reply_sized(struct MHD_Connection *conn, unsigned status, cJSON *a,
+                                   size_t size)
+{
+    char *text = NULL;
+    if (a != NULL) {
+        cJSON_SetNumberHelper(a->child, (double)mq_platform_time_ms());
+        text =
+            size > 0 ? cJSON_PrintBuffered(a, (int)size, 0) : cJSON_PrintUnformatted(a);
+        cJSON_Delete(a);
+    }
+    if (text == NULL)
+        return MHD_NO;
+    size_t len = strlen(text);
+    struct MHD_Response *resp = NULL;
+    unsigned char *z = NULL;
+    size_t zlen = 0;
+    if (accepts_gzip(conn) && mq__gzip(text, len, &z, &zlen, NULL) == 0) {
+        cJSON_free(text);
+        resp = MHD_create_response_from_buffer(zlen, z, MHD_RESPMEM_MUST_FREE);
+        if (resp == NULL)
+            free(z);
     } else {
-        resp = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+        resp = MHD_create_response_from_buffer_with_free_callback(len, text, cJSON_free);
+        if (resp == NULL)
+            cJSON_free(text);
     }
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    if (gz)
+    if (z != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -128,50 +177,42 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
     return r;
 }
 
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, cJSON *a)
+{
+    return reply_sized(conn, status, a, 0);
+}
+
+/* {"server_time":T,"error":{"code":CODE,"message":MESSAGE}} */
 static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
                                    const char *code, const char *message)
 {
-    mq__buf b = {0};
-    mq__buf_puts(&b, "\"error\":{\"code\":");
-    mq__buf_json_string(&b, code);
-    mq__buf_puts(&b, ",\"message\":");
-    mq__buf_json_string(&b, message);
-    mq__buf_puts(&b, "}}");
-    enum MHD_Result r = reply(conn, status, b.data ? b.data : "}");
-    mq__buf_free(&b);
-    return r;
+    cJSON *a = answer_new();
+    cJSON *e = cJSON_AddObjectToObject(a, "error");
+    int ok = cJSON_AddStringToObject(e, "code", code) != NULL &&
+             cJSON_AddStringToObject(e, "message", message) != NULL;
+    return reply(conn, status, whole(a, ok));
 }
 
 /* ---- /v1/session ------------------------------------------------------- */
 
 static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device *dev)
 {
-    mq__buf b = {0};
-    mq__buf_puts(&b, "\"device\":");
-    mq__buf_json_string(&b, dev->name);
-    mq__buf_puts(&b, ",\"areas\":[");
-    for (size_t i = 0; i < dev->nareas; i++) {
-        if (i)
-            mq__buf_puts(&b, ",");
-        mq__buf_json_string(&b, dev->areas[i]);
-    }
-    mq__buf_puts(&b, "]");
-    if (dev->cadre[0]) {
-        mq__buf_puts(&b, ",\"cadre\":");
-        mq__buf_json_string(&b, dev->cadre);
-    }
-    if (dev->site[0]) {
-        mq__buf_puts(&b, ",\"site\":");
-        mq__buf_json_string(&b, dev->site);
-    }
-    mq__buf_printf(&b,
-                   ",\"protocol\":%d,\"max_batch\":%d,\"max_body\":%zu,"
-                   "\"max_inflated\":%zu}",
-                   MQ_PROTO_VERSION, MQ_PROTO_MAX_BATCH, MQ_PROTO_MAX_BODY,
-                   MQ_PROTO_MAX_INFLATED);
-    enum MHD_Result r = b.data ? reply(conn, MHD_HTTP_OK, b.data) : MHD_NO;
-    mq__buf_free(&b);
-    return r;
+    cJSON *a = answer_new();
+    cJSON *areas = NULL;
+    int ok = cJSON_AddStringToObject(a, "device", dev->name) != NULL &&
+             (areas = cJSON_AddArrayToObject(a, "areas")) != NULL;
+    for (size_t i = 0; ok && i < dev->nareas; i++)
+        ok = cJSON_AddItemToArray(areas, cJSON_CreateString(dev->areas[i]));
+    if (ok && dev->cadre[0])
+        ok = cJSON_AddStringToObject(a, "cadre", dev->cadre) != NULL;
+    if (ok && dev->site[0])
+        ok = cJSON_AddStringToObject(a, "site", dev->site) != NULL;
+    ok =
+        ok && cJSON_AddNumberToObject(a, "protocol", MQ_PROTO_VERSION) != NULL &&
+        cJSON_AddNumberToObject(a, "max_batch", MQ_PROTO_MAX_BATCH) != NULL &&
+        cJSON_AddNumberToObject(a, "max_body", (double)MQ_PROTO_MAX_BODY) != NULL &&
+        cJSON_AddNumberToObject(a, "max_inflated", (double)MQ_PROTO_MAX_INFLATED) != NULL;
+    return reply(conn, MHD_HTTP_OK, whole(a, ok));
 }
 
 /* ---- /v1/push ---------------------------------------------------------- */
@@ -210,20 +251,51 @@ static char *request_body(struct MHD_Connection *conn, request *rq, enum MHD_Res
         *r = reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "bad_encoding", msg);
         return NULL;
     }
-    char *plain = malloc(rq->body.len + 1);
-    if (plain == NULL) {
+    /* Not compressed: the body as received (NUL-terminated), handed over. */
+    char *plain = rq->body.data != NULL ? rq->body.data : calloc(1, 1);
+    memset(&rq->body, 0, sizeof rq->body);
+    if (plain == NULL)
         *r = MHD_NO;
-        return NULL;
-    }
-    if (rq->body.len)
-        memcpy(plain, rq->body.data, rq->body.len);
-    plain[rq->body.len] = '\0';
     return plain;
 }
 
 static int is_refusal(int rc)
 {
     return rc == MQ_EINVAL || rc == MQ_EREFUSED || rc == MQ_ENOTFOUND;
+}
+
+/* Appends {"i":I,"v":V,"reason":R} to `refused`; 0 when out of memory. */
+static int refusal_add(cJSON *refused, int i, const cJSON *v, const char *reason)
+{
+    cJSON *r = cJSON_CreateObject();
+    if (!cJSON_AddItemToArray(refused, r)) {
+        cJSON_Delete(r);
+        return 0;
+    }
+    return cJSON_AddNumberToObject(r, "i", i) != NULL &&
+           cJSON_AddStringToObject(r, "v", cJSON_IsString(v) ? v->valuestring : "") !=
+               NULL &&
+           cJSON_AddStringToObject(r, "reason", reason) != NULL;
+}
+
+/*
+ * Parses a batch's recorded answer (sync_batches.response), a JSON object.
+ * Files written by earlier versions hold the object without its opening
+ * brace.  NULL when it does not parse or memory runs out.
+ */
+static cJSON *recorded_answer(const char *known)
+{
+    if (known[0] == '{')
+        return cJSON_Parse(known);
+    size_t n = strlen(known);
+    char *object = malloc(n + 2);
+    if (object == NULL)
+        return NULL;
+    object[0] = '{';
+    memcpy(object + 1, known, n + 1);
+    cJSON *a = cJSON_Parse(object);
+    free(object);
+    return a;
 }
 
 static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store *st,
@@ -283,24 +355,30 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
             return reply_error(conn, MHD_HTTP_CONFLICT, "batch_reused",
                                "this batch id was used before for other changes");
         }
-        mq__buf b = {0};
-        mq__buf_puts(&b, "\"replayed\":true,");
-        mq__buf_puts(&b, known);
+        cJSON *was = recorded_answer(known);
         free(known);
-        r = reply(conn, MHD_HTTP_OK, b.data);
-        mq__buf_free(&b);
-        return r;
+        if (was == NULL)
+            return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                               "the recorded answer of this batch cannot be read");
+        cJSON *a = answer_new();
+        int ok = cJSON_AddTrueToObject(a, "replayed") != NULL;
+        ok = move_members(a, was) && ok;
+        return reply(conn, MHD_HTTP_OK, whole(a, ok));
     }
 
     char source[80];
     snprintf(source, sizeof source, "device:%s", dev->name);
-    mq__buf out = {0};
+    const mq_scope scope = {(const char *const *)dev->areas, dev->nareas};
     size_t applied = 0, dup = 0, rej = 0;
-    mq__buf_puts(&out, "\"batch\":");
-    mq__buf_json_string(&out, batch->valuestring);
-    /* Answered by exception: counts, and only the refused changes by their
-     * index, since a township push is 47,000 changes that all apply. */
-    mq__buf_puts(&out, ",\"refused\":[");
+    /* The answer as recorded, {"batch":ID,"refused":[...],"applied":N,
+     * "duplicate":N,"rejected":N}: answered by exception, counts and only the
+     * refused changes by their index, since a township push is 47,000
+     * changes that all apply. */
+    cJSON *ans = cJSON_CreateObject();
+    cJSON *refused = NULL;
+    if (rc == 0 && (cJSON_AddStringToObject(ans, "batch", batch->valuestring) == NULL ||
+                    (refused = cJSON_AddArrayToObject(ans, "refused")) == NULL))
+        rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
     if (rc == 0)
         rc = mq_store_begin(st, &e);
     cJSON *ch;
@@ -315,17 +393,11 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         mq_apply_result res = MQ_REJECTED;
         mq_error ce;
         mq_error_clear(&ce);
-        char *text = NULL;
         if (!cJSON_IsObject(ch)) {
             snprintf(reason, sizeof reason, "invalid: a change is a JSON object");
-        } else if ((text = cJSON_PrintUnformatted(ch)) == NULL) {
-            rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory");
-            break;
         } else {
-            int arc =
-                mq_store_apply_scoped(st, text, source, (const char *const *)dev->areas,
-                                      dev->nareas, &res, &ce);
+            /* Parsed once, with the body: the change goes to the store as is. */
+            int arc = mq_store_apply_json(st, ch, source, &scope, &res, &ce);
             if (arc != 0 && !is_refusal(arc)) {
                 rc = arc;
                 e = ce;
@@ -337,36 +409,45 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
                          dev->name);
             }
         }
-        if (rc == 0 && reason[0]) {
+        if (rc == 0 && reason[0] && cJSON_IsObject(ch)) {
+            /* Kept on the server too, for the county to review, and printed
+             * only for that; a change that is not even an object cannot be
+             * kept and is only answered.  Keeping it is best effort: the
+             * device keeps it with the reason in any case. */
+            char *text = cJSON_PrintUnformatted(ch);
             mq_error re;
-            /* Kept on the server too, for the county to review; a change that
-             * is not even an object cannot be kept and is only answered. */
-            if (text != NULL)
-                mq_store_reject(st, text, source, reason, &re);
+            if (text == NULL)
+                rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                  "out of memory");
+            else if (mq_store_reject(st, text, source, reason, &re) != 0)
+                fprintf(stderr,
+                        "minqing-server: cannot keep a change refused from %s: %s\n",
+                        dev->name, re.message);
+            cJSON_free(text);
         }
-        free(text);
         if (rc != 0)
             break;
         if (reason[0]) {
-            if (rej++)
-                mq__buf_puts(&out, ",");
-            mq__buf_printf(&out, "{\"i\":%d,\"v\":", i);
-            mq__buf_json_string(&out, cJSON_IsString(v) ? v->valuestring : "");
-            mq__buf_puts(&out, ",\"reason\":");
-            mq__buf_json_string(&out, reason);
-            mq__buf_puts(&out, "}");
+            rej++;
+            if (!refusal_add(refused, i, v, reason)) {
+                rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                  "out of memory");
+                break;
+            }
         } else if (res == MQ_APPLIED) {
             applied++;
         } else {
             dup++;
         }
     }
-    if (mq__buf_printf(&out, "],\"applied\":%zu,\"duplicate\":%zu,\"rejected\":%zu}",
-                       applied, dup, rej) != 0 &&
-        rc == 0)
-        rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+    char *recorded = NULL;
+    if (rc == 0 && (cJSON_AddNumberToObject(ans, "applied", (double)applied) == NULL ||
+                    cJSON_AddNumberToObject(ans, "duplicate", (double)dup) == NULL ||
+                    cJSON_AddNumberToObject(ans, "rejected", (double)rej) == NULL ||
+                    (recorded = cJSON_PrintUnformatted(ans)) == NULL))
+        rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = mq__batch_save(st, dev->name, batch->valuestring, sha, out.data, &e);
+        rc = mq__batch_save(st, dev->name, batch->valuestring, sha, recorded, &e);
     if (rc == 0)
         rc = mq__device_touch(st, dev->name, (size_t)n, 0, NULL, &e);
     if (rc == 0)
@@ -380,39 +461,45 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
                 "%zu refused\n",
                 dev->name, batch->valuestring, applied, dup, rej);
     cJSON_Delete(j);
+    cJSON_free(recorded);
     if (rc != 0) {
         fprintf(stderr, "minqing-server: push from %s failed: %s\n", dev->name,
                 e.message);
-        mq__buf_free(&out);
+        cJSON_Delete(ans);
         return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
                            e.message);
     }
-    mq__buf b = {0};
-    mq__buf_puts(&b, "\"replayed\":false,");
-    mq__buf_add(&b, out.data, out.len);
-    mq__buf_free(&out);
-    r = reply(conn, MHD_HTTP_OK, b.data);
-    mq__buf_free(&b);
-    return r;
+    /* What was recorded, after "replayed":false. */
+    cJSON *a = answer_new();
+    int ok = cJSON_AddFalseToObject(a, "replayed") != NULL;
+    ok = move_members(a, ans) && ok;
+    return reply(conn, MHD_HTTP_OK, whole(a, ok));
 }
 
 /* ---- /v1/pull ---------------------------------------------------------- */
 
+/*
+ * A page of changes as the store hands them over: each is spliced into the
+ * answer as raw JSON, never parsed here.  `bytes` is about what they take in
+ * the body.
+ */
 typedef struct page {
-    mq__buf body;
-    size_t n;
+    cJSON *changes; /* array of raw items */
+    size_t n, bytes;
     int oom;
 } page;
 
 static int page_add(void *ctx, const char *json)
 {
     page *p = ctx;
-    if ((p->n > 0 && mq__buf_add(&p->body, ",", 1) != 0) ||
-        mq__buf_puts(&p->body, json) != 0) {
+    cJSON *raw = cJSON_CreateRaw(json);
+    if (raw == NULL || !cJSON_AddItemToArray(p->changes, raw)) {
+        cJSON_Delete(raw);
         p->oom = 1;
         return 1;
     }
     p->n++;
+    p->bytes += strlen(json) + 1;
     return 0;
 }
 
@@ -472,48 +559,44 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
     int rc;
     for (;;) {
         memset(&p, 0, sizeof p);
-        mq__buf_puts(&p.body, "");
+        p.changes = cJSON_CreateArray();
+        p.oom = p.changes == NULL;
         mq_changes_query q = {since, limit, (const char *const *)dev->areas, dev->nareas,
                               source};
         next = since;
-        rc = mq_store_changes(st, &q, page_add, &p, &next, &e);
+        rc = p.oom ? 0 : mq_store_changes(st, &q, page_add, &p, &next, &e);
         if (rc == 0 && p.oom)
-            rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                               "out of memory");
+            rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory");
         /* Keep the page's body under the soft bound, whatever the changes hold. */
-        if (rc == 0 && p.body.len > MQ_PROTO_SOFT_INFLATED && limit > 1) {
-            mq__buf_free(&p.body);
+        if (rc == 0 && p.bytes > MQ_PROTO_SOFT_INFLATED && limit > 1) {
+            cJSON_Delete(p.changes);
             limit /= 2;
             continue;
         }
         break;
     }
     if (rc != 0) {
-        mq__buf_free(&p.body);
+        cJSON_Delete(p.changes);
         fprintf(stderr, "minqing-server: pull for %s failed: %s\n", dev->name, e.message);
         return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
                            e.message);
     }
     char cursor[64];
     snprintf(cursor, sizeof cursor, "%s.%s.%" PRId64, sv->epoch, dev->scope_tag, next);
-    mq__buf b = {0};
-    mq__buf_puts(&b, "\"changes\":[");
-    mq__buf_add(&b, p.body.data, p.body.len);
-    mq__buf_free(&p.body);
-    mq__buf_puts(&b, "],\"cursor\":");
-    mq__buf_json_string(&b, cursor);
-    if (mq__buf_printf(&b, ",\"count\":%zu,\"more\":%s}", p.n,
-                       p.n == limit ? "true" : "false") != 0) {
-        mq__buf_free(&b);
-        return MHD_NO;
-    }
+    cJSON *a = answer_new();
+    int ok = cJSON_AddItemToObject(a, "changes", p.changes);
+    if (!ok)
+        cJSON_Delete(p.changes);
+    ok = ok && cJSON_AddStringToObject(a, "cursor", cursor) != NULL &&
+         cJSON_AddNumberToObject(a, "count", (double)p.n) != NULL &&
+         cJSON_AddBoolToObject(a, "more", p.n == limit) != NULL;
+    a = whole(a, ok);
     mtx_lock(&sv->write_lock);
     if (mq__device_touch(st, dev->name, 0, p.n, cursor, &e) != 0)
         fprintf(stderr, "minqing-server: %s\n", e.message);
     mtx_unlock(&sv->write_lock);
-    enum MHD_Result r = reply(conn, MHD_HTTP_OK, b.data);
-    mq__buf_free(&b);
-    return r;
+    return reply_sized(conn, MHD_HTTP_OK, a, p.bytes + 256);
 }
 
 /* ---- routing ----------------------------------------------------------- */
@@ -539,10 +622,10 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
         return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "bad_method",
                            ep == PUSH ? "use POST" : "use GET");
     if (ep == HEALTH) {
-        char rest[96];
-        snprintf(rest, sizeof rest, "\"status\":\"ok\",\"protocol\":%d}",
-                 MQ_PROTO_VERSION);
-        return reply(conn, MHD_HTTP_OK, rest);
+        cJSON *a = answer_new();
+        int ok = cJSON_AddStringToObject(a, "status", "ok") != NULL &&
+                 cJSON_AddNumberToObject(a, "protocol", MQ_PROTO_VERSION) != NULL;
+        return reply(conn, MHD_HTTP_OK, whole(a, ok));
     }
 
     /* Invariant 1: the token, against the file, on every request. */
@@ -627,6 +710,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- serving ----------------------------------------------------------- */
 
+/* Reads a PEM file whole, NUL-terminated; NULL (err filled) when it cannot
+ * be read or is empty. */
 static char *read_file(const char *path, mq_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -634,14 +719,25 @@ static char *read_file(const char *path, mq_error *err)
     char chunk[4096];
     size_t n;
     if (f == NULL) {
-        mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno, "%s: %s", path, strerror(errno));
+        mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "%s: %s", path, strerror(errno));
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         mq__buf_add(&b, chunk, n);
+    int rc = 0;
+    if (ferror(f))
+        rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "%s: %s", path,
+                          strerror(errno));
     fclose(f);
-    if (b.data == NULL)
-        mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, "%s is empty", path);
+    if (rc == 0)
+        rc = mq__buf_check(&b, path, err);
+    if (rc == 0 && b.len == 0)
+        rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL, "%s is empty",
+                          path);
+    if (rc != 0) {
+        mq__buf_free(&b);
+        return NULL;
+    }
     return b.data;
 }
 
@@ -657,27 +753,27 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     memset(&sv, 0, sizeof sv);
     const char *listen = o->listen ? o->listen : "127.0.0.1:8080";
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
-        return mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                              "give both --tls-cert and --tls-key, or neither");
     /* Before any thread starts, so that every worker inherits the mask and
      * only the wait below takes SIGINT and SIGTERM. */
     if (mq_platform_block_stop_signals() != 0)
-        return mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno,
+        return mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno,
                              "cannot block the stop signals: %s", strerror(errno));
 
     /* Bound before the file is opened: a typo in --listen is a usage error
      * that leaves no database behind. */
     if (mq_platform_listen(&ln, listen, why, sizeof why) != 0) {
         int e = errno;
-        return e == EINVAL ? mq__sync_fail(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+        return e == EINVAL ? mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                                            "--listen \"%s\": %s", listen, why)
-                           : mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, e,
+                           : mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, e,
                                            "--listen \"%s\": %s", listen, why);
     }
     if (o->tls_cert != NULL) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            rc = mq__sync_fail(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
-                               "this libmicrohttpd was built without TLS");
+            rc = mq_error_set(err, MQ_ESTATE, MQ_DOMAIN_MINQING, MQ_ESTATE,
+                              "this libmicrohttpd was built without TLS");
             goto out;
         }
         if ((cert = read_file(o->tls_cert, err)) == NULL ||
@@ -692,13 +788,13 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     sv.stores = calloc(sv.nstores, sizeof(mq_store *));
     sv.busy = calloc(sv.nstores, sizeof *sv.busy);
     if (sv.stores == NULL || sv.busy == NULL) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
         goto out;
     }
     if (mtx_init(&sv.pool_lock, mtx_plain) != thrd_success ||
         cnd_init(&sv.pool_cond) != thrd_success ||
         mtx_init(&sv.write_lock, mtx_plain) != thrd_success) {
-        rc = mq__sync_fail(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
                            "cannot create the server's locks");
         goto out;
     }
@@ -728,7 +824,7 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
                              MHD_OPTION_END);
     if (d == NULL) {
-        rc = mq__sync_fail(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot serve on %s: %s",
+        rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot serve on %s: %s",
                            listen,
                            errno ? strerror(errno) : "libmicrohttpd refused to start");
         goto out;

@@ -5,6 +5,8 @@ bounded retries; URL and token are remembered.  Raw HTTP checks the status
 codes and limits of docs/PROTOCOL.md, and that a batch sent twice is
 answered from the record without being applied twice."""
 import gzip
+import hashlib
+import sqlite3
 import urllib.error
 
 from harness import *
@@ -78,7 +80,8 @@ def call(method, path, body=None, token=tok2, raw=None, headers=None):
     if enc == "gzip":
         payload = gzip.decompress(payload)
     j = json.loads(payload)
-    check("server_time" in j, "%s %s: no server_time in %r" % (method, path, j))
+    check(list(j)[:1] == ["server_time"], "%s %s: server_time is not first in %r" %
+          (method, path, j))
     return status, j
 
 
@@ -128,9 +131,41 @@ check(s == 200 and not j1["replayed"], "push: %d %r" % (s, j1))
 check((j1["applied"], j1["duplicate"], j1["rejected"]) == (1, 0, 1), "counts: %r" % j1)
 check([(r["i"], r["v"]) for r in j1["refused"]] == [(1, bad["v"])], "refused: %r" % j1)
 check(j1["refused"][0]["reason"].startswith("invalid:"), "reason: %r" % j1["refused"][0])
+# The server keeps the refused change too, as it was sent.
+kept = [r for r in read_jsonl(subprocess.run([MINQING, "--db", srv.db, "rejected"],
+                                             capture_output=True, text=True).stdout)
+        if r.get("change", {}).get("v") == bad["v"]]
+check(len(kept) == 1 and kept[0]["change"] == bad and kept[0]["source"] == "device:t2" and
+      kept[0]["reason"] == j1["refused"][0]["reason"], "kept on the server: %r" % kept)
 s, j2 = call("POST", "/v1/push", body=batch)
 check(s == 200 and j2["replayed"] and j2["refused"] == j1["refused"] and
       j2["applied"] == 1, "replay: %r" % j2)
+check(list(j1) == ["server_time", "replayed", "batch", "refused", "applied", "duplicate",
+                   "rejected"] and list(j1["refused"][0]) == ["i", "v", "reason"],
+      "push answer members: %r" % j1)
+# The answer is recorded as a JSON object; one recorded by an earlier version,
+# without its opening brace, is still replayed.
+db = sqlite3.connect(srv.db, timeout=10)
+rec = db.execute("SELECT response FROM sync_batches WHERE batch = 'batch-1'").fetchone()[0]
+check(json.loads(rec) == {k: j1[k] for k in list(j1)[2:]}, "recorded answer: %r" % rec)
+old = {"batch": "old-1", "site": "t2", "changes": []}
+with db:
+    db.execute("INSERT INTO sync_batches VALUES('t2', 'old-1', ?, ?, 0)",
+               (hashlib.sha256(json.dumps(old).encode()).hexdigest(),
+                '"batch":"old-1","refused":[],"applied":0,"duplicate":0,"rejected":0}'))
+db.close()
+s, j = call("POST", "/v1/push", body=old)
+check(s == 200 and j["replayed"] and j["batch"] == "old-1" and j["refused"] == [] and
+      j["applied"] == 0, "replay of an answer recorded without its brace: %d %r" % (s, j))
+# A refusal's reason quotes the value as sent, whatever characters it holds.
+odd = "9\"9\\\n\t\x01民情"
+weird = {"v": "%016x-t2" % ((int(time.time() * 1000) << 16) | 3), "type": "household",
+         "id": hh, "set": {"size": odd}}
+s, j = call("POST", "/v1/push", body={"batch": "batch-3", "site": "t2", "changes": [weird]})
+check(s == 200 and j["rejected"] == 1 and j["refused"][0]["v"] == weird["v"],
+      "odd value: %d %r" % (s, j))
+check(json.dumps(odd, ensure_ascii=False) in j["refused"][0]["reason"],
+      "the reason does not carry the value: %r" % j["refused"][0]["reason"])
 s, j3 = call("POST", "/v1/push", body={"batch": "batch-1", "site": "t2", "changes": [bad]})
 check(s == 409 and j3["error"]["code"] == "batch_reused", "reused id: %d %r" % (s, j3))
 s, j4 = call("POST", "/v1/push", body={"batch": "batch-2", "site": "t2", "changes": [change]})

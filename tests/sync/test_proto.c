@@ -1,8 +1,9 @@
 /*
  * tests/sync/test_proto.c - unit tests of the protocol pieces both ends
- * share: gzip bodies (round trip, truncation, bombs), JSON string escaping,
+ * share: gzip bodies (round trip, truncation, bombs), sticky byte buffers,
  * tokens, SHA-256 and batch ids.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +73,34 @@ static void test_bomb(void)
     free(zeros);
 }
 
-static void test_json_string(void)
+static void test_buf_sticky(void)
 {
     mq__buf b = {0};
-    CHECK(mq__buf_json_string(&b, "a\"b\\c\n\x01 民情") == 0);
-    CHECK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001 民情\"") == 0);
+    mq_error e;
+    CHECK(mq__buf_puts(&b, "ab") == 0 && mq__buf_add(&b, "cd", 2) == 0);
+    CHECK(b.len == 4 && strcmp(b.data, "abcd") == 0 && mq__buf_check(&b, "x", &e) == 0);
+    for (int i = 0; i < 1000; i++) /* growth keeps the bytes and the terminator */
+        CHECK(mq__buf_add(&b, "0123456789", 10) == 0);
+    CHECK(b.len == 10004 && b.data[b.len] == '\0' &&
+          memcmp(b.data + 9994, "0123456789", 10) == 0);
+
+    /* An append that cannot be met marks the buffer: its data is gone, later
+     * appends do nothing, and one check reports it. */
+    CHECK(mq__buf_add(&b, "x", SIZE_MAX - 8) == MQ_ENOMEM);
+    CHECK(b.failed && b.data == NULL && b.len == 0);
+    CHECK(mq__buf_puts(&b, "more") == MQ_ENOMEM && b.data == NULL && b.len == 0);
+    mq_error_clear(&e);
+    CHECK(mq__buf_check(&b, "the answer of GET /v1/pull", &e) == MQ_ENOMEM);
+    CHECK(e.rc == MQ_ENOMEM && strstr(e.message, "the answer of GET /v1/pull") != NULL);
+    CHECK(mq__buf_check(&b, "x", NULL) == MQ_ENOMEM);
+
+    /* Freed, the buffer is empty and usable again. */
     mq__buf_free(&b);
-    CHECK(mq__buf_printf(&b, "%d-%s", 42, "x") == 0 && strcmp(b.data, "42-x") == 0);
+    CHECK(!b.failed && mq__buf_puts(&b, "ok") == 0 && strcmp(b.data, "ok") == 0);
+    mq__buf_free(&b);
+
+    /* Appending nothing to a new buffer still gives an empty string. */
+    CHECK(mq__buf_add(&b, "", 0) == 0 && b.data != NULL && b.data[0] == '\0');
     mq__buf_free(&b);
 }
 
@@ -114,7 +136,7 @@ int main(void)
 {
     test_gzip_round_trip();
     test_bomb();
-    test_json_string();
+    test_buf_sticky();
     test_tokens();
     test_batch_ids();
     if (failures) {
