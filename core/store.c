@@ -465,6 +465,7 @@ void mq_store_close(mq_store *s)
         return;
     for (int i = 0; i < MQ_ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    mq__ext_free(s);
     if (s->db != NULL) {
         while (s->tx_depth > 0)
             mq__tx_rollback(s);
