@@ -61,7 +61,7 @@ static void print_invalid(void *ctx, const char *message)
 
 static int cmd_serve(const char *db, int argc, char **argv)
 {
-    mq__serve_opts o;
+    mq_server_opts o;
     memset(&o, 0, sizeof o);
     o.db_path = db;
     for (int i = 0; i < argc; i++) {
@@ -85,7 +85,7 @@ static int cmd_serve(const char *db, int argc, char **argv)
         o.delay_ms = (unsigned)strtoul(delay, NULL, 10);
     mq_error e;
     mq_error_clear(&e);
-    if (mq__serve(&o, &e) != 0)
+    if (mq_server_serve(&o, &e) != 0)
         return fail(&e);
     return 0;
 }
@@ -95,12 +95,12 @@ static int cmd_device(mq_store *s, int argc, char **argv)
     mq_error e;
     mq_error_clear(&e);
     if (argc >= 1 && strcmp(argv[0], "list") == 0 && argc == 1) {
-        if (mq__device_list(s, print_line, NULL, &e) != 0)
+        if (mq_device_list(s, print_line, NULL, &e) != 0)
             return fail(&e);
         return 0;
     }
     if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
-        if (mq__device_revoke(s, argv[1], &e) != 0)
+        if (mq_device_revoke(s, argv[1], &e) != 0)
             return fail(&e);
         fprintf(stderr, "minqing-server: device %s revoked\n", argv[1]);
         return 0;
@@ -126,7 +126,7 @@ static int cmd_device(mq_store *s, int argc, char **argv)
             return usage("device add: give at least one --area AREA_ID");
         }
         char token[MQ_PROTO_TOKEN_LEN + 1];
-        int rc = mq__device_add(s, name, areas, n, cadre, token, sizeof token, &e);
+        int rc = mq_device_add(s, name, areas, n, cadre, token, sizeof token, &e);
         free(areas);
         if (rc != 0)
             return fail(&e);
@@ -221,7 +221,7 @@ int main(int argc, char **argv)
                 strcmp(cmd, "export") == 0;
     if (!known)
         return usage("unknown command");
-    if (mq__server_open(&s, db, &e) != 0)
+    if (mq_server_open(&s, db, &e) != 0)
         return fail(&e);
     int rc;
     if (strcmp(cmd, "device") == 0)

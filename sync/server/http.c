@@ -148,7 +148,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
 
 /* ---- /v1/session ------------------------------------------------------- */
 
-static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device *dev)
+static enum MHD_Result do_session(struct MHD_Connection *conn, const mq_device *dev)
 {
     mq__buf b = {0};
     mq__buf_puts(&b, "\"device\":");
@@ -231,7 +231,7 @@ static int is_refusal(int rc)
 }
 
 static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store *st,
-                               const mq__device *dev, request *rq)
+                               const mq_device *dev, request *rq)
 {
     enum MHD_Result r = MHD_NO;
     char *plain = request_body(conn, rq, &r);
@@ -271,14 +271,14 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
 
     pthread_mutex_lock(&sv->write_lock);
     char *known = NULL, known_sha[65] = "";
-    int rc = mq__device_claim_site(st, dev, site->valuestring, &e);
+    int rc = mq_device_claim_site(st, dev, site->valuestring, &e);
     if (rc == MQ_EREFUSED) {
         pthread_mutex_unlock(&sv->write_lock);
         cJSON_Delete(j);
         return reply_error(conn, MHD_HTTP_CONFLICT, "site_taken", e.message);
     }
     if (rc == 0)
-        rc = mq__batch_find(st, dev->name, batch->valuestring, &known, known_sha, &e);
+        rc = mq_batch_find(st, dev->name, batch->valuestring, &known, known_sha, &e);
     if (rc == 0 && known != NULL) {
         pthread_mutex_unlock(&sv->write_lock);
         cJSON_Delete(j);
@@ -370,9 +370,9 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         rc == 0)
         rc = mq__sync_fail(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = mq__batch_save(st, dev->name, batch->valuestring, sha, out.data, &e);
+        rc = mq_batch_save(st, dev->name, batch->valuestring, sha, out.data, &e);
     if (rc == 0)
-        rc = mq__device_touch(st, dev->name, (size_t)n, 0, NULL, &e);
+        rc = mq_device_touch(st, dev->name, (size_t)n, 0, NULL, &e);
     if (rc == 0)
         rc = mq_store_commit(st, &e);
     if (rc != 0)
@@ -421,7 +421,7 @@ static int page_add(void *ctx, const char *json)
 }
 
 /* Reads "EPOCH.TAG.SEQ"; a cursor of another file or scope restarts at 0. */
-static int parse_cursor(const server *sv, const mq__device *dev, const char *c,
+static int parse_cursor(const server *sv, const mq_device *dev, const char *c,
                         int64_t *since)
 {
     *since = 0;
@@ -447,7 +447,7 @@ static int parse_cursor(const server *sv, const mq__device *dev, const char *c,
 }
 
 static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store *st,
-                               const mq__device *dev)
+                               const mq_device *dev)
 {
     const char *cur = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
     const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
@@ -512,7 +512,7 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
         return MHD_NO;
     }
     pthread_mutex_lock(&sv->write_lock);
-    if (mq__device_touch(st, dev->name, 0, p.n, cursor, &e) != 0)
+    if (mq_device_touch(st, dev->name, 0, p.n, cursor, &e) != 0)
         fprintf(stderr, "minqing-server: %s\n", e.message);
     pthread_mutex_unlock(&sv->write_lock);
     enum MHD_Result r = reply(conn, MHD_HTTP_OK, b.data);
@@ -557,10 +557,10 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
                            "send the device token as Authorization: Bearer TOKEN");
     size_t slot;
     mq_store *st = acquire(sv, &slot);
-    mq__device dev;
+    mq_device dev;
     mq_error e;
     enum MHD_Result r;
-    int rc = mq__device_auth(st, auth + 7, &dev, &e);
+    int rc = mq_device_auth(st, auth + 7, &dev, &e);
     if (rc == MQ_EAUTH) {
         r = reply_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized", e.message);
     } else if (rc != 0) {
@@ -572,7 +572,7 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
             r = do_push(sv, conn, st, &dev, rq);
         else
             r = do_pull(sv, conn, st, &dev);
-        mq__device_clear(&dev);
+        mq_device_clear(&dev);
     }
     release(sv, slot);
     return r;
@@ -649,7 +649,7 @@ static char *read_file(const char *path, mq_error *err)
     return b.data;
 }
 
-int mq__serve(const mq__serve_opts *o, mq_error *err)
+int mq_server_serve(const mq_server_opts *o, mq_error *err)
 {
     server sv;
     struct addrinfo hints, *ai = NULL;
@@ -714,9 +714,9 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     pthread_cond_init(&sv.pool_cond, NULL);
     pthread_mutex_init(&sv.write_lock, NULL);
     for (size_t i = 0; i < sv.nstores; i++)
-        if ((rc = mq__server_open(&sv.stores[i], o->db_path, err)) != 0)
+        if ((rc = mq_server_open(&sv.stores[i], o->db_path, err)) != 0)
             goto out;
-    if ((rc = mq__server_epoch(sv.stores[0], sv.epoch, err)) != 0)
+    if ((rc = mq_server_epoch(sv.stores[0], sv.epoch, err)) != 0)
         goto out;
 
     /* Worker threads inherit this mask: only the main thread takes signals. */
