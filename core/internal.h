@@ -49,6 +49,7 @@ struct mq_store {
     int user_tx;        /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
     struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
+    struct mq_ext *exts;     /* ext.c's parts (minqing/ext.h); NULL until declared */
 };
 
 /* ---- errors (error.c) --------------------------------------------------- */
@@ -67,6 +68,12 @@ int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
     ;
 /* An SQLite failure on the store's connection, with `what` for context. */
 int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
+
+/* ---- parts' tables (ext.c) ---------------------------------------------- */
+
+/* Finalizes and frees the parts of `s`: mq_store_close(), before the
+ * connection closes. */
+void mq__ext_free(mq_store *s);
 
 /* ---- what a record id is (kind.c) ------------------------------------------ */
 

@@ -21,7 +21,6 @@
 
 #include "internal.h"
 #include "platform.h"
-#include "store_db.h"
 
 #define FORMAT_VERSION 2
 
@@ -133,16 +132,6 @@ int mq__exec(mq_store *s, const char *sql, mq_error *err)
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "SQL");
     return 0;
-}
-
-sqlite3 *mq__store_db(mq_store *s)
-{
-    return s->db;
-}
-
-int mq__store_in_transaction(const mq_store *s)
-{
-    return s->user_tx;
 }
 
 static int meta_get(mq_store *s, const char *key, char **out, mq_error *err);
@@ -465,6 +454,7 @@ void mq_store_close(mq_store *s)
         return;
     for (int i = 0; i < MQ_ST_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    mq__ext_free(s);
     if (s->db != NULL) {
         while (s->tx_depth > 0)
             mq__tx_rollback(s);

@@ -72,7 +72,7 @@ static const mq_args_opt serve_opts[] = {{"--listen", NULL, MQ_ARGS_VALUE},
 static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
                      const mq_args *a)
 {
-    mq__serve_opts o;
+    mq_server_opts o;
     (void)s;
     memset(&o, 0, sizeof o);
     o.db_path = db;
@@ -92,7 +92,7 @@ static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
         o.delay_ms = (unsigned)strtoul(delay, NULL, 10);
     mq_error e;
     mq_error_clear(&e);
-    if (mq__serve(&o, &e) != 0)
+    if (mq_server_serve(&o, &e) != 0)
         return e.rc == MQ_EINVAL ? mq_args_usage_error(cmd, "%s", e.message) : fail(&e);
     return 0;
 }
@@ -111,7 +111,7 @@ static int cmd_device_add(const mq_args_cmd *cmd, const char *db, mq_store *s,
     (void)db;
     mq_error_clear(&e);
     char token[MQ_PROTO_TOKEN_LEN + 1];
-    int rc = mq__device_add(s, name, areas, n, cadre, token, sizeof token, &e);
+    int rc = mq_device_add(s, name, areas, n, cadre, token, sizeof token, &e);
     if (rc != 0)
         return fail(&e);
     printf("%s\n", token);
@@ -130,7 +130,7 @@ static int cmd_device_list(const mq_args_cmd *cmd, const char *db, mq_store *s,
     (void)db;
     (void)a;
     mq_error_clear(&e);
-    if (mq__device_list(s, print_line, NULL, &e) != 0)
+    if (mq_device_list(s, print_line, NULL, &e) != 0)
         return fail(&e);
     return 0;
 }
@@ -143,7 +143,7 @@ static int cmd_device_revoke(const mq_args_cmd *cmd, const char *db, mq_store *s
     (void)cmd;
     (void)db;
     mq_error_clear(&e);
-    if (mq__device_revoke(s, name, &e) != 0)
+    if (mq_device_revoke(s, name, &e) != 0)
         return fail(&e);
     fprintf(stderr, "minqing-server: device %s revoked\n", name);
     return 0;
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
     mq_store *s = NULL;
     mq_error e;
     mq_error_clear(&e);
-    if (c->opens_store && mq__server_open(&s, db, &e) != 0) {
+    if (c->opens_store && mq_server_open(&s, db, &e) != 0) {
         mq_args_free(&a);
         return fail(&e);
     }

@@ -1,6 +1,6 @@
 /*
  * sync/server/devices.c - the server's own tables, beside the core's in the
- * same SQLite file:
+ * same SQLite file, kept through the core's seam for parts (minqing/ext.h):
  *
  *   sync_meta(key, value)             the file's epoch: a random id that
  *                                     every pull cursor carries, so a cursor
@@ -17,7 +17,9 @@
  *                                     and changes nothing.
  *
  * Every lookup goes to the file: a revoked token is refused from the next
- * request on, whichever process revoked it.
+ * request on, whichever process revoked it.  The seam maps SQLite's errors
+ * as the core does; this file adds its own words only where a broken
+ * constraint means something to the user (a name or a site already taken).
  */
 #include "server.h"
 
@@ -26,13 +28,13 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <sqlite3.h>
 
+#include "minqing/ext.h"
+#include "minqing/valid.h"
 #include "platform.h"
 #include "proto.h"
-#include "store_db.h"
 
-static const char *const SCHEMA_SQL =
+static const char SCHEMA_SQL[] =
     "CREATE TABLE IF NOT EXISTS sync_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sync_devices("
     " name TEXT PRIMARY KEY,"
@@ -57,35 +59,68 @@ static const char *const SCHEMA_SQL =
     " applied_ms INTEGER NOT NULL,"
     " PRIMARY KEY(device, batch));";
 
-static int db_fail(mq_error *err, sqlite3 *db, const char *what)
+/* The sync_ part of `store`, declared on first use (outside a transaction). */
+static int part(mq_store *store, mq_ext **out, mq_error *err)
 {
-    return mq_error_set(err, MQ_EIO, MQ_DOMAIN_SQLITE, sqlite3_extended_errcode(db),
-                        "%s: %s", what, sqlite3_errmsg(db));
+    return mq_ext_open(out, store, "sync_", SCHEMA_SQL, err);
 }
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, mq_error *err)
+/* Hands the failure held in `e` on to the caller's `err`. */
+static int pass(mq_error *err, const mq_error *e)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-        return db_fail(err, db, "preparing a sync_* statement");
-    return 0;
+    if (err != NULL)
+        *err = *e;
+    return e->rc;
 }
 
-void mq__device_clear(mq__device *d)
+static int out_of_memory(mq_error *err)
 {
+    return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
+}
+
+/* A row that does not have the columns its query selects. */
+static int bad_row(mq_error *err, const char *what, size_t n)
+{
+    return mq_error_set(err, MQ_ECORRUPT, MQ_DOMAIN_MINQING, MQ_ECORRUPT,
+                        "%s: a row of %zu columns", what, n);
+}
+
+/* Copies a text column into a fixed buffer; "" for NULL. */
+static void copy_text(char *dst, size_t n, const mq_ext_value *v)
+{
+    snprintf(dst, n, "%s", v->type == MQ_EXT_TEXT ? v->text : "");
+}
+
+static char *dup_text(const mq_ext_value *v)
+{
+    const char *s = v->type == MQ_EXT_TEXT ? v->text : "";
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+void mq_device_clear(mq_device *d)
+{
+    if (d == NULL)
+        return;
     for (size_t i = 0; i < d->nareas; i++)
         free(d->areas[i]);
     free(d->areas);
     memset(d, 0, sizeof *d);
 }
 
-int mq__server_open(mq_store **out, const char *path, mq_error *err)
+int mq_server_open(mq_store **out, const char *path, mq_error *err)
 {
     mq_store *s = NULL;
+    mq_ext *x;
     int rc = mq_store_open(&s, path, err);
+
+    *out = NULL;
     if (rc != 0)
         return rc;
-    sqlite3 *db = mq__store_db(s);
-    sqlite3_busy_timeout(db, 10000);
     if (mq_store_site(s) == NULL) {
         rc = mq_store_init(s, MQ_SERVER_SITE, NULL, err);
     } else if (strcmp(mq_store_site(s), MQ_SERVER_SITE) != 0) {
@@ -93,11 +128,11 @@ int mq__server_open(mq_store **out, const char *path, mq_error *err)
                           "%s is the replica of site \"%s\", not a server's file", path,
                           mq_store_site(s));
     }
-    if (rc == 0 && sqlite3_exec(db, SCHEMA_SQL, NULL, NULL, NULL) != SQLITE_OK)
-        rc = db_fail(err, db, "creating the sync_* tables");
+    if (rc == 0)
+        rc = part(s, &x, err);
     if (rc == 0) {
         char epoch[17];
-        rc = mq__server_epoch(s, epoch, err);
+        rc = mq_server_epoch(s, epoch, err);
     }
     if (rc != 0) {
         mq_store_close(s);
@@ -107,33 +142,35 @@ int mq__server_open(mq_store **out, const char *path, mq_error *err)
     return 0;
 }
 
-int mq__server_epoch(mq_store *store, char out[17], mq_error *err)
+/* Row callback: the first column into a char[17]. */
+static int take_epoch(void *ctx, const mq_ext_value *cols, size_t n)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
+    if (n > 0)
+        copy_text(ctx, 17, &cols[0]);
+    return 0;
+}
+
+int mq_server_epoch(mq_store *store, char out[17], mq_error *err)
+{
+    mq_ext *x;
     char fresh[17];
-    int rc = mq__random_hex(fresh, 8, err);
-    if (rc != 0)
+    int rc;
+
+    out[0] = '\0';
+    if ((rc = part(store, &x, err)) != 0 || (rc = mq__random_hex(fresh, 8, err)) != 0)
         return rc;
     /* INSERT OR IGNORE keeps the first epoch when several processes race. */
-    if ((rc =
-             prepare(db, "INSERT OR IGNORE INTO sync_meta VALUES('epoch', ?)", &st, err)))
+    mq_ext_value v = mq_ext_text(fresh);
+    if ((rc = mq_ext_run(x, "INSERT OR IGNORE INTO sync_meta VALUES('epoch', ?)", &v, 1,
+                         NULL, NULL, err)) != 0 ||
+        (rc = mq_ext_run(x, "SELECT value FROM sync_meta WHERE key = 'epoch'", NULL, 0,
+                         take_epoch, out, err)) != 0)
         return rc;
-    sqlite3_bind_text(st, 1, fresh, -1, SQLITE_TRANSIENT);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (s != SQLITE_DONE)
-        return db_fail(err, db, "writing the server's epoch");
-    if ((rc = prepare(db, "SELECT value FROM sync_meta WHERE key='epoch'", &st, err)))
-        return rc;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(out, 17, "%s", (const char *)sqlite3_column_text(st, 0));
-        rc = 0;
-    } else {
-        rc = db_fail(err, db, "reading the server's epoch");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    if (strlen(out) != 16)
+        return mq_error_set(err, MQ_ECORRUPT, MQ_DOMAIN_MINQING, MQ_ECORRUPT,
+                            "sync_meta: the server's epoch is \"%s\", not 16 hex digits",
+                            out);
+    return 0;
 }
 
 /* 0 when record `id` exists, is live and is of `type`; else an explained error. */
@@ -142,14 +179,12 @@ static int check_record(mq_store *store, const char *id, const char *type, mq_er
     char *json = NULL;
     mq_error e;
     int rc = mq_store_get(store, id, &json, &e);
+
     if (rc == MQ_ENOTFOUND)
         return mq_error_set(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
                             "no %s with id \"%s\" on this server", type, id);
-    if (rc != 0) {
-        if (err)
-            *err = e;
-        return rc;
-    }
+    if (rc != 0)
+        return pass(err, &e);
     cJSON *j = cJSON_Parse(json);
     mq_free(json);
     cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
@@ -162,25 +197,56 @@ static int check_record(mq_store *store, const char *id, const char *type, mq_er
     return 0;
 }
 
-int mq__device_add(mq_store *store, const char *name, const char *const *areas,
-                   size_t nareas, const char *cadre, char *token, size_t token_size,
-                   mq_error *err)
+/* The device's rows, in the transaction mq_device_add() opened. */
+static int insert_device(mq_ext *x, const char *name, const char *const *areas,
+                         size_t nareas, const char *cadre, const char *hash,
+                         mq_error *err)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
+    mq_error e;
+    mq_ext_value dev[] = {mq_ext_text(name), mq_ext_text(hash), mq_ext_text(cadre),
+                          mq_ext_int(mq_platform_time_ms())};
+    int rc = mq_ext_run(x,
+                        "INSERT INTO sync_devices(name, token_hash, cadre, created_ms)"
+                        " VALUES(?, ?, ?, ?)",
+                        dev, 4, NULL, NULL, &e);
+
+    if (rc != 0 && mq_ext_is_constraint(&e))
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "device %s already exists (revoked devices keep their name; "
+                            "choose another)",
+                            name);
+    if (rc != 0)
+        return pass(err, &e);
+    for (size_t i = 0; i < nareas; i++) {
+        mq_ext_value a[] = {mq_ext_text(name), mq_ext_text(areas[i])};
+        if ((rc = mq_ext_run(x, "INSERT OR IGNORE INTO sync_device_areas VALUES(?, ?)", a,
+                             2, NULL, NULL, err)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int mq_device_add(mq_store *store, const char *name, const char *const *areas,
+                  size_t nareas, const char *cadre, char *token, size_t token_size,
+                  mq_error *err)
+{
+    mq_ext *x;
     char tok[MQ_PROTO_TOKEN_LEN + 1], hash[65];
     int rc;
 
-    if (!mq_valid_name(name, 64))
+    if (name == NULL || !mq_valid_name(name, 64))
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "device name \"%s\": 1 to 64 characters of [A-Za-z0-9_.-]",
-                            name);
+                            name ? name : "");
     if (nareas == 0)
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "device %s: give at least one --area AREA_ID", name);
     if (token_size < sizeof tok)
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                            "token buffer too small");
+                            "device %s: the token buffer holds %zu bytes, %zu needed",
+                            name, token_size, sizeof tok);
+    if ((rc = part(store, &x, err)) != 0)
+        return rc;
     for (size_t i = 0; i < nareas; i++)
         if ((rc = check_record(store, areas[i], "area", err)) != 0)
             return rc;
@@ -192,38 +258,7 @@ int mq__device_add(mq_store *store, const char *name, const char *const *areas,
 
     if ((rc = mq_store_begin(store, err)) != 0)
         return rc;
-    rc = prepare(db,
-                 "INSERT INTO sync_devices(name, token_hash, cadre, created_ms)"
-                 " VALUES(?, ?, ?, ?)",
-                 &st, err);
-    if (rc == 0) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, hash, -1, SQLITE_TRANSIENT);
-        if (cadre)
-            sqlite3_bind_text(st, 3, cadre, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, mq_platform_time_ms());
-        int s = sqlite3_step(st);
-        if ((s & 0xff) == SQLITE_CONSTRAINT)
-            rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                              "device %s already exists (revoked devices keep their "
-                              "name; choose another)",
-                              name);
-        else if (s != SQLITE_DONE)
-            rc = db_fail(err, db, "adding the device");
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    if (rc == 0)
-        rc =
-            prepare(db, "INSERT OR IGNORE INTO sync_device_areas VALUES(?, ?)", &st, err);
-    for (size_t i = 0; rc == 0 && i < nareas; i++) {
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, areas[i], -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_fail(err, db, "adding the device's areas");
-    }
-    sqlite3_finalize(st);
+    rc = insert_device(x, name, areas, nareas, cadre, hash, err);
     if (rc == 0)
         rc = mq_store_commit(store, err);
     if (rc != 0) {
@@ -234,83 +269,146 @@ int mq__device_add(mq_store *store, const char *name, const char *const *areas,
     return 0;
 }
 
-int mq__device_revoke(mq_store *store, const char *name, mq_error *err)
+int mq_device_revoke(mq_store *store, const char *name, mq_error *err)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
-    int rc =
-        prepare(db,
-                "UPDATE sync_devices SET revoked_ms = ? WHERE name = ? AND revoked_ms"
-                " IS NULL",
-                &st, err);
+    mq_ext *x;
+    int rc = part(store, &x, err);
+
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, mq_platform_time_ms());
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(err, db, "revoking the device");
-    else if (sqlite3_changes(db) == 0)
+    mq_ext_value v[] = {mq_ext_int(mq_platform_time_ms()), mq_ext_text(name)};
+    rc = mq_ext_run(x,
+                    "UPDATE sync_devices SET revoked_ms = ? WHERE name = ?"
+                    " AND revoked_ms IS NULL",
+                    v, 2, NULL, NULL, err);
+    if (rc == 0 && mq_ext_changes(x) == 0)
         rc = mq_error_set(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
-                          "no live device named \"%s\"", name);
-    sqlite3_finalize(st);
+                          "no live device named \"%s\"", name ? name : "");
     return rc;
 }
 
-int mq__device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
+typedef struct list_walk {
+    mq_json_cb cb;
+    void *ctx;
+    mq_error *err;
+} list_walk;
+
+/* Row callback of mq_device_list(): one device as a JSON object. */
+static int list_row(void *ctx, const mq_ext_value *c, size_t n)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(db,
-                     "SELECT d.name, d.cadre, d.site, d.created_ms, d.revoked_ms,"
-                     " d.last_seen_ms, d.pushed, d.pulled,"
-                     " (SELECT json_group_array(area) FROM sync_device_areas a"
-                     "  WHERE a.device = d.name)"
-                     " FROM sync_devices d ORDER BY d.name",
-                     &st, err);
+    list_walk *w = ctx;
+
+    if (n != 9)
+        return bad_row(w->err, "listing the devices", n);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", c[0].type == MQ_EXT_TEXT ? c[0].text : "");
+    cJSON *areas = c[8].type == MQ_EXT_TEXT ? cJSON_Parse(c[8].text) : NULL;
+    cJSON_AddItemToObject(o, "areas", areas ? areas : cJSON_CreateArray());
+    if (c[1].type == MQ_EXT_TEXT)
+        cJSON_AddStringToObject(o, "cadre", c[1].text);
+    if (c[2].type == MQ_EXT_TEXT)
+        cJSON_AddStringToObject(o, "site", c[2].text);
+    cJSON_AddNumberToObject(o, "created_ms", (double)c[3].i);
+    cJSON_AddBoolToObject(o, "revoked", c[4].type != MQ_EXT_NULL);
+    if (c[5].type != MQ_EXT_NULL)
+        cJSON_AddNumberToObject(o, "last_seen_ms", (double)c[5].i);
+    cJSON_AddNumberToObject(o, "pushed", (double)c[6].i);
+    cJSON_AddNumberToObject(o, "pulled", (double)c[7].i);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL)
+        return out_of_memory(w->err);
+    int rc = w->cb(w->ctx, text);
+    free(text);
+    return rc;
+}
+
+int mq_device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    mq_ext *x;
+    list_walk w = {cb, ctx, err};
+    int rc = part(store, &x, err);
+
     if (rc != 0)
         return rc;
-    int s = SQLITE_DONE;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(st, 0));
-        cJSON_AddItemToObject(o, "areas",
-                              cJSON_Parse((const char *)sqlite3_column_text(st, 8)));
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "cadre", (const char *)sqlite3_column_text(st, 1));
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "site", (const char *)sqlite3_column_text(st, 2));
-        cJSON_AddNumberToObject(o, "created_ms", (double)sqlite3_column_int64(st, 3));
-        cJSON_AddBoolToObject(o, "revoked", sqlite3_column_type(st, 4) != SQLITE_NULL);
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-            cJSON_AddNumberToObject(o, "last_seen_ms",
-                                    (double)sqlite3_column_int64(st, 5));
-        cJSON_AddNumberToObject(o, "pushed", (double)sqlite3_column_int64(st, 6));
-        cJSON_AddNumberToObject(o, "pulled", (double)sqlite3_column_int64(st, 7));
-        char *text = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (text == NULL) {
-            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                              "out of memory");
-            break;
-        }
-        rc = cb(ctx, text);
-        free(text);
+    return mq_ext_run(x,
+                      "SELECT d.name, d.cadre, d.site, d.created_ms, d.revoked_ms,"
+                      " d.last_seen_ms, d.pushed, d.pulled,"
+                      " (SELECT json_group_array(area) FROM sync_device_areas a"
+                      "  WHERE a.device = d.name)"
+                      " FROM sync_devices d ORDER BY d.name",
+                      NULL, 0, list_row, &w, err);
+}
+
+typedef struct auth_walk {
+    mq_device *dev;
+    int found;
+    int revoked;
+    size_t cap;
+    mq_error *err;
+} auth_walk;
+
+/* Row callback: the device a token hash names. */
+static int auth_row(void *ctx, const mq_ext_value *c, size_t n)
+{
+    auth_walk *w = ctx;
+
+    if (n != 4)
+        return bad_row(w->err, "looking the token up", n);
+    w->found = 1;
+    copy_text(w->dev->name, sizeof w->dev->name, &c[0]);
+    copy_text(w->dev->cadre, sizeof w->dev->cadre, &c[1]);
+    copy_text(w->dev->site, sizeof w->dev->site, &c[2]);
+    w->revoked = c[3].type != MQ_EXT_NULL;
+    return 0;
+}
+
+/* Row callback: one area of the device, appended (rows come sorted). */
+static int area_row(void *ctx, const mq_ext_value *c, size_t n)
+{
+    auth_walk *w = ctx;
+    mq_device *d = w->dev;
+
+    if (n != 1)
+        return bad_row(w->err, "reading the device's areas", n);
+    if (d->nareas == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 4;
+        char **p = realloc(d->areas, cap * sizeof *p);
+        if (p == NULL)
+            return out_of_memory(w->err);
+        d->areas = p;
+        w->cap = cap;
     }
-    if (rc == 0 && s != SQLITE_DONE)
-        rc = db_fail(err, db, "listing the devices");
-    sqlite3_finalize(st);
+    if ((d->areas[d->nareas] = dup_text(&c[0])) == NULL)
+        return out_of_memory(w->err);
+    d->nareas++;
+    return 0;
+}
+
+/* The scope tag: changes when the set of areas does, which restarts the
+ * device's pulls from the beginning (cursors carry the tag). */
+static int scope_tag(mq_device *d, mq_error *err)
+{
+    mq__buf b = {0};
+    char h[65];
+
+    for (size_t i = 0; i < d->nareas; i++) {
+        mq__buf_puts(&b, d->areas[i]);
+        mq__buf_add(&b, "\n", 1);
+    }
+    int rc = mq__buf_check(&b, "the device's areas", err);
+    if (rc == 0)
+        rc = mq__sha256_hex(b.data ? b.data : "", b.len, h, err);
+    mq__buf_free(&b);
+    if (rc == 0)
+        snprintf(d->scope_tag, sizeof d->scope_tag, "%.8s", h);
     return rc;
 }
 
-static int area_cmp(const void *a, const void *b)
+int mq_device_auth(mq_store *store, const char *token, mq_device *out, mq_error *err)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_error *err)
-{
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
+    mq_ext *x;
+    auth_walk w = {out, 0, 0, 0, err};
     char hash[65];
     int rc;
 
@@ -318,94 +416,41 @@ int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_erro
     if (token == NULL || strlen(token) != MQ_PROTO_TOKEN_LEN)
         return mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
                             "missing or malformed device token");
-    if ((rc = mq__sha256_hex(token, strlen(token), hash, err)) != 0)
+    if ((rc = part(store, &x, err)) != 0 ||
+        (rc = mq__sha256_hex(token, strlen(token), hash, err)) != 0)
         return rc;
-    if ((rc = prepare(db,
-                      "SELECT name, cadre, site, revoked_ms FROM sync_devices"
-                      " WHERE token_hash = ?",
-                      &st, err)))
-        return rc;
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW) {
-        snprintf(out->name, sizeof out->name, "%s",
-                 (const char *)sqlite3_column_text(st, 0));
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            snprintf(out->cadre, sizeof out->cadre, "%s",
-                     (const char *)sqlite3_column_text(st, 1));
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            snprintf(out->site, sizeof out->site, "%s",
-                     (const char *)sqlite3_column_text(st, 2));
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
-                              "the token of device %s has been revoked", out->name);
-    } else if (s == SQLITE_DONE) {
+    mq_ext_value h = mq_ext_text(hash);
+    rc = mq_ext_run(x,
+                    "SELECT name, cadre, site, revoked_ms FROM sync_devices"
+                    " WHERE token_hash = ?",
+                    &h, 1, auth_row, &w, err);
+    if (rc == 0 && !w.found)
         rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
                           "unknown device token");
-    } else {
-        rc = db_fail(err, db, "looking the token up");
-    }
-    sqlite3_finalize(st);
-    if (rc != 0)
-        return rc;
-
-    if ((rc = prepare(db,
-                      "SELECT area FROM sync_device_areas WHERE device = ? ORDER BY area",
-                      &st, err)))
-        return rc;
-    sqlite3_bind_text(st, 1, out->name, -1, SQLITE_TRANSIENT);
-    size_t cap = 0;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->nareas == cap) {
-            cap = cap ? cap * 2 : 4;
-            char **p = realloc(out->areas, cap * sizeof *p);
-            if (p == NULL) {
-                rc = MQ_ENOMEM;
-                break;
-            }
-            out->areas = p;
-        }
-        const char *a = (const char *)sqlite3_column_text(st, 0);
-        size_t n = strlen(a);
-        out->areas[out->nareas] = malloc(n + 1);
-        if (out->areas[out->nareas] == NULL) {
-            rc = MQ_ENOMEM;
-            break;
-        }
-        memcpy(out->areas[out->nareas++], a, n + 1);
-    }
-    sqlite3_finalize(st);
-    if (rc == 0 && s != SQLITE_DONE)
-        rc = db_fail(err, db, "reading the device's areas");
-    if (rc == MQ_ENOMEM)
-        mq_error_set(err, rc, MQ_DOMAIN_MINQING, rc, "out of memory");
+    else if (rc == 0 && w.revoked)
+        rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
+                          "the token of device %s has been revoked", out->name);
     if (rc == 0) {
-        /* The scope tag changes when the set of areas does, which restarts
-         * the device's pulls from the beginning (cursors carry the tag). */
-        mq__buf b = {0};
-        qsort(out->areas, out->nareas, sizeof *out->areas, area_cmp);
-        for (size_t i = 0; i < out->nareas; i++) {
-            mq__buf_puts(&b, out->areas[i]);
-            mq__buf_add(&b, "\n", 1);
-        }
-        char h[65];
-        rc = mq__buf_check(&b, "the device's areas", err);
-        if (rc == 0)
-            rc = mq__sha256_hex(b.data ? b.data : "", b.len, h, err);
-        mq__buf_free(&b);
-        if (rc == 0)
-            snprintf(out->scope_tag, sizeof out->scope_tag, "%.8s", h);
+        mq_ext_value name = mq_ext_text(out->name);
+        rc = mq_ext_run(x,
+                        "SELECT area FROM sync_device_areas WHERE device = ?"
+                        " ORDER BY area",
+                        &name, 1, area_row, &w, err);
     }
+    if (rc == 0)
+        rc = scope_tag(out, err);
     if (rc != 0)
-        mq__device_clear(out);
+        mq_device_clear(out);
     return rc;
 }
 
-int mq__device_claim_site(mq_store *store, const mq__device *device, const char *site,
-                          mq_error *err)
+int mq_device_claim_site(mq_store *store, const mq_device *device, const char *site,
+                         mq_error *err)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
+    mq_ext *x;
+    mq_error e;
+    int rc;
+
     if (strcmp(device->site, site) == 0)
         return 0;
     if (strcmp(site, MQ_SERVER_SITE) == 0)
@@ -413,94 +458,83 @@ int mq__device_claim_site(mq_store *store, const mq__device *device, const char 
                             "site name \"%s\" is the server's own; re-initialise this "
                             "replica with another site",
                             site);
-    int rc = prepare(db, "UPDATE sync_devices SET site = ? WHERE name = ?", &st, err);
-    if (rc != 0)
+    if ((rc = part(store, &x, err)) != 0)
         return rc;
-    sqlite3_bind_text(st, 1, site, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, device->name, -1, SQLITE_TRANSIENT);
-    int s = sqlite3_step(st);
-    if ((s & 0xff) == SQLITE_CONSTRAINT)
-        rc = mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                          "site \"%s\" already belongs to another device; two replicas "
-                          "must never share a site name",
-                          site);
-    else if (s != SQLITE_DONE)
-        rc = db_fail(err, db, "binding the device to its site");
-    sqlite3_finalize(st);
-    return rc;
+    mq_ext_value v[] = {mq_ext_text(site), mq_ext_text(device->name)};
+    rc = mq_ext_run(x, "UPDATE sync_devices SET site = ? WHERE name = ?", v, 2, NULL,
+                    NULL, &e);
+    if (rc != 0 && mq_ext_is_constraint(&e))
+        return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                            "site \"%s\" already belongs to another device; two replicas "
+                            "must never share a site name",
+                            site);
+    return rc != 0 ? pass(err, &e) : 0;
 }
 
-int mq__device_touch(mq_store *store, const char *name, size_t pushed, size_t pulled,
-                     const char *cursor, mq_error *err)
+int mq_device_touch(mq_store *store, const char *name, size_t pushed, size_t pulled,
+                    const char *cursor, mq_error *err)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(db,
-                     "UPDATE sync_devices SET last_seen_ms = ?, pushed = pushed + ?,"
-                     " pulled = pulled + ?, pull_cursor = coalesce(?, pull_cursor)"
-                     " WHERE name = ?",
-                     &st, err);
+    mq_ext *x;
+    int rc = part(store, &x, err);
+
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(st, 1, mq_platform_time_ms());
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)pushed);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)pulled);
-    if (cursor)
-        sqlite3_bind_text(st, 4, cursor, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 5, name, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(err, db, "noting the device's activity");
-    sqlite3_finalize(st);
-    return rc;
+    mq_ext_value v[] = {mq_ext_int(mq_platform_time_ms()), mq_ext_int((int64_t)pushed),
+                        mq_ext_int((int64_t)pulled), mq_ext_text(cursor),
+                        mq_ext_text(name)};
+    return mq_ext_run(x,
+                      "UPDATE sync_devices SET last_seen_ms = ?, pushed = pushed + ?,"
+                      " pulled = pulled + ?, pull_cursor = coalesce(?, pull_cursor)"
+                      " WHERE name = ?",
+                      v, 5, NULL, NULL, err);
 }
 
-int mq__batch_find(mq_store *store, const char *device, const char *batch,
-                   char **response, char sha[65], mq_error *err)
+typedef struct batch_walk {
+    char **response;
+    char *sha;
+    mq_error *err;
+} batch_walk;
+
+/* Row callback: an answered batch's body hash and answer. */
+static int batch_row(void *ctx, const mq_ext_value *c, size_t n)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
+    batch_walk *w = ctx;
+
+    if (n != 2)
+        return bad_row(w->err, "looking the batch up", n);
+    copy_text(w->sha, 65, &c[0]);
+    if ((*w->response = dup_text(&c[1])) == NULL)
+        return out_of_memory(w->err);
+    return 0;
+}
+
+int mq_batch_find(mq_store *store, const char *device, const char *batch, char **response,
+                  char sha[65], mq_error *err)
+{
+    mq_ext *x;
+    batch_walk w = {response, sha, err};
+    int rc;
+
     *response = NULL;
-    int rc = prepare(db,
-                     "SELECT body_sha256, response FROM sync_batches"
-                     " WHERE device = ? AND batch = ?",
-                     &st, err);
-    if (rc != 0)
+    if ((rc = part(store, &x, err)) != 0)
         return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, batch, -1, SQLITE_TRANSIENT);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW) {
-        const char *r = (const char *)sqlite3_column_text(st, 1);
-        size_t n = strlen(r);
-        snprintf(sha, 65, "%s", (const char *)sqlite3_column_text(st, 0));
-        *response = malloc(n + 1);
-        if (*response == NULL)
-            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                              "out of memory");
-        else
-            memcpy(*response, r, n + 1);
-    } else if (s != SQLITE_DONE) {
-        rc = db_fail(err, db, "looking the batch up");
-    }
-    sqlite3_finalize(st);
-    return rc;
+    mq_ext_value v[] = {mq_ext_text(device), mq_ext_text(batch)};
+    return mq_ext_run(x,
+                      "SELECT body_sha256, response FROM sync_batches"
+                      " WHERE device = ? AND batch = ?",
+                      v, 2, batch_row, &w, err);
 }
 
-int mq__batch_save(mq_store *store, const char *device, const char *batch,
-                   const char *sha, const char *response, mq_error *err)
+int mq_batch_save(mq_store *store, const char *device, const char *batch, const char *sha,
+                  const char *response, mq_error *err)
 {
-    sqlite3 *db = mq__store_db(store);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(db, "INSERT INTO sync_batches VALUES(?, ?, ?, ?, ?)", &st, err);
+    mq_ext *x;
+    int rc = part(store, &x, err);
+
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(st, 1, device, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, batch, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, response, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, mq_platform_time_ms());
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(err, db, "recording the batch");
-    sqlite3_finalize(st);
-    return rc;
+    mq_ext_value v[] = {mq_ext_text(device), mq_ext_text(batch), mq_ext_text(sha),
+                        mq_ext_text(response), mq_ext_int(mq_platform_time_ms())};
+    return mq_ext_run(x, "INSERT INTO sync_batches VALUES(?, ?, ?, ?, ?)", v, 5, NULL,
+                      NULL, err);
 }

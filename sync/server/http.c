@@ -195,7 +195,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
 
 /* ---- /v1/session ------------------------------------------------------- */
 
-static enum MHD_Result do_session(struct MHD_Connection *conn, const mq__device *dev)
+static enum MHD_Result do_session(struct MHD_Connection *conn, const mq_device *dev)
 {
     cJSON *a = answer_new();
     cJSON *areas = NULL;
@@ -299,7 +299,7 @@ static cJSON *recorded_answer(const char *known)
 }
 
 static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store *st,
-                               const mq__device *dev, request *rq)
+                               const mq_device *dev, request *rq)
 {
     enum MHD_Result r = MHD_NO;
     char *plain = request_body(conn, rq, &r);
@@ -339,14 +339,14 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
 
     mtx_lock(&sv->write_lock);
     char *known = NULL, known_sha[65] = "";
-    int rc = mq__device_claim_site(st, dev, site->valuestring, &e);
+    int rc = mq_device_claim_site(st, dev, site->valuestring, &e);
     if (rc == MQ_EREFUSED) {
         mtx_unlock(&sv->write_lock);
         cJSON_Delete(j);
         return reply_error(conn, MHD_HTTP_CONFLICT, "site_taken", e.message);
     }
     if (rc == 0)
-        rc = mq__batch_find(st, dev->name, batch->valuestring, &known, known_sha, &e);
+        rc = mq_batch_find(st, dev->name, batch->valuestring, &known, known_sha, &e);
     if (rc == 0 && known != NULL) {
         mtx_unlock(&sv->write_lock);
         cJSON_Delete(j);
@@ -447,9 +447,9 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
                     (recorded = cJSON_PrintUnformatted(ans)) == NULL))
         rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = mq__batch_save(st, dev->name, batch->valuestring, sha, recorded, &e);
+        rc = mq_batch_save(st, dev->name, batch->valuestring, sha, recorded, &e);
     if (rc == 0)
-        rc = mq__device_touch(st, dev->name, (size_t)n, 0, NULL, &e);
+        rc = mq_device_touch(st, dev->name, (size_t)n, 0, NULL, &e);
     if (rc == 0)
         rc = mq_store_commit(st, &e);
     if (rc != 0)
@@ -504,7 +504,7 @@ static int page_add(void *ctx, const char *json)
 }
 
 /* Reads "EPOCH.TAG.SEQ"; a cursor of another file or scope restarts at 0. */
-static int parse_cursor(const server *sv, const mq__device *dev, const char *c,
+static int parse_cursor(const server *sv, const mq_device *dev, const char *c,
                         int64_t *since)
 {
     *since = 0;
@@ -530,7 +530,7 @@ static int parse_cursor(const server *sv, const mq__device *dev, const char *c,
 }
 
 static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store *st,
-                               const mq__device *dev)
+                               const mq_device *dev)
 {
     const char *cur = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
     const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
@@ -593,7 +593,7 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
          cJSON_AddBoolToObject(a, "more", p.n == limit) != NULL;
     a = whole(a, ok);
     mtx_lock(&sv->write_lock);
-    if (mq__device_touch(st, dev->name, 0, p.n, cursor, &e) != 0)
+    if (mq_device_touch(st, dev->name, 0, p.n, cursor, &e) != 0)
         fprintf(stderr, "minqing-server: %s\n", e.message);
     mtx_unlock(&sv->write_lock);
     return reply_sized(conn, MHD_HTTP_OK, a, p.bytes + 256);
@@ -636,10 +636,10 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
                            "send the device token as Authorization: Bearer TOKEN");
     size_t slot;
     mq_store *st = acquire(sv, &slot);
-    mq__device dev;
+    mq_device dev;
     mq_error e;
     enum MHD_Result r;
-    int rc = mq__device_auth(st, auth + 7, &dev, &e);
+    int rc = mq_device_auth(st, auth + 7, &dev, &e);
     if (rc == MQ_EAUTH) {
         r = reply_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized", e.message);
     } else if (rc != 0) {
@@ -651,7 +651,7 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
             r = do_push(sv, conn, st, &dev, rq);
         else
             r = do_pull(sv, conn, st, &dev);
-        mq__device_clear(&dev);
+        mq_device_clear(&dev);
     }
     release(sv, slot);
     return r;
@@ -741,7 +741,7 @@ static char *read_file(const char *path, mq_error *err)
     return b.data;
 }
 
-int mq__serve(const mq__serve_opts *o, mq_error *err)
+int mq_server_serve(const mq_server_opts *o, mq_error *err)
 {
     server sv;
     mq_platform_listener ln = {-1, 0, 0, ""};
@@ -800,9 +800,9 @@ int mq__serve(const mq__serve_opts *o, mq_error *err)
     }
     locks = 1;
     for (size_t i = 0; i < sv.nstores; i++)
-        if ((rc = mq__server_open(&sv.stores[i], o->db_path, err)) != 0)
+        if ((rc = mq_server_open(&sv.stores[i], o->db_path, err)) != 0)
             goto out;
-    if ((rc = mq__server_epoch(sv.stores[0], sv.epoch, err)) != 0)
+    if ((rc = mq_server_epoch(sv.stores[0], sv.epoch, err)) != 0)
         goto out;
 
     /* libmicrohttpd owns the socket from here on: it closes it when it stops,

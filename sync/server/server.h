@@ -1,12 +1,24 @@
 /*
- * sync/server/server.h - what the files of the minqing server share: the
- * sync_* tables that sit beside the core's tables in the server's replica
- * (devices.c), and the HTTP front (http.c) that main.c starts.
+ * sync/server/server.h - the minqing server's library, for its front ends
+ * (apps/server/main.c, a web host): the server's replica and its sync_*
+ * tables (devices.c), and the HTTP front of the sync protocol (http.c).
  *
  * The server is a replica like any tablet: one SQLite file in WAL mode, one
  * mq_store per worker thread over it, the core's merge for every change.
- * Its own tables (prefix sync_) are written through mq__store_db() in the
- * same transaction as the changes they account for.
+ * Its own tables (prefix sync_: devices, their areas, token hashes, answered
+ * batches, the file's epoch) sit beside the core's in that file and are
+ * written through the core's seam for parts (minqing/ext.h), in the same
+ * transaction as the changes they account for.
+ *
+ * Errors and ownership, for every function here: a call that can fail
+ * returns 0 or a negative MQ_E* code and fills the caller's `err` (may be
+ * NULL); strings handed in are borrowed for the duration of the call; what a
+ * call hands back through a `char **` is the caller's, freed with free();
+ * strings passed to a callback are borrowed until it returns.  A store is
+ * used by one thread at a time.  The mq_device_* and mq_batch_* calls take a
+ * store opened with mq_server_open(), or any store of a server's file
+ * outside a transaction for the first call (that call declares the sync_
+ * tables on it).
  */
 #ifndef MQ_SYNC_SERVER_H
 #define MQ_SYNC_SERVER_H
@@ -16,82 +28,133 @@
 
 #include "minqing/store.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /** The site name of the server's own replica. */
 #define MQ_SERVER_SITE "server"
 
-/** A device, as authentication finds it. */
-typedef struct mq__device {
+/** A device, as mq_device_auth() finds it; released with mq_device_clear(). */
+typedef struct mq_device {
     char name[65];
-    char cadre[65]; /* "" when none */
-    char site[40];  /* "" until the device has synced */
-    char **areas;   /* owned */
-    size_t nareas;
-    char scope_tag[9]; /* 8 hex digits naming the set of areas (cursors) */
-} mq__device;
+    char cadre[65];    /**< the cadre's record id; "" when none */
+    char site[40];     /**< the replica's site; "" until the device has synced */
+    char **areas;      /**< the device's area ids, sorted; owned by the struct */
+    size_t nareas;     /**< entries in `areas` */
+    char scope_tag[9]; /**< 8 hex digits naming the set of areas (cursors) */
+} mq_device;
 
-/** Frees what mq__device_auth() put in `d`. */
-void mq__device_clear(mq__device *d);
-
-/** Opens the server's replica at `path`: core tables, site, sync_* tables. */
-int mq__server_open(mq_store **out, const char *path, mq_error *err);
-
-/** The random id of this server's file, 16 hex digits (cursors carry it). */
-int mq__server_epoch(mq_store *store, char out[17], mq_error *err);
+/** Frees what mq_device_auth() put in `d` and empties it.  NULL-safe. */
+void mq_device_clear(mq_device *d);
 
 /**
- * Enrolls a device for `areas` (each must be an area record) and returns its
- * token in `token` (shown once; only its hash is stored).
+ * Opens the server's replica at `path`, creating the file if needed: the
+ * core's tables, the site MQ_SERVER_SITE, the sync_* tables and the epoch.
+ * @param[out] out  the store, the caller's (mq_store_close())
+ * @return 0; MQ_ESTATE when the file is the replica of another site; or an
+ *         error of the store
  */
-int mq__device_add(mq_store *store, const char *name, const char *const *areas,
-                   size_t nareas, const char *cadre, char *token, size_t token_size,
-                   mq_error *err);
+int mq_server_open(mq_store **out, const char *path, mq_error *err);
 
-/** Revokes device `name`: its token is refused from the next request on. */
-int mq__device_revoke(mq_store *store, const char *name, mq_error *err);
+/**
+ * The random id of this server's file (made on first use, then kept), which
+ * every pull cursor carries: a cursor from another file is recognised.
+ * @param[out] out  16 hex digits and a NUL, in the caller's buffer
+ */
+int mq_server_epoch(mq_store *store, char out[17], mq_error *err);
 
-/** Walks the devices as JSON objects (no token hashes). */
-int mq__device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
+/**
+ * Enrolls device `name` for `areas` (each must be a live area record) and,
+ * when `cadre` is not NULL, for that cadre record; in one transaction.
+ * @param[out] token  the device's new token, NUL-terminated, in the caller's
+ *                    buffer of `token_size` bytes (at least
+ *                    MQ_PROTO_TOKEN_LEN + 1); it is shown once: only its
+ *                    SHA-256 is stored
+ * @return 0; MQ_EINVAL for a bad name, no areas, a small buffer or a name
+ *         already enrolled; MQ_ENOTFOUND for an area or cadre that does not
+ *         exist; or a store error
+ */
+int mq_device_add(mq_store *store, const char *name, const char *const *areas,
+                  size_t nareas, const char *cadre, char *token, size_t token_size,
+                  mq_error *err);
+
+/**
+ * Revokes device `name`: its token is refused from the next request on,
+ * whichever process serves it.  The name stays taken.
+ * @return 0; MQ_ENOTFOUND when no live device has that name
+ */
+int mq_device_revoke(mq_store *store, const char *name, mq_error *err);
+
+/**
+ * Walks the devices, by name, as JSON objects {"name", "areas", "cadre",
+ * "site", "created_ms", "revoked", "last_seen_ms", "pushed", "pulled"}
+ * (never a token or its hash).  `cb` returns 0 to go on, non-zero to stop;
+ * the walk then returns that value.
+ */
+int mq_device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
 
 /**
  * Finds the live device whose token is `token`.
- * @return 0; MQ_EAUTH for an unknown or revoked token
+ * @param[out] out  the device, the caller's: mq_device_clear() it after a
+ *                  success; left empty on failure
+ * @return 0; MQ_EAUTH for a malformed, unknown or revoked token
  */
-int mq__device_auth(mq_store *store, const char *token, mq__device *out, mq_error *err);
+int mq_device_auth(mq_store *store, const char *token, mq_device *out, mq_error *err);
 
 /**
- * Binds replica `site` to `device` (a site belongs to one device, and never
- * to the server's own replica).
+ * Binds replica `site` to `device` the first time the device syncs from it
+ * (a site belongs to one device, and never to the server's own replica).
  * @return 0; MQ_EREFUSED when another device or the server holds the site
  */
-int mq__device_claim_site(mq_store *store, const mq__device *device, const char *site,
-                          mq_error *err);
-
-/** Notes a device's activity: last seen, changes pushed and pulled, cursor. */
-int mq__device_touch(mq_store *store, const char *name, size_t pushed, size_t pulled,
-                     const char *cursor, mq_error *err);
+int mq_device_claim_site(mq_store *store, const mq_device *device, const char *site,
+                         mq_error *err);
 
 /**
- * Looks up an answered batch.
- * @param[out] response  the stored answer, the caller's (free()); NULL if new
- * @param[out] sha       the SHA-256 of the batch's body as first received
+ * Notes a device's activity: seen now, `pushed` and `pulled` changes more,
+ * and its last pull cursor when `cursor` is not NULL.  Inside the caller's
+ * transaction when one is open (mq_store_begin()).
  */
-int mq__batch_find(mq_store *store, const char *device, const char *batch,
-                   char **response, char sha[65], mq_error *err);
+int mq_device_touch(mq_store *store, const char *name, size_t pushed, size_t pulled,
+                    const char *cursor, mq_error *err);
 
-/** Records an answered batch; in the transaction that applied it. */
-int mq__batch_save(mq_store *store, const char *device, const char *batch,
-                   const char *sha, const char *response, mq_error *err);
+/**
+ * Looks up batch `batch` of device `device`, answered before.
+ * @param[out] response  the stored answer, the caller's (free()); NULL when
+ *                       the batch is new
+ * @param[out] sha       the SHA-256 (hex) of the batch's body as first
+ *                       received, when found
+ */
+int mq_batch_find(mq_store *store, const char *device, const char *batch, char **response,
+                  char sha[65], mq_error *err);
 
-/** How the HTTP front runs. */
-typedef struct mq__serve_opts {
-    const char *db_path;
-    const char *listen; /* "ADDR:PORT", port 0 picks a free one */
-    const char *tls_cert, *tls_key;
-    unsigned threads;
-    unsigned delay_ms; /* test knob: wait before answering push and pull */
-} mq__serve_opts;
+/**
+ * Records the answer to a batch, inside the transaction that applied it, so
+ * that a batch sent again gets the same answer and changes nothing.
+ * @return 0; MQ_EIO (domain SQLite, a constraint) when it was recorded before
+ */
+int mq_batch_save(mq_store *store, const char *device, const char *batch, const char *sha,
+                  const char *response, mq_error *err);
 
-/** Serves until SIGINT or SIGTERM.  Prints "listening on URL" once ready. */
-int mq__serve(const mq__serve_opts *opts, mq_error *err);
+/** How mq_server_serve() runs. */
+typedef struct mq_server_opts {
+    const char *db_path;            /**< the server's replica */
+    const char *listen;             /**< "ADDR:PORT"; port 0 picks a free one */
+    const char *tls_cert, *tls_key; /**< PEM files, both or neither */
+    unsigned threads;               /**< worker threads (and stores); 0 means 4 */
+    unsigned delay_ms;              /**< test knob: wait before answering push and pull */
+} mq_server_opts;
+
+/**
+ * Serves the sync protocol until SIGINT or SIGTERM.  Prints "listening on
+ * URL" on stdout once ready.
+ * @return 0 after a signal; MQ_EINVAL for bad options; or the error that
+ *         stopped it from starting
+ */
+int mq_server_serve(const mq_server_opts *opts, mq_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MQ_SYNC_SERVER_H */

@@ -10,8 +10,8 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "internal.h"
 #include "minqing/minqing.h"
-#include "store_db.h"
 
 #define COUNTY   "00000000-0000-4000-8000-000000000001"
 #define VILLAGE  "00000000-0000-4000-8000-000000000002"
@@ -163,7 +163,7 @@ static long long sql_int(mq_store *s, const char *sql)
     sqlite3_stmt *st;
     long long v = -1;
 
-    if (sqlite3_prepare_v2(mq__store_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -211,7 +211,7 @@ static void test_creation_stored_once(void)
     free(pb);
     CHECK(problems(a) == 0 && problems(b) == 0);
     /* the checker sees a bodiless change that is not a lone creation */
-    CHECK(sqlite3_exec(mq__store_db(a),
+    CHECK(sqlite3_exec(a->db,
                        "UPDATE change SET body = NULL WHERE rid = '" HH "'", NULL, NULL,
                        NULL) == SQLITE_OK);
     CHECK(problems(a) > 0);
