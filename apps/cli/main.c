@@ -46,6 +46,10 @@ static const command commands[] = {
      "settle a conflict with a value, as a new change that syncs"},
     {"needs", mq_cli_needs, "needs [--overdue] [--area AREA_ID] [--today YYYY-MM-DD]",
      "print needs with their status folded from their actions"},
+    {"report", mq_cli_report,
+     "report [--area AREA_ID] [--as-of YYYY-MM-DD] [--from YYYY-MM-DD]"
+     " [--format text|json|csv] [-o FILE]",
+     "the figures per area, per cadre and the income warning, as of a day"},
     {"check", mq_cli_check, "check", "check the file and the change log"},
     {"rejected", mq_cli_rejected, "rejected",
      "print changes that could not be applied, with the reasons"},
