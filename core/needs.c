@@ -1,195 +1,195 @@
 /*
- * core/needs.c - needs with their status folded from their actions.
- *
- * A need (民情登记卡) is never "closed" by editing it: its status is the fold
- * of its need_action log records, ordered by the day they happened and then
- * by version, so two tablets acting on one need never overwrite each other
- * and a stale edit cannot reopen a closed need.
- *
- *     accept   -> open      (the first accept names who took it: 首问责任)
- *     resolve  -> resolved  (民情办结卡)
- *     reopen   -> reopened
- *     progress, transfer: recorded, status unchanged
- *
- * A need that is not resolved and whose deadline is before today is overdue
+ * core/needs.c - the needs list: each need that exists on a day D with the
+ * status the report folds (report_fold.c), and what a person following it
+ * up needs beside it: the household head, the group and village, the cadre
+ * who took it (首问责任) by name, the deadline and the days overdue
  * (限时办结).
+ *
+ * A need is never "closed" by editing it: its status is the fold of its
+ * need_action records, so two tablets acting on one need never overwrite
+ * each other and a stale edit cannot reopen a closed need.  The list and the
+ * report read the same fold, so a need the report counts as overdue is the
+ * one the overdue list shows.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "minqing/report.h"
+#include "report_fold.h"
 
-struct action {
-    char at[16];
-    char v[MQ_VERSION_MAX];
-    char kind[16];
-    char by[64];
+/* The statuses the list shows: the fold's, with overdue in place of the
+ * first three when the need is overdue. */
+static const char *const statuses[] = {"registered", "open", "reopened", "overdue",
+                                       "resolved"};
+
+/*
+ * ?1 D; ?5 cadre, ?6 category, ?7 status (each NULL for no filter).  The
+ * village is the area of level "village" on the need's scope path.
+ */
+static const char list_sql[] =
+    "WITH village AS (SELECT a.area, v.id AS id,"
+    "  json_extract(v.fields, '$.name') AS name"
+    "  FROM temp.mq_anc a JOIN record v ON v.id = a.anc"
+    "  WHERE json_extract(v.fields, '$.level') = 'village'),"
+    " shown AS (SELECT *, CASE WHEN overdue THEN 'overdue' ELSE status END AS shown"
+    "  FROM temp.mq_fold)"
+    " SELECT f.id, f.household, json_extract(h.fields, '$.head_name'), f.area,"
+    " json_extract(g.fields, '$.name'), village.id, village.name, f.category, f.source,"
+    " f.recorded_by, json_extract(c.fields, '$.name'), f.recorded_at, f.deadline,"
+    " f.shown, f.overdue, f.days_overdue, f.accepted, f.accepted_by, f.resolved_at,"
+    " f.satisfaction, f.actions, n.fields"
+    " FROM shown f JOIN record n ON n.id = f.id"
+    " LEFT JOIN record h ON h.id = f.household"
+    " LEFT JOIN record g ON g.id = f.area"
+    " LEFT JOIN village ON village.area = f.area"
+    " LEFT JOIN record c ON c.id = f.recorded_by"
+    " WHERE (?5 IS NULL OR f.recorded_by = ?5) AND (?6 IS NULL OR f.category = ?6)"
+    " AND (?7 IS NULL OR f.shown = ?7)"
+    " ORDER BY f.deadline IS NULL, f.deadline, f.id";
+
+/* The members of one line, in the columns of list_sql. */
+static const char *const text_cols[] = {
+    "id",         "household",    "head_name", "area",   "area_name",
+    "village",    "village_name", "category",  "source", "recorded_by",
+    "cadre_name", "recorded_at",  "deadline",  "status"};
+enum {
+    C_OVERDUE = 14,
+    C_DAYS,
+    C_ACCEPTED,
+    C_ACCEPTED_BY,
+    C_RESOLVED_AT,
+    C_SATISFACTION,
+    C_ACTIONS,
+    C_FIELDS
 };
 
-static int cmp_action(const void *a, const void *b)
+static char *line_json(sqlite3_stmt *st)
 {
-    const struct action *x = a, *y = b;
-    int c = strcmp(x->at, y->at);
+    cJSON *o = cJSON_CreateObject();
+    char *json;
 
-    return c != 0 ? c : strcmp(x->v, y->v);
+    if (o == NULL)
+        return NULL;
+    for (int i = 0; i < (int)(sizeof(text_cols) / sizeof(text_cols[0])); i++) {
+        const char *v = mq__col_text(st, i);
+        if (v != NULL)
+            cJSON_AddStringToObject(o, text_cols[i], v);
+    }
+    cJSON_AddBoolToObject(o, "overdue", sqlite3_column_int(st, C_OVERDUE));
+    if (sqlite3_column_type(st, C_DAYS) != SQLITE_NULL)
+        cJSON_AddNumberToObject(o, "days_overdue", sqlite3_column_int(st, C_DAYS));
+    cJSON_AddBoolToObject(o, "accepted", sqlite3_column_int(st, C_ACCEPTED));
+    const char *const more[][2] = {{"accepted_by", mq__col_text(st, C_ACCEPTED_BY)},
+                                   {"resolved_at", mq__col_text(st, C_RESOLVED_AT)},
+                                   {"satisfaction", mq__col_text(st, C_SATISFACTION)}};
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+        if (more[i][1] != NULL)
+            cJSON_AddStringToObject(o, more[i][0], more[i][1]);
+    cJSON_AddNumberToObject(o, "actions", sqlite3_column_int(st, C_ACTIONS));
+    cJSON *fields = cJSON_Parse(mq__col_text(st, C_FIELDS));
+    if (fields != NULL)
+        cJSON_AddItemToObject(o, "fields", fields);
+    json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return json;
 }
 
-static const char *str_field(const cJSON *fields, const char *name)
+/* Checks the filters that name something: MQ_ENOTFOUND for a cadre that is
+ * not here, MQ_EINVAL for a category or status that cannot be. */
+static int check_filters(mq_store *s, const mq_report_needs_query *q, mq_error *err)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fields, name);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int load_actions(mq_store *s, sqlite3_stmt *st, const char *need,
-                        struct action **out, size_t *nout, mq_error *err)
-{
-    struct action *a = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, need, -1, SQLITE_TRANSIENT);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *f = cJSON_Parse(mq__col_text(st, 0));
-        if (f == NULL)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            struct action *grown = realloc(a, cap * sizeof(*a));
-            if (grown == NULL) {
-                cJSON_Delete(f);
-                free(a);
-                return mq__fail(err, MQ_ENOMEM, "out of memory");
-            }
-            a = grown;
-        }
-        struct action *x = &a[n++];
-        const char *at = str_field(f, "at"), *kind = str_field(f, "action"),
-                   *by = str_field(f, "by");
-        snprintf(x->at, sizeof(x->at), "%s", at ? at : "");
-        snprintf(x->v, sizeof(x->v), "%s", mq__col_text(st, 1));
-        snprintf(x->kind, sizeof(x->kind), "%s", kind ? kind : "");
-        snprintf(x->by, sizeof(x->by), "%s", by ? by : "");
-        cJSON_Delete(f);
+    if (q->cadre != NULL) {
+        mq__kind k;
+        int rc;
+        if (!mq_valid_uuid(q->cadre))
+            return mq__fail(err, MQ_ENOTFOUND,
+                            "cadre \"%.80s\": not a cadre id (a lower-case UUID)",
+                            q->cadre);
+        if ((rc = mq__kind_get(s, q->cadre, &k, err)) != 0)
+            return rc;
+        if (!k.exists || strcmp(k.type_name, "cadre") != 0)
+            return mq__fail(err, MQ_ENOTFOUND, "cadre \"%s\": %s", q->cadre,
+                            k.exists ? "the record is not a cadre"
+                                     : "no record of this id on this replica");
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        free(a);
-        return mq__fail_sqlite(err, s->db, "reading need actions");
+    if (q->category != NULL) {
+        const mq_type *t = mq__schema_type(s->schema, "need");
+        const mq_field *f = t != NULL ? mq__type_field(t, "category") : NULL;
+        size_t i = 0;
+        while (f != NULL && i < f->nvalues && strcmp(f->values[i], q->category) != 0)
+            i++;
+        if (f == NULL || i == f->nvalues)
+            return mq__fail(err, MQ_EINVAL,
+                            "category \"%.80s\": not a need category of the schema",
+                            q->category);
     }
-    if (n > 1)
-        qsort(a, n, sizeof(*a), cmp_action);
-    *out = a;
-    *nout = n;
+    if (q->status != NULL) {
+        size_t i = 0, n = sizeof(statuses) / sizeof(statuses[0]);
+        while (i < n && strcmp(statuses[i], q->status) != 0)
+            i++;
+        if (i == n)
+            return mq__fail(err, MQ_EINVAL,
+                            "status \"%.80s\": must be registered, open, reopened, "
+                            "overdue or resolved",
+                            q->status);
+    }
     return 0;
+}
+
+int mq_report_needs(mq_store *s, const mq_report_needs_query *q, mq_json_cb cb, void *ctx,
+                    mq_error *err)
+{
+    mq__report_cfg cfg;
+    sqlite3_stmt *st = NULL;
+    char as_of[11];
+    int rc, began = 0, step;
+    const char *status = q->overdue_only ? "overdue" : q->status;
+
+    if ((rc = mq__report_day(s, q->as_of, "as_of", as_of, err)) != 0 ||
+        (rc = check_filters(s, q, err)) != 0)
+        return rc;
+    if (q->overdue_only && q->status != NULL && strcmp(q->status, "overdue") != 0)
+        return mq__fail(err, MQ_EINVAL,
+                        "status \"%s\": only overdue needs were asked for", q->status);
+    if ((rc = mq__report_cfg_load(s, &cfg, err)) != 0)
+        return rc;
+    if ((rc = mq__report_read_begin(s, &began, err)) != 0)
+        goto done;
+    if (q->area != NULL && (rc = mq__report_scope(s, q->area, err)) != 0)
+        goto done;
+    if ((rc = mq__report_fold(s, as_of, NULL, q->area != NULL, &cfg, err)) != 0)
+        goto done;
+    if (sqlite3_prepare_v2(s->db, list_sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = mq__fail_sqlite(err, s->db, "listing needs");
+        goto done;
+    }
+    mq__report_bind(s, st, as_of, NULL);
+    mq__bind_text(st, 5, q->cadre);
+    mq__bind_text(st, 6, q->category);
+    mq__bind_text(st, 7, status);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        char *json = line_json(st);
+        int stop =
+            json != NULL ? cb(ctx, json) : mq__fail(err, MQ_ENOMEM, "out of memory");
+        cJSON_free(json);
+        if (stop != 0) {
+            rc = stop;
+            goto done;
+        }
+    }
+    rc = step == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "listing needs");
+done:
+    sqlite3_finalize(st);
+    mq__report_read_end(s, began);
+    mq__report_cfg_free(&cfg);
+    return rc;
 }
 
 int mq_store_needs(mq_store *s, const mq_needs_query *q, mq_json_cb cb, void *ctx,
                    mq_error *err)
 {
-    char today[16];
-    sqlite3_stmt *needs = NULL, *acts = NULL;
-    int rc;
+    mq_report_needs_query rq = {q->area, q->today, NULL, NULL, NULL, q->overdue_only};
 
-    if (q->today != NULL) {
-        char why[64];
-        if (mq__check_date(q->today, why, sizeof(why)) != 0)
-            return mq__fail(err, MQ_EINVAL, "today \"%s\": %s", q->today, why);
-        snprintf(today, sizeof(today), "%s", q->today);
-    } else {
-        char iso[MQ_ISO_MAX];
-        mq__iso_time(iso, mq_store_now_ms(s));
-        snprintf(today, sizeof(today), "%.10s", iso);
-    }
-    if (q->area != NULL) {
-        if ((rc = mq__scope_fill(s, &q->area, 1, err)) != 0)
-            return rc;
-    }
-    if (sqlite3_prepare_v2(
-            s->db,
-            q->area != NULL
-                ? "SELECT id, area, fields FROM record WHERE type = 'need'"
-                  " AND deleted = 0 AND area IN (SELECT id FROM temp.mq_scope)"
-                  " ORDER BY json_extract(fields, '$.deadline'), id"
-                : "SELECT id, area, fields FROM record WHERE type = 'need'"
-                  " AND deleted = 0"
-                  " ORDER BY json_extract(fields, '$.deadline'), id",
-            -1, &needs, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT fields, cv FROM record WHERE parent = ?1"
-                           " AND type = 'need_action' AND deleted = 0",
-                           -1, &acts, NULL) != SQLITE_OK) {
-        rc = mq__fail_sqlite(err, s->db, "reading needs");
-        goto out;
-    }
-    while ((rc = sqlite3_step(needs)) == SQLITE_ROW) {
-        char id[64];
-        struct action *a = NULL;
-        size_t n = 0;
-        snprintf(id, sizeof(id), "%s", mq__col_text(needs, 0));
-        cJSON *fields = cJSON_Parse(mq__col_text(needs, 2));
-        if (fields == NULL)
-            continue;
-        if ((rc = load_actions(s, acts, id, &a, &n, err)) != 0) {
-            cJSON_Delete(fields);
-            goto out;
-        }
-        const char *status = "open", *accepted_by = NULL, *resolved_at = NULL;
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(a[i].kind, "accept") == 0 && accepted_by == NULL)
-                accepted_by = a[i].by;
-            else if (strcmp(a[i].kind, "resolve") == 0) {
-                status = "resolved";
-                resolved_at = a[i].at;
-            } else if (strcmp(a[i].kind, "reopen") == 0) {
-                status = "reopened";
-                resolved_at = NULL;
-            }
-        }
-        const char *deadline = str_field(fields, "deadline");
-        int overdue = strcmp(status, "resolved") != 0 && deadline != NULL &&
-                      strcmp(deadline, today) < 0;
-        if (overdue)
-            status = "overdue";
-        if (q->overdue_only && !overdue) {
-            free(a);
-            cJSON_Delete(fields);
-            continue;
-        }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "id", id);
-        const char *hh = str_field(fields, "household");
-        if (hh != NULL)
-            cJSON_AddStringToObject(o, "household", hh);
-        if (sqlite3_column_type(needs, 1) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "area", mq__col_text(needs, 1));
-        const char *cat = str_field(fields, "category");
-        if (cat != NULL)
-            cJSON_AddStringToObject(o, "category", cat);
-        if (deadline != NULL)
-            cJSON_AddStringToObject(o, "deadline", deadline);
-        cJSON_AddStringToObject(o, "status", status);
-        if (accepted_by != NULL)
-            cJSON_AddStringToObject(o, "accepted_by", accepted_by);
-        if (resolved_at != NULL)
-            cJSON_AddStringToObject(o, "resolved_at", resolved_at);
-        cJSON_AddNumberToObject(o, "actions", (double)n);
-        cJSON_AddItemToObject(o, "fields", fields);
-        char *json = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        free(a);
-        int stop = json ? cb(ctx, json) : mq__fail(err, MQ_ENOMEM, "out of memory");
-        cJSON_free(json);
-        if (stop != 0) {
-            rc = stop;
-            goto out;
-        }
-    }
-    rc = rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "reading needs");
-out:
-    sqlite3_finalize(needs);
-    sqlite3_finalize(acts);
-    return rc;
+    return mq_report_needs(s, &rq, cb, ctx, err);
 }

@@ -81,6 +81,9 @@ int mq_cli_resolve(const mq_cli *cli, int argc, char **argv);
 /* reports.c: derived views */
 int mq_cli_needs(const mq_cli *cli, int argc, char **argv);
 
+/* report.c: the figures of docs/REPORTS.md */
+int mq_cli_report(const mq_cli *cli, int argc, char **argv);
+
 /* sync.c: sync with the server (built only with the libcurl client) */
 int mq_cli_sync(const mq_cli *cli, int argc, char **argv);
 
@@ -158,6 +161,38 @@ int mq_cli_print_line(void *ctx, const char *json);
  * `rc` means the output could not be written.
  */
 int mq_cli_walk_done(int rc, const mq_error *err);
+
+/* ---- tables and report options (report.c) -------------------------------- */
+
+/** Rows of text cells, written as aligned columns or as CSV. */
+typedef struct mq_cli_table {
+    const char *title; /**< a line before the table, or NULL; borrowed */
+    size_t ncols;
+    size_t nrows, cap;
+    char **cells; /**< nrows * ncols copies, row by row */
+} mq_cli_table;
+
+void mq_cli_table_init(mq_cli_table *t, const char *title, size_t ncols);
+/** Copies one row of `ncols` cells (NULL as ""); 0 or -1 out of memory. */
+int mq_cli_table_add(mq_cli_table *t, const char *const *cells);
+void mq_cli_table_free(mq_cli_table *t);
+/** Aligned columns: the first from the left, the others from the right. */
+void mq_cli_table_text(const mq_cli_table *t, FILE *out);
+/** RFC 4180 rows ending CRLF (the caller writes the BOM once per file). */
+void mq_cli_table_csv(const mq_cli_table *t, FILE *out);
+/** The columns a terminal gives `s` (UTF-8; a Chinese character takes two). */
+size_t mq_cli_text_width(const char *s);
+
+struct cJSON;
+/** The label of `value` in `group` of mq_report_labels()' object, else `value`. */
+const char *mq_cli_label(const struct cJSON *labels, const char *group,
+                         const char *value);
+
+/**
+ * Checks the day given to `option` (NULL passes): a usage error naming the
+ * option, the rule and the value, else 0.
+ */
+int mq_cli_check_day(const mq_cli *cli, const char *option, const char *value);
 
 /* ---- files (files.c) ---------------------------------------------------- */
 

@@ -44,8 +44,14 @@ static const command commands[] = {
      "print concurrent edits waiting for review"},
     {"resolve", mq_cli_resolve, "resolve CONFLICT_ID --keep VALUE_JSON [--as CADRE_ID]",
      "settle a conflict with a value, as a new change that syncs"},
-    {"needs", mq_cli_needs, "needs [--overdue] [--area AREA_ID] [--today YYYY-MM-DD]",
-     "print needs with their status folded from their actions"},
+    {"needs", mq_cli_needs,
+     "needs [--overdue] [--area AREA_ID] [--as-of YYYY-MM-DD] [--cadre CADRE_ID]"
+     " [--category C] [--status S] [--format json|text]",
+     "print the needs of a day with their status, household head, village and cadre"},
+    {"report", mq_cli_report,
+     "report [--area AREA_ID] [--as-of YYYY-MM-DD] [--from YYYY-MM-DD]"
+     " [--format text|json|csv] [-o FILE]",
+     "the figures per area, per cadre and the income warning, as of a day"},
     {"check", mq_cli_check, "check", "check the file and the change log"},
     {"rejected", mq_cli_rejected, "rejected",
      "print changes that could not be applied, with the reasons"},

@@ -1,0 +1,124 @@
+/*
+ * minqing/report.h - the figures the programme is judged by, computed on
+ * any replica over the records it holds: completion rate (办结率), overdue
+ * needs (限时办结), petitions, visits and talks per cadre and per area, and
+ * the five-level warning of village collective income (五级预警).
+ *
+ * There is one definition of every figure, written in docs/REPORTS.md, and
+ * it lives here, in the library: a tablet computes its villages offline, the
+ * server the areas a caller may see, and both give the same numbers for the
+ * same records.  Every figure is taken "as of a day D": a need exists from
+ * its recorded_at, an action or a visit counts only if it happened on or
+ * before D, so a report of a past day can be reproduced on any later day.
+ *
+ * Ownership follows minqing/store.h: strings handed in are borrowed for the
+ * call; what comes back through `char **out` is the caller's, freed with
+ * mq_free(); strings passed to a callback are borrowed until it returns.
+ *
+ * Errors: MQ_EINVAL for a day that is not a real date or a query that
+ * breaks a rule (the message names the query member, the rule and the
+ * value); MQ_ENOTFOUND for an area or cadre id that names no such live
+ * record here; MQ_ECORRUPT when the schema's "reports" section is unusable;
+ * MQ_EIO and MQ_ENOMEM as everywhere.  A report only reads: it never writes
+ * the store, whatever it returns.
+ */
+#ifndef MINQING_REPORT_H
+#define MINQING_REPORT_H
+
+#include "error.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Checks that `day` is a real calendar day written YYYY-MM-DD (leap years
+ * included): the rule of every day a report is asked for.
+ *
+ * @return 0, or MQ_EINVAL with `err` saying which rule the value breaks
+ */
+int mq_report_check_day(const char *day, mq_error *err);
+
+/** What mq_report_json() computes. */
+typedef struct mq_report_query {
+    /** the report's scope: this area and every area below it; NULL for every
+     *  record of the replica */
+    const char *area;
+    /** the day D the figures are taken at, "YYYY-MM-DD"; NULL for today on
+     *  the replica's clock */
+    const char *as_of;
+    /** NULL, or "YYYY-MM-DD" not after as_of: only needs recorded and visits
+     *  made on or after this day (their figures still taken as of as_of), and
+     *  income periods that end on or after it */
+    const char *from;
+} mq_report_query;
+
+/**
+ * Computes the report of `q` as one JSON object:
+ *
+ *     {"as_of": D, "from": F|null, "area": AREA|null,
+ *      "total":  {households, needs, petitions, visits},
+ *      "areas":  [{id, name, level, parent, depth, households,
+ *                  needs, petitions, visits}, ...],
+ *      "cadres": [{id, name, households, needs, petitions, visits}, ...],
+ *      "income": [{id, area, name, period, income_yuan, target_yuan,
+ *                  ratio, level}, ...]}
+ *
+ * where needs is {registered, accepted, resolved, open, overdue,
+ * resolved_late, completion_rate, median_days_to_resolve,
+ * satisfaction: {VALUE: COUNT}, yuan}, petitions is {received, accepted,
+ * closed, rate, receptions} and visits is {KIND: COUNT}.  Rates are
+ * fractions from 0 to 1, or null where the denominator is 0.  Areas come
+ * in tree order (each area before the areas below it), cadres by name.
+ *
+ * @param[out] out  the JSON text, the caller's (mq_free())
+ * @return 0 or an error code; *out is NULL on error
+ */
+int mq_report_json(mq_store *store, const mq_report_query *q, char **out, mq_error *err);
+
+/** Which needs mq_report_needs() walks.  NULL members do not filter. */
+typedef struct mq_report_needs_query {
+    const char *area;     /**< only needs in this area or below */
+    const char *as_of;    /**< the day D, as in mq_report_query; NULL: today */
+    const char *cadre;    /**< only needs recorded by this cadre (首问责任) */
+    const char *category; /**< only needs of this category (a schema choice) */
+    /** only needs in this status: registered, open, reopened, overdue or
+     *  resolved (overdue wins over the first three) */
+    const char *status;
+    int overdue_only; /**< 1: only overdue needs, as status "overdue" */
+} mq_report_needs_query;
+
+/**
+ * Walks the needs that exist as of D, with the status folded by the same
+ * rule as mq_report_json(), earliest deadline first (needs without one
+ * last), as one JSON object each:
+ *
+ *     {"id", "household", "head_name", "area", "area_name", "village",
+ *      "village_name", "category", "source", "recorded_by", "cadre_name",
+ *      "recorded_at", "deadline", "status", "overdue": bool,
+ *      "days_overdue": N (when overdue), "accepted": bool, "accepted_by",
+ *      "resolved_at", "satisfaction", "actions": N, "fields": {...}}
+ *
+ * Members with no value are left out.  `actions` counts the actions taken
+ * on or before D.  The callback's return value stops the walk as in
+ * minqing/store.h.
+ */
+int mq_report_needs(mq_store *store, const mq_report_needs_query *q, mq_json_cb cb,
+                    void *ctx, mq_error *err);
+
+/**
+ * The Chinese labels of the values a report prints, from the schema's
+ * "reports" section: {"level": {...}, "visit_kind": {...},
+ * "satisfaction": {...}, "income_level": {...}, "category": {...},
+ * "status": {...}}, each mapping a stored value to its label.
+ *
+ * @param[out] out  the JSON text, the caller's (mq_free())
+ */
+int mq_report_labels(mq_store *store, char **out, mq_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MINQING_REPORT_H */

@@ -1,0 +1,189 @@
+# tests/reports/rules.sh - each rule of docs/REPORTS.md on a small fixture
+# made by hand, through `minqing report --format json`: the deadline day is
+# in time, no deadline is never overdue, an action after D is not counted,
+# a need recorded after D does not exist, reopen after resolve, a second
+# resolve, two actions of one day in the order they were written, null
+# rates when nothing is accepted, the income levels at their thresholds.
+source "$(dirname "$0")/../cli/lib.sh"
+
+DB=$TMP/rules.db
+ok "$DB" init --site rules >/dev/null
+
+put() { # put TYPE JSON : prints the new record's id
+    printf '%s' "$2" | ok "$DB" put "$1"
+}
+COUNTY=$(put area '{"name":"永仁县","level":"county"}')
+TOWN=$(put area "{\"name\":\"中和镇\",\"level\":\"township\",\"parent\":\"$COUNTY\"}")
+VILLAGE=$(put area "{\"name\":\"中和村委会\",\"level\":\"village\",\"parent\":\"$TOWN\"}")
+G1=$(put area "{\"name\":\"立戈村民小组\",\"level\":\"group\",\"parent\":\"$VILLAGE\"}")
+G2=$(put area "{\"name\":\"莲池村民小组\",\"level\":\"group\",\"parent\":\"$VILLAGE\"}")
+K1=$(put cadre '{"name":"李春全"}')
+K2=$(put cadre '{"name":"杨再春"}')
+H1=$(put household "{\"area\":\"$G1\",\"head_name\":\"王国兴\",\"head_id_number\":\"532327198001010015\",\"paired_cadre\":\"$K1\"}")
+H2=$(put household "{\"area\":\"$G2\",\"head_name\":\"张秀英\",\"head_id_number\":\"532327197502020022\",\"paired_cadre\":\"$K2\"}")
+
+need() { # need HOUSEHOLD CADRE RECORDED_AT DEADLINE|- SOURCE
+    local dl=""
+    [[ $4 != - ]] && dl=",\"deadline\":\"$4\""
+    put need "{\"household\":\"$1\",\"category\":\"drinking_water\",\"description\":\"需建水窖\",\"source\":\"$5\",\"recorded_by\":\"$2\",\"recorded_at\":\"$3\"$dl}"
+}
+act() { # act NEED ACTION AT [EXTRA_JSON]
+    put need_action "{\"need\":\"$1\",\"action\":\"$2\",\"by\":\"$K1\",\"at\":\"$3\"${4:+,$4}}" >/dev/null
+}
+
+# N1: the deadline is the day of the report
+N1=$(need "$H1" "$K1" 2024-03-01 2024-03-10 home_visit)
+act "$N1" accept 2024-03-01
+# N2: no deadline
+N2=$(need "$H1" "$K1" 2024-03-01 - home_visit)
+act "$N2" accept 2024-03-01
+# N3: past its deadline, resolved after the day of the report
+N3=$(need "$H1" "$K1" 2024-03-01 2024-03-05 petition_visit)
+act "$N3" accept 2024-03-01
+act "$N3" resolve 2024-03-12 '"amount_yuan":2000,"satisfaction":"satisfied"'
+# N4: resolved, then reopened
+N4=$(need "$H1" "$K1" 2024-03-01 2024-04-01 home_visit)
+act "$N4" accept 2024-03-01
+act "$N4" resolve 2024-03-03 '"amount_yuan":500,"satisfaction":"satisfied"'
+act "$N4" reopen 2024-03-05
+# N5: resolved, reopened, resolved again
+N5=$(need "$H1" "$K1" 2024-03-01 2024-04-01 home_visit)
+act "$N5" accept 2024-03-01
+act "$N5" resolve 2024-03-02 '"amount_yuan":100,"satisfaction":"satisfied"'
+act "$N5" reopen 2024-03-03
+act "$N5" progress 2024-03-04
+act "$N5" resolve 2024-03-08 '"amount_yuan":50.5,"satisfaction":"unsatisfied"'
+# N6: recorded after the day of the report
+N6=$(need "$H1" "$K1" 2024-03-20 2024-03-25 home_visit)
+act "$N6" accept 2024-03-20
+# N7: a petition in the other group, never accepted, by the other cadre
+N7=$(need "$H2" "$K2" 2024-03-01 2024-03-31 petition_letter)
+# N8: accepted and resolved on one day; N9: resolved, then accepted, on one
+# day: the later written is the later action
+N8=$(need "$H1" "$K1" 2024-03-01 - home_visit)
+act "$N8" accept 2024-03-02
+act "$N8" resolve 2024-03-02
+N9=$(need "$H1" "$K1" 2024-03-01 - home_visit)
+act "$N9" resolve 2024-03-02
+act "$N9" accept 2024-03-02
+
+visit() { # visit HOUSEHOLD CADRE AT KIND
+    put visit "{\"household\":\"$1\",\"cadre\":\"$2\",\"at\":\"$3\",\"kind\":\"$4\"}" >/dev/null
+}
+visit "$H1" "$K1" 2024-03-02 talk
+visit "$H1" "$K1" 2024-03-09 talk
+visit "$H2" "$K2" 2024-03-02 petition_reception
+visit "$H2" "$K2" 2024-03-11 petition_reception
+
+income() { # income PERIOD INCOME TARGET
+    put village_income "{\"area\":\"$VILLAGE\",\"period\":\"$1\",\"income_yuan\":$2,\"target_yuan\":$3}" >/dev/null
+}
+income 2024Q1 3999 10000   # 0.3999: red
+income 2023Q1 4000 10000   # 0.4: orange
+income 2023Q2 7999 10000   # yellow
+income 2023Q3 8000 10000   # green
+income 2023Q4 10000 10000  # at the target: blue
+income 2024Q2 0 10000      # begins after 2024-03-10: not listed
+income 2022 100 0          # no target: no ratio, no level
+
+report() { # report DAY [ARGS...] : the JSON report on stdout
+    local day=$1
+    shift
+    ok "$DB" report --format json --as-of "$day" "$@"
+}
+# pick EXPR < REPORT : a Python expression over the report `r`; area(ID),
+# cadre(ID) give one entry
+pick() {
+    python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+area = lambda i: next(a for a in r["areas"] if a["id"] == i)
+cadre = lambda i: next(c for c in r["cadres"] if c["id"] == i)
+v = eval(sys.argv[1])
+print(json.dumps(v, ensure_ascii=False, sort_keys=True))
+' "$1"
+}
+
+R=$TMP/r0310.json
+report 2024-03-10 >"$R"
+# registered: N1 N2 N3 N4 N5 N8 N9 in G1 (N6 is recorded after D); N7 in G2
+expect_eq 7 "$(pick "area(\"$G1\")['needs']['registered']" <"$R")" "needs of group 1 as of 2024-03-10"
+expect_eq 8 "$(pick "r['total']['needs']['registered']" <"$R")" "a need recorded after D does not exist"
+# overdue: only N3 (deadline 03-05); N1's deadline is D itself; N2 has none;
+# N7 is not accepted but its deadline is ahead
+expect_eq 1 "$(pick "r['total']['needs']['overdue']" <"$R")" "the deadline day is in time"
+expect_eq 1 "$(pick "area(\"$G1\")['needs']['overdue']" <"$R")" "overdue in group 1"
+# resolved: N5 (again), N8 (resolve written after accept); not N3 (after D),
+# not N4 (reopened), not N9 (accept written after resolve)
+expect_eq 2 "$(pick "r['total']['needs']['resolved']" <"$R")" "resolved as of 2024-03-10"
+expect_eq 7 "$(pick "r['total']['needs']['accepted']" <"$R")" "accepted as of 2024-03-10"
+expect_eq 5 "$(pick "r['total']['needs']['open']" <"$R")" "open: accepted and not resolved"
+expect_eq 0 "$(pick "r['total']['needs']['resolved_late']" <"$R")" "nothing resolved late yet"
+# yuan of counted resolves: N4 500 (later reopened), N5 100 + 50.5; not N3
+expect_eq 650.5 "$(pick "r['total']['needs']['yuan']" <"$R")" "yuan of counted resolves"
+# satisfaction of the last resolve of resolved needs: N5 unsatisfied only
+expect_eq '{"basically_satisfied": 0, "satisfied": 0, "unsatisfied": 1}' \
+    "$(pick "r['total']['needs']['satisfaction']" <"$R")" "satisfaction of resolved needs"
+# median days: N5 7 days, N8 1 day -> 4
+expect_eq 4 "$(pick "r['total']['needs']['median_days_to_resolve']" <"$R")" "median days to resolve"
+expect_eq 0.2857142857142857 "$(pick "r['total']['needs']['completion_rate']" <"$R")" "completion rate 2/7"
+# null rates where nothing is accepted: group 2 and cadre 2 (N7 only)
+expect_eq '[1, 0, null, null]' \
+    "$(pick "[area(\"$G2\")['needs']['registered'], area(\"$G2\")['needs']['accepted'], area(\"$G2\")['needs']['completion_rate'], area(\"$G2\")['needs']['median_days_to_resolve']]" <"$R")" \
+    "null rate on zero accepted (area)"
+expect_eq '[1, 0, null]' \
+    "$(pick "[cadre(\"$K2\")['needs']['registered'], cadre(\"$K2\")['needs']['accepted'], cadre(\"$K2\")['needs']['completion_rate']]" <"$R")" \
+    "null rate on zero accepted (cadre)"
+# petitions: N3 (accepted, not yet closed) and N7 (not accepted)
+expect_eq '{"accepted": 1, "closed": 0, "rate": 0, "received": 2, "receptions": 1}' \
+    "$(pick "r['total']['petitions']" <"$R")" "petitions as of 2024-03-10"
+expect_eq '{"accepted": 0, "closed": 0, "rate": null, "received": 1, "receptions": 1}' \
+    "$(pick "area(\"$G2\")['petitions']" <"$R")" "petitions of group 2: null rate"
+# visits: the reception of 03-11 is after D
+expect_eq '{"home_visit": 0, "petition_reception": 1, "talk": 2}' \
+    "$(pick "r['total']['visits']" <"$R")" "visits as of 2024-03-10"
+expect_eq '[2, 1]' "$(pick "[cadre(\"$K1\")['visits']['talk'], cadre(\"$K2\")['visits']['petition_reception']]" <"$R")" \
+    "visits per cadre by kind"
+# every level through the scope path sees group 1's needs
+expect_eq '[8, 8, 8, 7, 1]' \
+    "$(pick "[area(i)['needs']['registered'] for i in [\"$COUNTY\", \"$TOWN\", \"$VILLAGE\", \"$G1\", \"$G2\"]]" <"$R")" \
+    "needs at every level"
+expect_eq '[2, 1, 1]' "$(pick "[area(\"$VILLAGE\")['households'], cadre(\"$K1\")['households'], cadre(\"$K2\")['households']]" <"$R")" \
+    "households per area and per paired cadre"
+expect_eq '[0, 1, 2, 3, 3]' "$(pick "[a['depth'] for a in r['areas']]" <"$R")" "areas in tree order"
+# income: each threshold, the period not begun, no target
+expect_eq '[["2022", null, null], ["2023Q1", 0.4, "orange"], ["2023Q2", 0.7999, "yellow"], ["2023Q3", 0.8, "green"], ["2023Q4", 1, "blue"], ["2024Q1", 0.3999, "red"]]' \
+    "$(pick "[[i['period'], i['ratio'], i['level']] for i in r['income']]" <"$R")" "income levels"
+
+R=$TMP/r0311.json
+report 2024-03-11 >"$R"
+expect_eq 2 "$(pick "r['total']['needs']['overdue']" <"$R")" "N1 overdue the day after its deadline"
+expect_eq 2 "$(pick "r['total']['petitions']['receptions']" <"$R")" "the reception of 03-11"
+
+R=$TMP/r0312.json
+report 2024-03-12 >"$R"
+# N3 resolved on 03-12, after its deadline of 03-05: 11 days
+expect_eq '[3, 1, 2650.5]' "$(pick "[r['total']['needs']['resolved'], r['total']['needs']['resolved_late'], r['total']['needs']['yuan']]" <"$R")" \
+    "a resolve on D counts, late after the deadline"
+expect_eq 7 "$(pick "r['total']['needs']['median_days_to_resolve']" <"$R")" "median of 1, 7, 11"
+expect_eq '{"accepted": 1, "closed": 1, "rate": 1, "received": 2, "receptions": 2}' \
+    "$(pick "r['total']['petitions']" <"$R")" "petition closed"
+
+R=$TMP/r2030.json
+report 2030-01-01 >"$R"
+# never overdue: N2, N8, N9 have no deadline; overdue: N1, N4, N6, N7
+expect_eq 4 "$(pick "r['total']['needs']['overdue']" <"$R")" "no deadline, never overdue"
+
+# --from: only needs recorded, and visits made, on or after the day
+R=$TMP/rfrom.json
+report 2024-03-31 --from 2024-03-10 >"$R"
+expect_eq '[1, 1, "2024-03-10"]' "$(pick "[r['total']['needs']['registered'], r['total']['visits']['petition_reception'], r['from']]" <"$R")" \
+    "--from keeps needs and visits from that day"
+
+# --area: the scope's areas only, the totals of the scope
+R=$TMP/rarea.json
+report 2024-03-10 --area "$G2" >"$R"
+expect_eq "[[\"$G2\"], 1, 1, [\"$K2\"]]" "$(pick "[[a['id'] for a in r['areas']], r['total']['needs']['registered'], r['total']['households'], [c['id'] for c in r['cadres']]]" <"$R")" \
+    "--area keeps the area and below"
+expect_eq '[]' "$(pick "r['income']" <"$R")" "--area of a group lists no village income"
+echo "ok"
