@@ -60,9 +60,11 @@ int main(int argc, char **argv)
     }
     /* An unknown id is MQ_ENOTFOUND, with the details in err. */
     char *none = NULL;
-    int missing = mq_store_get(store, "00000000-0000-4000-8000-000000000000", &none, &err);
+    int missing =
+        mq_store_get(store, "00000000-0000-4000-8000-000000000000", &none, &err);
     if (missing != MQ_ENOTFOUND) {
-        fprintf(stderr, "consumer: get of an unknown id returned %d (%s), not MQ_ENOTFOUND\n",
+        fprintf(stderr,
+                "consumer: get of an unknown id returned %d (%s), not MQ_ENOTFOUND\n",
                 missing, mq_strerror(missing));
         mq_free(none);
         goto done;
