@@ -11,19 +11,64 @@
 # Included from the top CMakeLists.txt after core/ and sync/ have defined
 # their targets.
 
-set(MQ_LIBRARY_PARTS mq_platform minqing_core)
-# The dependencies' pkg-config names (for Requires.private) and their
-# imported targets and bare library names (for linking and for the exported
-# static target, whose users link them themselves).
-set(MQ_PC_REQUIRES sqlite3 libcjson)
-set(MQ_LINK_TARGETS PkgConfig::SQLITE3 PkgConfig::CJSON m)
-set(MQ_LINK_NAMES ${SQLITE3_LIBRARIES} ${CJSON_LIBRARIES} m)
+# The parts are found from the top ones down their link libraries: every
+# library target of this project that they link is a part (the core brings
+# the platform layer, the client brings the protocol), and everything else
+# they link is a dependency: a pkg-config module (PkgConfig::X, which gives
+# its module name for Requires.private and its bare library names for the
+# exported static target), Threads::Threads, or a plain library such as m.
+# So a source file, an internal library or a dependency added to a part
+# follows into libminqing, minqing.pc and minqingConfig.cmake by itself.
+set(MQ_LIBRARY_TOPS minqing_core)
 if(TARGET mq_sync_client)
-  list(APPEND MQ_LIBRARY_PARTS mq_sync_proto mq_sync_client)
-  list(APPEND MQ_PC_REQUIRES zlib libcrypto libcurl)
-  list(APPEND MQ_LINK_TARGETS PkgConfig::ZLIB PkgConfig::CRYPTO PkgConfig::CURL)
-  list(APPEND MQ_LINK_NAMES ${ZLIB_LIBRARIES} ${CRYPTO_LIBRARIES} ${CURL_LIBRARIES})
+  list(APPEND MQ_LIBRARY_TOPS mq_sync_client)
 endif()
+set(MQ_LIBRARY_PARTS)
+set(MQ_LINK_TARGETS)   # for linking libminqing.so
+set(MQ_LINK_NAMES)     # for the users of the exported static target
+set(MQ_PC_REQUIRES)    # Requires.private
+set(MQ_PC_LIBS)        # Libs.private
+set(MQ_TODO ${MQ_LIBRARY_TOPS})
+while(MQ_TODO)
+  list(POP_FRONT MQ_TODO item)
+  if(item IN_LIST MQ_LIBRARY_PARTS OR item IN_LIST MQ_LINK_TARGETS)
+    continue()
+  endif()
+  if(item MATCHES "^PkgConfig::(.+)$")
+    set(prefix ${CMAKE_MATCH_1})
+    list(APPEND MQ_LINK_TARGETS ${item})
+    list(APPEND MQ_LINK_NAMES ${${prefix}_LIBRARIES})
+    list(APPEND MQ_PC_REQUIRES ${${prefix}_MODULE_NAME})
+  elseif(item STREQUAL "Threads::Threads")
+    list(APPEND MQ_LINK_TARGETS ${item})
+    list(APPEND MQ_LINK_NAMES ${CMAKE_THREAD_LIBS_INIT})
+    list(APPEND MQ_PC_LIBS ${CMAKE_THREAD_LIBS_INIT})
+  elseif(TARGET ${item})
+    get_target_property(imported ${item} IMPORTED)
+    get_target_property(type ${item} TYPE)
+    if(imported OR NOT type MATCHES "^(STATIC|OBJECT)_LIBRARY$")
+      message(FATAL_ERROR "libminqing: ${item}, linked by a part, is neither a static "
+                          "library of this project nor a dependency it knows")
+    endif()
+    list(APPEND MQ_LIBRARY_PARTS ${item})
+    get_target_property(links ${item} LINK_LIBRARIES)
+    if(links)
+      list(APPEND MQ_TODO ${links})
+    endif()
+  elseif(item MATCHES "^[A-Za-z0-9_+.-]+$")
+    list(APPEND MQ_LINK_TARGETS ${item})
+    list(APPEND MQ_LINK_NAMES ${item})
+    list(APPEND MQ_PC_LIBS -l${item})
+  else()
+    message(FATAL_ERROR "libminqing: cannot place '${item}', linked by a part")
+  endif()
+endwhile()
+list(REMOVE_DUPLICATES MQ_PC_REQUIRES)
+list(REMOVE_DUPLICATES MQ_LINK_NAMES)
+list(REMOVE_DUPLICATES MQ_PC_LIBS)
+list(JOIN MQ_LIBRARY_PARTS " " MQ_SHOW_PARTS)
+list(JOIN MQ_PC_REQUIRES " " MQ_SHOW_REQUIRES)
+message(STATUS "libminqing: ${MQ_SHOW_PARTS}, over ${MQ_SHOW_REQUIRES} ${MQ_PC_LIBS}")
 
 set(MQ_LIBRARY_OBJECTS)
 foreach(part ${MQ_LIBRARY_PARTS})
@@ -130,5 +175,6 @@ else()
   string(REGEX REPLACE "/$" "" MQ_PC_PREFIX "${MQ_PC_PREFIX}")
 endif()
 list(JOIN MQ_PC_REQUIRES " " MQ_PC_REQUIRES_PRIVATE)
+list(JOIN MQ_PC_LIBS " " MQ_PC_LIBS_PRIVATE)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/minqing.pc.in ${PROJECT_BINARY_DIR}/minqing.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/minqing.pc DESTINATION ${MQ_PC_DIR})
