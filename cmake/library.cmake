@@ -110,8 +110,8 @@ add_library(minqing_shared SHARED ${MQ_LIBRARY_OBJECTS})
 add_dependencies(minqing_shared minqing_exports)
 target_link_libraries(minqing_shared PRIVATE ${MQ_LINK_TARGETS})
 target_link_options(minqing_shared PRIVATE "LINKER:--version-script=${MQ_EXPORTS_MAP}")
-# A part missing from MQ_LIBRARY_PARTS shows as an undefined symbol at link
-# time rather than in a user's program.  (The sanitizers' runtime is linked
+# A part or a dependency that the walk above missed shows as an undefined
+# symbol here, at link time, rather than in a user's program.  (The sanitizers' runtime is linked
 # into the program, so their builds leave the library's symbols open.)
 if(NOT MQ_SANITIZE)
   target_link_options(minqing_shared PRIVATE "LINKER:--no-undefined")
@@ -166,6 +166,7 @@ install(FILES ${PROJECT_BINARY_DIR}/minqingConfig.cmake
 # minqing.pc finds its prefix from where it lies (${pcfiledir}), so that the
 # installed tree can be moved, and `cmake --install --prefix` works without
 # configuring again.
+# (An absolute libdir or includedir given at configure time is kept as is.)
 set(MQ_PC_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 if(IS_ABSOLUTE ${CMAKE_INSTALL_LIBDIR})
   set(MQ_PC_PREFIX ${CMAKE_INSTALL_PREFIX})
@@ -174,6 +175,13 @@ else()
   set(MQ_PC_PREFIX "\${pcfiledir}/${MQ_PC_UP}")
   string(REGEX REPLACE "/$" "" MQ_PC_PREFIX "${MQ_PC_PREFIX}")
 endif()
+foreach(kind LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE ${CMAKE_INSTALL_${kind}})
+    set(MQ_PC_${kind} ${CMAKE_INSTALL_${kind}})
+  else()
+    set(MQ_PC_${kind} "\${prefix}/${CMAKE_INSTALL_${kind}}")
+  endif()
+endforeach()
 list(JOIN MQ_PC_REQUIRES " " MQ_PC_REQUIRES_PRIVATE)
 list(JOIN MQ_PC_LIBS " " MQ_PC_LIBS_PRIVATE)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/minqing.pc.in ${PROJECT_BINARY_DIR}/minqing.pc @ONLY)
