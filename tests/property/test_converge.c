@@ -1954,7 +1954,8 @@ static void exchange_bundle(int src, int dst, int bad)
     if (rc != 0) {
         fail("replica %d: apply_bundle%s of a bundle from replica %d (%zu changes) "
              "returned %d: %s",
-             dst, badc ? " --skip-invalid" : "", src, fresh.n + dups, rc, err.message);
+             dst, badc ? " --skip-invalid" : "", src, fresh.n + (size_t)dups, rc,
+             err.message);
         ivec none = {0};
         expect_logged(dst, &none, "a failed apply_bundle");
         iv_free(&fresh);
