@@ -35,8 +35,7 @@ static char *concat(const char *s, const char *suffix)
         errno = ENOMEM;
         return NULL;
     }
-    memcpy(out, s, ls);
-    memcpy(out + ls, suffix, lx + 1);
+    snprintf(out, ls + lx + 1, "%s%s", s, suffix);
     return out;
 }
 
