@@ -3,7 +3,7 @@
  *
  * mq_store_check() runs SQLite's integrity check, checks that creations
  * stored once are still whole (M7), then re-derives every record from its
- * changes (merge.c, M2 and M3) and compares: fields, heads,
+ * changes (fold.c, M2 and M3) and compares: fields, heads,
  * tombstone, conflict rows and the area the scope path gives.  It is the
  * debug checker of the merge invariants made available to users, and what a
  * test runs after killing a process mid-write.
@@ -14,74 +14,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err)
-{
-    mq__logrow *rows;
-    size_t n;
-    int rc;
-    sqlite3_stmt *st;
-
-    memset(out, 0, sizeof(*out));
-    snprintf(out->id, sizeof(out->id), "%s", rid);
-    if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0)
-        return rc;
-    if (n == 0) {
-        mq__log_free(rows, n);
-        return 0;
-    }
-    if (sqlite3_prepare_v2(s->db, "SELECT type, min(v) FROM change WHERE rid = ?1", -1,
-                           &st, NULL) != SQLITE_OK) {
-        mq__log_free(rows, n);
-        return mq__fail_sqlite(err, s->db, "reading the change log");
-    }
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->type = mq__schema_type(s->schema, mq__col_text(st, 0));
-        snprintf(out->cv, sizeof(out->cv), "%s", mq__col_text(st, 1));
-    }
-    sqlite3_finalize(st);
-    if (out->type == NULL) {
-        mq__log_free(rows, n);
-        return mq__fail(err, MQ_ECORRUPT, "record %s: its changes have an unknown type",
-                        rid);
-    }
-    out->exists = 1;
-    out->fields = cJSON_CreateObject();
-    out->vers = cJSON_CreateObject();
-    const char **heads = malloc((n + 1) * sizeof(char *));
-    if (heads == NULL || out->fields == NULL || out->vers == NULL) {
-        free(heads);
-        mq__log_free(rows, n);
-        mq__rec_clear(out);
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    }
-    /* Every field any change sets, each folded on its own. */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const cJSON *f;
-        cJSON_ArrayForEach(f, rows[i].set)
-        {
-            int done =
-                strcmp(f->string, "_deleted") == 0
-                    ? cJSON_GetObjectItemCaseSensitive(out->vers, "_deleted") != NULL
-                    : cJSON_GetObjectItemCaseSensitive(out->fields, f->string) != NULL;
-            if (done)
-                continue;
-            const cJSON *value;
-            int conflict;
-            size_t nh = mq__fold_field(rows, n, f->string, heads, &value, &conflict);
-            if (mq__rec_set_field(out, f->string, value, heads, nh) != 0)
-                rc = mq__fail(err, MQ_ENOMEM, "out of memory");
-        }
-    }
-    free(heads);
-    mq__log_free(rows, n);
-    if (rc == 0)
-        rc = mq__rec_scope(s, out, err);
-    if (rc != 0)
-        mq__rec_clear(out);
-    return rc;
-}
 
 struct checker {
     void (*cb)(void *ctx, const char *problem);

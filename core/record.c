@@ -1,6 +1,6 @@
 /*
- * core/record.c - a record's stored state: load, save, and the heads of a
- * field.
+ * core/record.c - a record's stored state: load, save, the heads of a field
+ * and setting a field from a fold.
  *
  * A row keeps the current value of every field in `fields`, and the versions
  * behind them compactly: `cv` is the version of every field that has no entry
@@ -159,4 +159,45 @@ size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, si
     if (max > 0)
         out[0] = rec->cv;
     return 1;
+}
+
+int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
+                      const char *const *heads, size_t nheads)
+{
+    cJSON *ver;
+
+    if (nheads == 0) {
+        cJSON_DeleteItemFromObjectCaseSensitive(rec->vers, field);
+        if (strcmp(field, "_deleted") == 0)
+            rec->deleted = 0;
+        else
+            cJSON_DeleteItemFromObjectCaseSensitive(rec->fields, field);
+        return 0;
+    }
+    if (strcmp(field, "_deleted") == 0) {
+        rec->deleted = cJSON_IsTrue(value);
+    } else {
+        cJSON *dup = cJSON_Duplicate(value, 1);
+        if (dup == NULL)
+            return MQ_ENOMEM;
+        if (cJSON_GetObjectItemCaseSensitive(rec->fields, field) != NULL)
+            cJSON_ReplaceItemInObjectCaseSensitive(rec->fields, field, dup);
+        else
+            cJSON_AddItemToObject(rec->fields, field, dup);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(rec->vers, field);
+    if (nheads == 1) {
+        /* The common case costs nothing: cv already covers the field. */
+        if (strcmp(heads[0], rec->cv) == 0 && strcmp(field, "_deleted") != 0)
+            return 0;
+        ver = cJSON_CreateString(heads[0]);
+    } else {
+        ver = cJSON_CreateArray();
+        for (size_t i = 0; i < nheads; i++)
+            cJSON_AddItemToArray(ver, cJSON_CreateString(heads[i]));
+    }
+    if (ver == NULL)
+        return MQ_ENOMEM;
+    cJSON_AddItemToObject(rec->vers, field, ver);
+    return 0;
 }
