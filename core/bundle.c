@@ -302,33 +302,6 @@ int mq_store_apply_json(mq_store *s, const cJSON *change, const char *source,
                      scope->areas != NULL ? scope->nareas : 0, result, err);
 }
 
-static int read_bundle_line(FILE *in, char **buf, size_t *cap, size_t *len)
-{
-    size_t n = 0;
-
-    for (;;) {
-        if (*cap - n < 2) {
-            size_t ncap = *cap ? *cap * 2 : 4096;
-            char *grown = realloc(*buf, ncap);
-            if (grown == NULL)
-                return MQ_ENOMEM;
-            *buf = grown;
-            *cap = ncap;
-        }
-        if (fgets(*buf + n, (int)(*cap - n), in) == NULL)
-            break;
-        n += strlen(*buf + n);
-        if (n > 0 && (*buf)[n - 1] == '\n')
-            break;
-        if (n > BUNDLE_LINE_MAX)
-            return MQ_EINVAL;
-    }
-    while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r'))
-        (*buf)[--n] = '\0';
-    *len = n;
-    return n == 0 && feof(in) ? MQ_ENOTFOUND : 0;
-}
-
 int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
                           mq_apply_stats *stats, mq_error *err)
 {
@@ -337,8 +310,9 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
     const char *source = o->source != NULL ? o->source : "bundle";
     int skip_invalid = o->skip_invalid;
     mq_apply_stats st = {0, 0, 0};
-    char *buf = NULL;
-    size_t cap = 0, len, invalid = 0;
+    mq__lines lines;
+    char *buf;
+    size_t len, invalid = 0;
     long line = 0;
     int rc, ended = 0;
     mq_error first;
@@ -350,16 +324,21 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         return rc;
     if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
+    mq__lines_init(&lines, in, BUNDLE_LINE_MAX);
     while (rc == 0) {
-        int r = read_bundle_line(in, &buf, &cap, &len);
+        int r = mq__lines_next(&lines, &buf, &len);
         if (r == MQ_ENOTFOUND)
             break;
-        line++;
+        line = lines.number;
         if (r != 0) {
             rc = mq__fail(err, r, "%s line %ld: %s", source, line,
                           r == MQ_EINVAL ? "longer than 4 MiB" : "out of memory");
             break;
         }
+        /* A bundle line may end in any run of "\r" (copied through tools
+         * that add their own). */
+        while (len > 0 && buf[len - 1] == '\r')
+            buf[--len] = '\0';
         if (len == 0)
             continue;
         cJSON *obj = cJSON_Parse(buf);
@@ -429,7 +408,9 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         }
         cJSON_Delete(obj);
     }
-    free(buf);
+    if (rc == 0 && ferror(in))
+        rc = mq__fail(err, MQ_EIO, "%s: cannot read the input", source);
+    mq__lines_free(&lines);
     if (rc == 0 && line == 0)
         rc = mq__fail(err, MQ_EINVAL, "%s: empty input", source);
     if (rc == 0 && !ended)

@@ -10,14 +10,14 @@
  * (so the calls between them have no cycle); the sections below follow it.
  * store.c, which opens and closes the store, is called by none of them.
  *
- *   error.c valid.c util.c date.c json.c hlc.c    no store needed
- *   schema.c db.c                                 the schema; SQLite plumbing
- *   clock.c kind.c tx.c                           stamps, lookups, transactions
- *   area.c validate.c record.c                    areas, values, record rows
- *   fold.c change.c conflicts.c                   the log, the wire, conflicts
- *   merge.c check.c read.c                        merging, checking, reading
- *   write.c bundle.c import.c needs.c             the verbs built on them
- *   store.c                                       opening and closing
+ *   error.c valid.c util.c date.c json.c line.c hlc.c    no store needed
+ *   schema.c db.c                                        the schema; SQLite
+ *   clock.c kind.c tx.c                                  stamps, lookups, tx
+ *   area.c validate.c record.c                           areas, values, rows
+ *   fold.c change.c conflicts.c                          the log, the wire
+ *   merge.c check.c read.c                               merge, check, read
+ *   write.c bundle.c import.c needs.c                    the verbs on top
+ *   store.c                                              open and close
  */
 #ifndef MQ_INTERNAL_H
 #define MQ_INTERNAL_H
@@ -104,6 +104,28 @@ cJSON *mq__json_strip_nulls(const cJSON *fields);
 /* Builds {"type":T,"id":I,"fields":F} text, with "deleted":true if asked. */
 char *mq__record_json(const char *type, const char *id, const char *fields_json,
                       int deleted);
+
+/* ---- reading lines (line.c) --------------------------------------------- */
+
+/* A JSON Lines input read one line at a time (fields are line.c's). */
+typedef struct mq__lines {
+    FILE *in;
+    size_t max; /* the longest line accepted, in bytes, without its "\n" */
+    char *buf;
+    size_t cap;
+    long number; /* lines read so far: the number of the one just read */
+} mq__lines;
+
+void mq__lines_init(mq__lines *r, FILE *in, size_t max);
+/*
+ * Reads the next line into *line (borrowed until the next call), without
+ * its "\n" or "\r\n".  Returns 0; MQ_ENOTFOUND at the end of the input or
+ * on a read error (tell them apart with ferror()); MQ_EINVAL for a line
+ * longer than `max` bytes, whose rest is skipped so that reading may go on;
+ * MQ_ENOMEM.  Each line counts in r->number, whatever the result.
+ */
+int mq__lines_next(mq__lines *r, char **line, size_t *len);
+void mq__lines_free(mq__lines *r);
 
 /* ---- SQLite plumbing (db.c) ---------------------------------------------- */
 
