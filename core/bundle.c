@@ -16,60 +16,6 @@
 
 #define BUNDLE_LINE_MAX ((size_t)4 * 1024 * 1024)
 
-/* True if `s` can stand between JSON quotes as it is. */
-static int json_plain(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p == '"' || *p == '\\' || *p < 0x20)
-            return 0;
-    return 1;
-}
-
-/*
- * Builds the wire form of a change row (v, type, rid, by, body, base).  The
- * body and base columns are JSON this store printed, so the change is
- * spliced together around them rather than parsed and printed again: on a
- * township's first push that was most of the sender's work.  Versions, type
- * names and ids never need escaping; anything that would goes through cJSON.
- */
-static char *row_json(sqlite3_stmt *st, int first)
-{
-    const char *v = mq__col_text(st, first), *type = mq__col_text(st, first + 1),
-               *id = mq__col_text(st, first + 2), *by = mq__col_text(st, first + 3),
-               *body = mq__col_text(st, first + 4), *base = mq__col_text(st, first + 5);
-
-    if (v == NULL || type == NULL || id == NULL || body == NULL)
-        return NULL;
-    if (json_plain(v) && json_plain(type) && json_plain(id) &&
-        (by == NULL || json_plain(by))) {
-        size_t n = strlen(v) + strlen(type) + strlen(id) + strlen(body) +
-                   (by != NULL ? strlen(by) : 0) + (base != NULL ? strlen(base) : 0) + 64;
-        char *out = cJSON_malloc(n);
-        if (out == NULL)
-            return NULL;
-        snprintf(out, n,
-                 "{\"v\":\"%s\",\"type\":\"%s\",\"id\":\"%s\"%s%s%s,\"set\":%s%s%s}", v,
-                 type, id, by != NULL ? ",\"by\":\"" : "", by != NULL ? by : "",
-                 by != NULL ? "\"" : "", body, base != NULL ? ",\"base\":" : "",
-                 base != NULL ? base : "");
-        return out;
-    }
-    cJSON *o = cJSON_CreateObject();
-    char *out;
-
-    cJSON_AddStringToObject(o, "v", v);
-    cJSON_AddStringToObject(o, "type", type);
-    cJSON_AddStringToObject(o, "id", id);
-    if (by != NULL)
-        cJSON_AddStringToObject(o, "by", by);
-    cJSON_AddItemToObject(o, "set", cJSON_Parse(body));
-    if (base != NULL)
-        cJSON_AddItemToObject(o, "base", cJSON_Parse(base));
-    out = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return out;
-}
-
 int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void *ctx,
                      int64_t *next, mq_error *err)
 {
@@ -121,6 +67,8 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
     sqlite3_bind_int64(st, 2, top);
     mq__bind_text(st, 3, q->skip_source);
     sqlite3_bind_int64(st, 4, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
+    mq__json j;
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_type(st, 5) == SQLITE_NULL) {
             rc = mq__fail(err, MQ_ECORRUPT,
@@ -128,25 +76,34 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
                           "run minqing check",
                           mq__col_text(st, 1), mq__col_text(st, 3));
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return rc;
         }
-        char *json = row_json(st, 1);
-        if (json == NULL) {
+        /* The body and base columns are JSON this store printed (json.c),
+         * so the change is spliced together around them rather than parsed
+         * and printed again: on a township's first push that was most of
+         * the sender's work. */
+        const char *json;
+        if (mq__json_change(&j, mq__col_text(st, 1), mq__col_text(st, 2),
+                            mq__col_text(st, 3), mq__col_text(st, 4), mq__col_text(st, 5),
+                            mq__col_text(st, 6), &json) != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return mq__fail(err, MQ_ENOMEM, "out of memory");
         }
         last = sqlite3_column_int64(st, 0);
         count++;
         int stop = cb(ctx, json);
-        cJSON_free(json);
         if (stop != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             if (next != NULL)
                 *next = last;
             return stop;
         }
     }
     sqlite3_finalize(st);
+    mq__json_free(&j);
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "reading the change log");
     if (next != NULL)
@@ -170,23 +127,51 @@ static int bundle_line(void *ctx, const char *json)
     return 0;
 }
 
+/* Writes the header or end line `o` (taken) and a line end. */
+static int bundle_frame(FILE *out, mq__json *j, cJSON *o)
+{
+    const char *json;
+    int rc = mq__json_print(j, o, &json);
+
+    cJSON_Delete(o);
+    if (rc != 0)
+        return rc;
+    return fputs(json, out) == EOF || fputc('\n', out) == EOF ? MQ_EIO : 0;
+}
+
 int mq_store_write_bundle(mq_store *s, const mq_changes_query *q, FILE *out,
                           int64_t *next, mq_error *err)
 {
     struct bundle_out b = {out, 0};
     int64_t nx = q->since;
+    mq__json j;
+    cJSON *o;
     int rc;
 
-    fprintf(out, "{\"minqing\":\"bundle\",\"format\":1,\"site\":\"%s\",\"since\":%lld}\n",
-            s->site, (long long)q->since);
-    rc = mq_store_changes(s, q, bundle_line, &b, &nx, err);
-    if (rc == MQ_EIO)
+    mq__json_init(&j);
+    o = mq__json_object(&j);
+    mq__json_add_str(&j, o, "minqing", "bundle");
+    mq__json_add(&j, o, "format", cJSON_CreateNumber(1));
+    mq__json_add_str(&j, o, "site", s->site);
+    mq__json_add(&j, o, "since", cJSON_CreateNumber((double)q->since));
+    rc = bundle_frame(out, &j, o);
+    if (rc == 0)
+        rc = mq_store_changes(s, q, bundle_line, &b, &nx, err);
+    else if (rc == MQ_ENOMEM)
+        mq__fail(err, rc, "out of memory");
+    if (rc == 0) {
+        o = mq__json_object(&j);
+        mq__json_add(&j, o, "end", cJSON_CreateTrue());
+        mq__json_add(&j, o, "changes", cJSON_CreateNumber((double)b.n));
+        mq__json_add(&j, o, "next", cJSON_CreateNumber((double)nx));
+        if ((rc = bundle_frame(out, &j, o)) == MQ_ENOMEM)
+            mq__fail(err, rc, "out of memory");
+    }
+    mq__json_free(&j);
+    if (rc == MQ_EIO || (rc == 0 && (fflush(out) != 0 || ferror(out))))
         return mq__fail(err, MQ_EIO, "bundle: cannot write the output");
     if (rc != 0)
         return rc;
-    fprintf(out, "{\"end\":true,\"changes\":%zu,\"next\":%lld}\n", b.n, (long long)nx);
-    if (fflush(out) != 0 || ferror(out))
-        return mq__fail(err, MQ_EIO, "bundle: cannot write the output");
     if (next != NULL)
         *next = nx;
     return 0;

@@ -95,15 +95,50 @@ int mq__new_id(char out[37], mq_error *err);
 /* A real calendar date written YYYY-MM-DD; `why` says what is wrong. */
 int mq__check_date(const char *s, char *why, size_t n);
 
-/* ---- json helpers (json.c) ----------------------------------------------- */
+/* ---- the JSON writer (json.c) ------------------------------------------- */
 
-/* Prints compactly; the caller frees with cJSON_free(). */
-char *mq__json_print(const cJSON *v);
+/*
+ * A writer of JSON texts: whether some step failed for want of memory
+ * (sticky: once set, nothing more is printed) and the buffer the texts are
+ * printed into, reused from one to the next.
+ */
+typedef struct mq__json {
+    int oom;
+    char *text;
+    size_t cap;
+    struct mq__form *form[2]; /* json.c: the row forms, made on first use */
+} mq__json;
+
+void mq__json_init(mq__json *j);
+void mq__json_free(mq__json *j);
+/* A new object or array to build a text in; NULL (and oom set) on failure. */
+cJSON *mq__json_object(mq__json *j);
+cJSON *mq__json_array(mq__json *j);
+/*
+ * Adds `item` (taken) to object `to` under `key` (copied), or to array `to`
+ * when `key` is NULL.  A NULL `to` or `item`, or a failed add, sets oom
+ * (and deletes item).  Returns the item added or NULL.
+ */
+cJSON *mq__json_add(mq__json *j, cJSON *to, const char *key, cJSON *item);
+/* Adds a copy of string `v`, or null when `v` is NULL. */
+cJSON *mq__json_add_str(mq__json *j, cJSON *to, const char *key, const char *v);
+/* Adds `raw`, JSON text the store printed itself (json.c), as it is. */
+cJSON *mq__json_add_raw(mq__json *j, cJSON *to, const char *key, const char *raw);
+/*
+ * Prints `root` compactly.  *out is borrowed until the next print or
+ * mq__json_free().  MQ_ENOMEM, printing nothing, if oom is set.
+ */
+int mq__json_print(mq__json *j, cJSON *root, const char **out);
+/* Prints {"type":T,"id":I,"fields":F}, with "deleted":true if asked; F is
+ * a record row's stored fields. */
+int mq__json_record(mq__json *j, const char *type, const char *id, const char *fields,
+                    int deleted, const char **out);
+/* Prints a change in its wire form from a change row; `by` and `base` may be
+ * NULL; `body` and `base` are stored JSON text. */
+int mq__json_change(mq__json *j, const char *v, const char *type, const char *id,
+                    const char *by, const char *body, const char *base, const char **out);
 /* A copy of `fields` without null members; the caller deletes it. */
 cJSON *mq__json_strip_nulls(const cJSON *fields);
-/* Builds {"type":T,"id":I,"fields":F} text, with "deleted":true if asked. */
-char *mq__record_json(const char *type, const char *id, const char *fields_json,
-                      int deleted);
 
 /* ---- reading lines (line.c) --------------------------------------------- */
 
