@@ -361,25 +361,30 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             cJSON_Delete(obj);
             continue;
         }
+        /* The line, parsed once, takes the path of any change handed over
+         * parsed (mq_store_apply_json()); inside this transaction a refused
+         * change has written nothing and comes back as MQ_REJECTED. */
         mq_apply_result res = MQ_REJECTED;
         mq_error cerr;
         mq_error_clear(&cerr);
-        int r2 = apply_parsed(s, obj, source, NULL, 0, &res, &cerr);
-        if (r2 == 0) {
-            if (res == MQ_APPLIED)
-                st.applied++;
-            else
-                st.duplicate++;
-        } else if (r2 == MQ_EINVAL) {
+        int r2 = mq_store_apply_json(s, obj, source, NULL, &res, &cerr);
+        cJSON_Delete(obj);
+        if (r2 != 0) {
+            *err = cerr;
+            rc = r2;
+        } else if (res == MQ_APPLIED) {
+            st.applied++;
+        } else if (res == MQ_DUPLICATE) {
+            st.duplicate++;
+        } else {
             char prefix[160];
             snprintf(prefix, sizeof(prefix), "%.120s line %ld: ", source, line);
             mq_error_prefix(&cerr, prefix);
             if (o->on_invalid != NULL)
                 o->on_invalid(o->ctx, cerr.message);
             if (skip_invalid) {
-                char *txt = cJSON_PrintUnformatted(obj);
-                r2 = mq_store_reject(s, txt ? txt : buf, source, cerr.message, err);
-                cJSON_free(txt);
+                /* Kept as it was received: the line itself, not a print. */
+                r2 = mq_store_reject(s, buf, source, cerr.message, err);
                 st.rejected++;
                 if (r2 != 0)
                     rc = r2;
@@ -387,11 +392,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
                 if (invalid++ == 0)
                     first = cerr;
             }
-        } else {
-            *err = cerr;
-            rc = r2;
         }
-        cJSON_Delete(obj);
     }
     if (rc == 0 && ferror(in))
         rc = mq__fail(err, MQ_EIO, "%s: cannot read the input", source);
@@ -579,11 +580,9 @@ int mq_store_change_in_scope(mq_store *s, const char *change_json,
     *in_scope = 0;
     if (obj == NULL)
         return mq__fail(err, MQ_EINVAL, "change: not valid JSON");
-    rc = mq__change_parse(s, obj, &c, err);
-    cJSON_Delete(obj);
-    if (rc != 0)
-        return rc;
-    rc = change_within(s, &c, areas, nareas, in_scope, err);
+    if ((rc = mq__change_parse(s, obj, &c, err)) == 0)
+        rc = change_within(s, &c, areas, nareas, in_scope, err);
     mq__change_clear(&c);
+    cJSON_Delete(obj);
     return rc;
 }

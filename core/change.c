@@ -6,6 +6,9 @@
  * per field, the versions it replaces.  Parsing checks everything that does
  * not depend on what this replica holds, so that a change refused here
  * would be refused everywhere; what it means for the store is merge.c's.
+ * The parsed change borrows its fields and base from the JSON it was parsed
+ * from: a bundle line or a pushed change is parsed once and merged from
+ * that tree, never printed and parsed again.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +19,8 @@
 
 void mq__change_clear(mq__change *c)
 {
-    cJSON_Delete(c->set);
-    cJSON_Delete(c->base);
+    cJSON_Delete(c->own_set);
+    cJSON_Delete(c->own_base);
     memset(c, 0, sizeof(*c));
 }
 
@@ -104,30 +107,8 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
                     return bad(err, c, "base of %s: the change names itself", it->string);
             }
         }
-        c->base = cJSON_Duplicate(base, 1);
+        c->base = base;
     }
-    c->set = cJSON_Duplicate(set, 1);
-    if (c->set == NULL || (base != NULL && !cJSON_IsNull(base) && c->base == NULL)) {
-        mq__change_clear(c);
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    }
+    c->set = set; /* borrowed from obj: the change is parsed once, never copied */
     return 0;
-}
-
-char *mq__change_json(const mq__change *c)
-{
-    cJSON *o = cJSON_CreateObject();
-    char *out;
-
-    cJSON_AddStringToObject(o, "v", c->v);
-    cJSON_AddStringToObject(o, "type", c->type->name);
-    cJSON_AddStringToObject(o, "id", c->id);
-    if (c->by[0] != '\0')
-        cJSON_AddStringToObject(o, "by", c->by);
-    cJSON_AddItemReferenceToObject(o, "set", c->set);
-    if (c->base != NULL)
-        cJSON_AddItemReferenceToObject(o, "base", c->base);
-    out = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return out;
 }

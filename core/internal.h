@@ -308,15 +308,18 @@ int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err);
 
 /* ---- a change on the wire (change.c) ------------------------------------- */
 
-/* A change, parsed.  Strings point into `json` or into owned buffers. */
+/* A change, parsed from another replica's JSON or made by a local write. */
 typedef struct mq__change {
     char v[MQ_VERSION_MAX];
     uint64_t hlc;
     const mq_type *type;
     char id[64];
-    char by[64]; /* "" when unknown */
-    cJSON *set;  /* owned: object of field values; "_deleted" for tombstones */
-    cJSON *base; /* owned, may be NULL: object field -> array of versions */
+    char by[64];       /* "" when unknown */
+    const cJSON *set;  /* object of field values; "_deleted" for tombstones */
+    const cJSON *base; /* may be NULL: object field -> array of versions */
+    /* What mq__change_clear() deletes: a local write's set and base.  A
+     * parsed change borrows set and base from the tree it was parsed from. */
+    cJSON *own_set, *own_base;
 } mq__change;
 
 void mq__change_clear(mq__change *c);
@@ -324,12 +327,10 @@ void mq__change_clear(mq__change *c);
 /*
  * Parses and checks a change from another replica.  Field values are checked
  * for kind and bounds only: whether a reference resolves depends on delivery
- * order, and the merge must not.
+ * order, and the merge must not.  `out` borrows from `obj`, which must
+ * outlive it.
  */
 int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
-
-/* Serialises a change back to its wire form; the caller frees. */
-char *mq__change_json(const mq__change *c);
 
 /* ---- merge (merge.c) ---------------------------------------------------- */
 

@@ -83,8 +83,8 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     author = author != NULL ? author : s->cadre;
     if (author != NULL)
         snprintf(c.by, sizeof(c.by), "%s", author);
-    c.set = set;
-    c.base = cJSON_GetArraySize(base) > 0 ? base : NULL;
+    c.set = c.own_set = set;
+    c.base = c.own_base = cJSON_GetArraySize(base) > 0 ? base : NULL;
     if (c.base == NULL)
         cJSON_Delete(base);
     rc = rec != NULL ? mq__merge_loaded(s, &c, NULL, rec, &res, err)
