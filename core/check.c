@@ -43,19 +43,30 @@ static int same_text(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static int has_conflict_row(mq_store *s, const char *rid, const char *field)
+/* Compares the heads and the conflict row of one field with its fold. */
+static int check_field(mq_store *s, struct checker *c, const mq__rec *got,
+                       const mq__logrow *rows, size_t n, const char **heads,
+                       const char *field, mq_error *err)
 {
-    sqlite3_stmt *st;
-    int yes = 0;
+    const char *stored[MQ_BASE_MAX];
+    const cJSON *value;
+    int conflict, row, rc;
+    size_t nh = mq__fold_field(rows, n, field, heads, &value, &conflict);
+    size_t ns = mq__rec_heads(got, field, stored, MQ_BASE_MAX);
+    int same = nh == ns;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-        yes = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    return yes;
+    for (size_t i = 0; same && i < nh && i < MQ_BASE_MAX; i++)
+        same = strcmp(heads[i], stored[i]) == 0;
+    if (!same)
+        problem(c, "record %s: field %s: stored versions differ from the log", got->id,
+                field);
+    if ((rc = mq__conflict_has(s, got->id, field, &row, err)) != 0)
+        return rc;
+    if (conflict != row)
+        problem(c, "record %s: field %s: conflict %s in the log but %s in the table",
+                got->id, field, conflict ? "open" : "closed",
+                conflict ? "absent" : "present");
+    return 0;
 }
 
 /* Compares one stored record with the fold of its log. */
@@ -89,36 +100,34 @@ static int check_record(mq_store *s, struct checker *c, const char *rid, mq_erro
                 got.area ? got.area : "none", want.area ? want.area : "none");
     if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0)
         goto done;
+    /* M2 and M3, field by field: every field a change sets, and the
+     * tombstone; then no conflict row may name any other field. */
     const char **heads = malloc((n + 1) * sizeof(char *));
+    cJSON *marked = NULL;
     const cJSON *f;
-    cJSON *names = cJSON_Duplicate(want.fields, 0);
-    if (heads == NULL || names == NULL) {
-        free(heads);
-        cJSON_Delete(names);
+    if (heads == NULL) {
         rc = mq__fail(err, MQ_ENOMEM, "out of memory");
         goto done;
     }
-    cJSON_AddNullToObject(names, "_deleted");
-    cJSON_ArrayForEach(f, names)
+    cJSON_ArrayForEach(f, want.fields)
     {
-        const char *stored[64];
-        const cJSON *value;
-        int conflict;
-        size_t nh = mq__fold_field(rows, n, f->string, heads, &value, &conflict);
-        size_t ns = mq__rec_heads(&got, f->string, stored, 64);
-        int same = nh == ns;
-        for (size_t i = 0; same && i < nh && i < 64; i++)
-            same = strcmp(heads[i], stored[i]) == 0;
-        if (!same)
-            problem(c, "record %s: field %s: stored versions differ from the log", rid,
-                    f->string);
-        if (conflict != has_conflict_row(s, rid, f->string))
-            problem(c, "record %s: field %s: conflict %s in the log but %s in the table",
-                    rid, f->string, conflict ? "open" : "closed",
-                    conflict ? "absent" : "present");
+        if ((rc = check_field(s, c, &got, rows, n, heads, f->string, err)) != 0)
+            break;
     }
+    if (rc == 0)
+        rc = check_field(s, c, &got, rows, n, heads, "_deleted", err);
+    if (rc == 0)
+        rc = mq__conflict_fields(s, rid, &marked, err);
+    cJSON_ArrayForEach(f, marked)
+    {
+        if (strcmp(f->valuestring, "_deleted") != 0 &&
+            cJSON_GetObjectItemCaseSensitive(want.fields, f->valuestring) == NULL)
+            problem(c,
+                    "record %s: field %s: in the conflict table, but no change sets it",
+                    rid, f->valuestring);
+    }
+    cJSON_Delete(marked);
     free(heads);
-    cJSON_Delete(names);
 done:
     mq__log_free(rows, n);
     mq__rec_clear(&got);

@@ -1,8 +1,11 @@
 /*
- * core/conflicts.c - listing the concurrent edits that wait for review.
+ * core/conflicts.c - the conflict table, and the list of the concurrent
+ * edits that wait for review.
  *
  * The conflict table names (record, field) pairs whose heads disagree
- * (merge.c, M3); the candidates are read back from the change log so that a
+ * (M3): merge.c marks and clears them, write.c asks which fields are in
+ * conflict, check.c and merge.c's debug checker compare them with the fold.
+ * For review, the candidates are read back from the change log so that a
  * reviewer sees each value with who wrote it, where and when.
  */
 #include <stdio.h>
@@ -10,6 +13,66 @@
 #include <string.h>
 
 #include "internal.h"
+
+int mq__conflict_mark(mq_store *s, const char *rid, const char *field, int on,
+                      mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, on ? MQ_ST_CONFLICT_ADD : MQ_ST_CONFLICT_DEL, err);
+
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "recording a conflict");
+}
+
+int mq__conflict_has(mq_store *s, const char *rid, const char *field, int *yes,
+                     mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CONFLICT_HAS, err);
+
+    *yes = 0;
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    *yes = rc == SQLITE_ROW;
+    return 0;
+}
+
+int mq__conflict_fields(mq_store *s, const char *rid, cJSON **out, mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CONFLICTS_OF, err);
+    mq__json j;
+    cJSON *names;
+    int rc;
+
+    *out = NULL;
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    mq__json_init(&j);
+    names = mq__json_array(&j);
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        mq__json_add_str(&j, names, NULL, mq__col_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        cJSON_Delete(names);
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    }
+    if (j.oom) {
+        cJSON_Delete(names);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
+    *out = names;
+    return 0;
+}
 
 static int one_conflict(mq_store *s, const char *rid, const char *field, mq_json_cb cb,
                         void *ctx, mq_error *err)

@@ -31,6 +31,8 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
     [MQ_ST_SET_AREA] = "UPDATE record SET area = ?2 WHERE id = ?1",
     [MQ_ST_CONFLICT_ADD] = "INSERT OR IGNORE INTO conflict(rid, field) VALUES(?1, ?2)",
     [MQ_ST_CONFLICT_DEL] = "DELETE FROM conflict WHERE rid = ?1 AND field = ?2",
+    [MQ_ST_CONFLICT_HAS] = "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
+    [MQ_ST_CONFLICTS_OF] = "SELECT field FROM conflict WHERE rid = ?1 ORDER BY field",
     [MQ_ST_PARENT] = "SELECT parent FROM record WHERE id = ?1",
     [MQ_ST_KEEP_CREATION] =
         ("UPDATE change SET body = (SELECT fields FROM record WHERE id = ?1)"

@@ -47,6 +47,8 @@ enum mq__stmt_id {
     MQ_ST_SET_AREA,
     MQ_ST_CONFLICT_ADD,
     MQ_ST_CONFLICT_DEL,
+    MQ_ST_CONFLICT_HAS,
+    MQ_ST_CONFLICTS_OF,
     MQ_ST_PARENT,
     MQ_ST_KEEP_CREATION,
     MQ_ST_COUNT
@@ -331,6 +333,18 @@ void mq__change_clear(mq__change *c);
  * outlive it.
  */
 int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
+
+/* ---- the conflict table (conflicts.c) ------------------------------------ */
+
+/* Adds (on) or removes the conflict row of (rid, field). */
+int mq__conflict_mark(mq_store *s, const char *rid, const char *field, int on,
+                      mq_error *err);
+/* Sets *yes to whether (rid, field) has a conflict row. */
+int mq__conflict_has(mq_store *s, const char *rid, const char *field, int *yes,
+                     mq_error *err);
+/* The fields of record `rid` that have a conflict row, sorted: an array of
+ * strings, the caller's. */
+int mq__conflict_fields(mq_store *s, const char *rid, cJSON **out, mq_error *err);
 
 /* ---- merge (merge.c) ---------------------------------------------------- */
 

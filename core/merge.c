@@ -46,20 +46,6 @@
 
 #include "internal.h"
 
-static int conflict_mark(mq_store *s, const char *rid, const char *field, int on,
-                         mq_error *err)
-{
-    sqlite3_stmt *st = mq__stmt(s, on ? MQ_ST_CONFLICT_ADD : MQ_ST_CONFLICT_DEL, err);
-
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "recording a conflict");
-}
-
 /* The slow path: folds the record's whole log for the listed fields. */
 static int refold(mq_store *s, mq__rec *rec, const char *const *fields, size_t nf,
                   mq_error *err)
@@ -82,7 +68,7 @@ static int refold(mq_store *s, mq__rec *rec, const char *const *fields, size_t n
         if (mq__rec_set_field(rec, fields[i], value, heads, nh) != 0)
             rc = mq__fail(err, MQ_ENOMEM, "out of memory");
         else
-            rc = conflict_mark(s, rec->id, fields[i], conflict, err);
+            rc = mq__conflict_mark(s, rec->id, fields[i], conflict, err);
     }
     free(heads);
     mq__log_free(rows, n);
@@ -144,14 +130,22 @@ static int keep_creation(mq_store *s, const char *rid, mq_error *err)
 }
 
 #ifndef NDEBUG
-/* Debug builds: the stored state of every field the change touched must be
- * the fold of the log (M2), with the conflict table in step (M3). */
+/*
+ * Debug builds: the stored state of every field the change touched must be
+ * the fold of the log (M2), and the conflict table must agree with the fold
+ * (M3): a touched field has a conflict row exactly when its heads disagree,
+ * and every conflict row of the record names a field whose heads disagree.
+ * Fields the change did not touch keep their heads, so no other row of the
+ * table can have gone wrong here.  A corrupted table trips this too;
+ * mq_store_check() is what reports one without stopping.
+ */
 static void assert_folded(mq_store *s, const mq__change *c)
 {
     mq__rec rec;
     mq__logrow *rows;
     size_t n;
     const cJSON *it;
+    cJSON *marked = NULL;
 
     if (mq__rec_load(s, c->id, &rec, NULL) != 0)
         return;
@@ -161,10 +155,12 @@ static void assert_folded(mq_store *s, const mq__change *c)
     }
     const char **heads = malloc((n + 1) * sizeof(char *));
     const char *stored[MQ_BASE_MAX];
+    const cJSON *value;
+    int conflict, row;
+    if (heads == NULL)
+        goto out;
     cJSON_ArrayForEach(it, c->set)
     {
-        const cJSON *value;
-        int conflict;
         size_t nh = mq__fold_field(rows, n, it->string, heads, &value, &conflict);
         size_t ns = mq__rec_heads(&rec, it->string, stored, MQ_BASE_MAX);
         assert(nh == ns);
@@ -175,8 +171,18 @@ static void assert_folded(mq_store *s, const mq__change *c)
         else
             assert(cJSON_Compare(
                 value, cJSON_GetObjectItemCaseSensitive(rec.fields, it->string), 1));
-        (void)conflict;
+        if (mq__conflict_has(s, c->id, it->string, &row, NULL) == 0)
+            assert(row == conflict); /* M3, the fields touched */
     }
+    if (mq__conflict_fields(s, c->id, &marked, NULL) == 0) {
+        cJSON_ArrayForEach(it, marked)
+        {
+            mq__fold_field(rows, n, it->valuestring, heads, &value, &conflict);
+            assert(conflict); /* M3, every row of the record */
+        }
+    }
+out:
+    cJSON_Delete(marked);
     free(heads);
     mq__log_free(rows, n);
     mq__rec_clear(&rec);

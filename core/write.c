@@ -19,24 +19,6 @@
 
 #include "internal.h"
 
-static int in_conflict(mq_store *s, const char *rid, const char *field, mq_error *err,
-                       int *yes)
-{
-    sqlite3_stmt *st;
-
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
-                           -1, &st, NULL) != SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "reading conflicts");
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return mq__fail_sqlite(err, s->db, "reading conflicts");
-    *yes = rc == SQLITE_ROW;
-    return 0;
-}
-
 /* Adds base[field] for a change replacing `field` of `rec`. */
 static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
                     cJSON *base, mq_error *err)
@@ -49,7 +31,7 @@ static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
         return 0;
     if (nh > 64)
         nh = 64;
-    if (!all && nh > 1 && (rc = in_conflict(s, rec->id, field, err, &conflict)) != 0)
+    if (!all && nh > 1 && (rc = mq__conflict_has(s, rec->id, field, &conflict, err)) != 0)
         return rc;
     cJSON *arr = cJSON_AddArrayToObject(base, field);
     if (arr == NULL)
@@ -327,7 +309,7 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
         return rc;
     }
     memset(&rec, 0, sizeof(rec));
-    if ((rc = in_conflict(s, rid, field, err, &yes)) != 0)
+    if ((rc = mq__conflict_has(s, rid, field, &yes, err)) != 0)
         goto out;
     if (!yes) {
         rc = mq__fail(err, MQ_ENOTFOUND, "no open conflict %s", conflict_id);
