@@ -451,26 +451,33 @@ int mq_store_rejected(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
                            "SELECT change, source, reason, at FROM rejected ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "reading rejected changes");
+    mq__json j;
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
         char at[MQ_ISO_MAX];
+        const char *json;
+        cJSON *o = mq__json_object(&j);
+        /* Kept as it was received (mq_store_reject() takes any text), so
+         * parsed before it is written; text that is not JSON goes as a
+         * string. */
         cJSON *ch = cJSON_Parse(mq__col_text(st, 0));
-        cJSON_AddItemToObject(o, "change",
-                              ch ? ch : cJSON_CreateString(mq__col_text(st, 0)));
+        mq__json_add(&j, o, "change", ch ? ch : cJSON_CreateString(mq__col_text(st, 0)));
         if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "source", mq__col_text(st, 1));
-        cJSON_AddStringToObject(o, "reason", mq__col_text(st, 2));
+            mq__json_add_str(&j, o, "source", mq__col_text(st, 1));
+        mq__json_add_str(&j, o, "reason", mq__col_text(st, 2));
         mq__iso_time(at, sqlite3_column_int64(st, 3));
-        cJSON_AddStringToObject(o, "at", at);
-        char *json = cJSON_PrintUnformatted(o);
+        mq__json_add_str(&j, o, "at", at);
+        int stop = mq__json_print(&j, o, &json) == 0
+                       ? cb(ctx, json)
+                       : mq__fail(err, MQ_ENOMEM, "out of memory");
         cJSON_Delete(o);
-        int stop = json ? cb(ctx, json) : MQ_ENOMEM;
-        cJSON_free(json);
         if (stop != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return stop;
         }
     }
+    mq__json_free(&j);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0
                              : mq__fail_sqlite(err, s->db, "reading rejected changes");

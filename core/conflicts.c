@@ -92,52 +92,52 @@ static int one_conflict(mq_store *s, const char *rid, const char *field, mq_json
         mq__rec_clear(&rec);
         return rc;
     }
-    cJSON *o = cJSON_CreateObject();
+    mq__json j;
+    const char *json;
     char cid[256];
+    mq__json_init(&j);
+    cJSON *o = mq__json_object(&j);
     snprintf(cid, sizeof(cid), "%s/%s", rid, field);
-    cJSON_AddStringToObject(o, "conflict", cid);
-    cJSON_AddStringToObject(o, "type", rec.type->name);
-    cJSON_AddStringToObject(o, "id", rid);
-    cJSON_AddStringToObject(o, "field", field);
-    if (strcmp(field, "_deleted") == 0)
-        cJSON_AddBoolToObject(o, "value", rec.deleted);
-    else {
+    mq__json_add_str(&j, o, "conflict", cid);
+    mq__json_add_str(&j, o, "type", rec.type->name);
+    mq__json_add_str(&j, o, "id", rid);
+    mq__json_add_str(&j, o, "field", field);
+    if (strcmp(field, "_deleted") == 0) {
+        mq__json_add(&j, o, "value", cJSON_CreateBool(rec.deleted));
+    } else {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec.fields, field);
-        cJSON_AddItemToObject(o, "value", v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+        mq__json_add(&j, o, "value", v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
-    cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
+    cJSON *cands = mq__json_add(&j, o, "candidates", mq__json_array(&j));
     const char *heads[64];
     size_t nh = mq__rec_heads(&rec, field, heads, 64);
     for (size_t h = 0; h < nh && h < 64; h++) {
         for (size_t i = 0; i < n; i++) {
             if (strcmp(rows[i].v, heads[h]) != 0)
                 continue;
-            cJSON *c = cJSON_CreateObject();
             uint64_t clock = 0;
             char at[MQ_ISO_MAX];
             mq__version_parse(rows[i].v, &clock, NULL);
             mq__iso_time(at, mq__hlc_ms(clock));
-            cJSON_AddStringToObject(c, "v", rows[i].v);
-            cJSON_AddItemToObject(
-                c, "value",
+            cJSON *c = mq__json_add(&j, cands, NULL, mq__json_object(&j));
+            mq__json_add_str(&j, c, "v", rows[i].v);
+            mq__json_add(
+                &j, c, "value",
                 cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(rows[i].set, field), 1));
-            if (rows[i].by[0] != '\0')
-                cJSON_AddStringToObject(c, "by", rows[i].by);
-            else
-                cJSON_AddNullToObject(c, "by");
-            cJSON_AddStringToObject(c, "site", rows[i].v + 17);
-            cJSON_AddStringToObject(c, "at", at);
-            cJSON_AddItemToArray(cands, c);
+            mq__json_add_str(&j, c, "by", rows[i].by[0] != '\0' ? rows[i].by : NULL);
+            mq__json_add_str(&j, c, "site", rows[i].v + 17);
+            mq__json_add_str(&j, c, "at", at);
         }
     }
-    char *json = cJSON_PrintUnformatted(o);
+    rc = mq__json_print(&j, o, &json);
     cJSON_Delete(o);
     mq__log_free(rows, n);
     mq__rec_clear(&rec);
-    if (json == NULL)
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    rc = cb(ctx, json);
-    cJSON_free(json);
+    if (rc == 0)
+        rc = cb(ctx, json);
+    else
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+    mq__json_free(&j);
     return rc;
 }
 

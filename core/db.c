@@ -100,11 +100,13 @@ int mq__meta_get(mq_store *s, const char *key, char **out, mq_error *err)
         return mq__fail_sqlite(err, s->db, "reading settings");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        *out = mq__strdup(mq__col_text(st, 0));
+    int oom = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+              (*out = mq__strdup(mq__col_text(st, 0))) == NULL;
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "reading settings");
+    if (oom)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
     return 0;
 }
 

@@ -55,7 +55,8 @@ int mq__log_load(mq_store *s, const char *rid, mq__logrow **out, size_t *nout,
             r->base = cJSON_Parse(mq__col_text(st, 2));
         if (sqlite3_column_type(st, 3) != SQLITE_NULL)
             snprintf(r->by, sizeof(r->by), "%s", mq__col_text(st, 3));
-        if (r->set == NULL) {
+        if (r->set == NULL ||
+            (r->base == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL)) {
             sqlite3_reset(st);
             mq__log_free(rows, n);
             return mq__fail(err, MQ_ECORRUPT, "record %s: change %s is not valid JSON",

@@ -234,7 +234,11 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
     *result = MQ_APPLIED;
 
     int existed = rec.exists;
-    char *old_area = mq__strdup(rec.area);
+    /* Ids are shorter than an id buffer, so the copy is whole. */
+    char old_area[sizeof(rec.id)] = "";
+    int had_area = rec.area != NULL;
+    if (had_area)
+        snprintf(old_area, sizeof(old_area), "%s", rec.area);
     if (!rec.exists) {
         /* First change seen of this record: it is the only head of each of
          * its fields, whatever its base says (M2 with one change). */
@@ -274,9 +278,8 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
         rc = mq__rec_save(s, &rec, err);
     /* Records below this one follow its area (they may have arrived first). */
     if (rc == 0 && !c->type->log && rec.area != NULL &&
-        (old_area == NULL || strcmp(old_area, rec.area) != 0))
+        (!had_area || strcmp(old_area, rec.area) != 0))
         rc = mq__area_cascade(s, rec.id, rec.area, err);
-    free(old_area);
 #ifndef NDEBUG
     if (rc == 0 && existed)
         assert_folded(s, c);

@@ -136,13 +136,16 @@ int mq_store_list(mq_store *s, const char *type_name, const mq_where *where,
     return walk(s, st, cb, ctx, err);
 }
 
-/* Does a searchable field of the record contain `text`? */
+/* Does a searchable field of the record contain `text`?  -1 if the stored
+ * fields do not parse (corrupt, or no memory to parse them). */
 static int search_hit(const mq_type *t, const char *fields_json, const char *text)
 {
     cJSON *f = cJSON_Parse(fields_json);
     int hit = 0;
 
-    for (size_t i = 0; f != NULL && i < t->nfields && !hit; i++) {
+    if (f == NULL)
+        return -1;
+    for (size_t i = 0; i < t->nfields && !hit; i++) {
         const cJSON *v;
         if (!t->fields[i].search)
             continue;
@@ -178,7 +181,15 @@ int mq_store_search(mq_store *s, const char *text, mq_json_cb cb, void *ctx,
     mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const mq_type *t = mq__schema_type(s->schema, mq__col_text(st, 0));
-        if (t == NULL || !search_hit(t, mq__col_text(st, 3), text))
+        int hit = t != NULL ? search_hit(t, mq__col_text(st, 3), text) : 0;
+        if (hit < 0) {
+            rc = mq__fail(err, MQ_ECORRUPT, "record %s: stored fields are not valid JSON",
+                          mq__col_text(st, 1));
+            sqlite3_finalize(st);
+            mq__json_free(&j);
+            return rc;
+        }
+        if (!hit)
             continue;
         int stop =
             emit(&j, t->name, mq__col_text(st, 1), 0, mq__col_text(st, 3), cb, ctx, err);

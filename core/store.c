@@ -169,7 +169,10 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
-    s->path = mq__strdup(path);
+    if ((s->path = mq__strdup(path)) == NULL) {
+        free(s);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
     rc = mq__schema_default(&s->schema, err);
     if (rc != 0)
         goto fail;

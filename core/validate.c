@@ -296,7 +296,7 @@ int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n)
         char *txt = mq__value_text(value);
         size_t used = strlen(why);
         if (used + 1 < n)
-            snprintf(why + used, n - used, " (value %s)", txt);
+            snprintf(why + used, n - used, " (value %s)", txt != NULL ? txt : "?");
         free(txt);
     }
     return rc;
