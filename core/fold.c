@@ -57,10 +57,12 @@ int mq__log_load(mq_store *s, const char *rid, mq__logrow **out, size_t *nout,
             snprintf(r->by, sizeof(r->by), "%s", mq__col_text(st, 3));
         if (r->set == NULL ||
             (r->base == NULL && sqlite3_column_type(st, 2) != SQLITE_NULL)) {
+            /* the message first: r is freed with the rows */
+            rc = mq__fail(err, MQ_ECORRUPT, "record %s: change %s is not valid JSON", rid,
+                          r->v);
             sqlite3_reset(st);
             mq__log_free(rows, n);
-            return mq__fail(err, MQ_ECORRUPT, "record %s: change %s is not valid JSON",
-                            rid, r->v);
+            return rc;
         }
     }
     sqlite3_reset(st);
