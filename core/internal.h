@@ -274,7 +274,8 @@ int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n);
 int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, size_t n,
                   mq_error *err);
 
-/* Formats a JSON value for an error message, shortened; the caller frees. */
+/* Formats a JSON value for an error message, shortened; the caller frees.
+ * NULL when out of memory. */
 char *mq__value_text(const cJSON *v);
 
 /* ---- the log and its fold (fold.c) --------------------------------------- */
