@@ -19,10 +19,19 @@
 
 #include "internal.h"
 
+/* Sets *dst to a copy of `v`; MQ_ENOMEM (with err) when the copy fails. */
+static int set_copy(char **dst, const char *v, mq_error *err)
+{
+    if ((*dst = mq__strdup(v)) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return 0;
+}
+
 int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
 {
     const mq_type *t = rec->type;
     const cJSON *p;
+    int rc;
 
     free(rec->parent);
     free(rec->area);
@@ -30,22 +39,18 @@ int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
     if (t->scope == NULL)
         return 0;
     p = cJSON_GetObjectItemCaseSensitive(rec->fields, t->scope->name);
-    if (cJSON_IsString(p))
-        rec->parent = mq__strdup(p->valuestring);
-    if (t->scope_self) {
-        rec->area = mq__strdup(rec->id);
-        return 0;
-    }
+    if (cJSON_IsString(p) && (rc = set_copy(&rec->parent, p->valuestring, err)) != 0)
+        return rc;
+    if (t->scope_self)
+        return set_copy(&rec->area, rec->id, err);
     if (rec->parent == NULL)
         return 0;
-    if (t->scope->to_type->scope_self) {
-        rec->area = mq__strdup(rec->parent);
-        return 0;
-    }
+    if (t->scope->to_type->scope_self)
+        return set_copy(&rec->area, rec->parent, err);
     mq__kind k;
-    int rc = mq__kind_get(s, rec->parent, &k, err);
+    rc = mq__kind_get(s, rec->parent, &k, err);
     if (rc == 0 && k.exists && k.area[0] != '\0')
-        rec->area = mq__strdup(k.area);
+        rc = set_copy(&rec->area, k.area, err);
     return rc;
 }
 
@@ -73,20 +78,29 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
         return err != NULL ? err->rc : MQ_EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, mq__area_type_name(s), -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int oom = 0;
+    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **grown = realloc(kids, cap * sizeof(char *));
+            size_t ncap = cap ? cap * 2 : 8;
+            char **grown = realloc(kids, ncap * sizeof(char *));
             if (grown == NULL) {
-                rc = SQLITE_NOMEM;
+                oom = 1;
                 break;
             }
             kids = grown;
+            cap = ncap;
         }
-        kids[n++] = mq__strdup(mq__col_text(st, 0));
+        if ((kids[n] = mq__strdup(mq__col_text(st, 0))) == NULL)
+            oom = 1;
+        else
+            n++;
     }
     sqlite3_reset(st);
-    rc = rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "listing records below one");
+    if (oom)
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+    else
+        rc = rc == SQLITE_DONE ? 0
+                               : mq__fail_sqlite(err, s->db, "listing records below one");
     for (size_t i = 0; i < n && rc == 0; i++) {
         sqlite3_stmt *up = mq__stmt(s, MQ_ST_SET_AREA, err);
         if (up == NULL) {
@@ -110,23 +124,28 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
 
 int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err)
 {
-    cJSON *arr = cJSON_CreateArray();
-    char *json;
+    mq__json j;
+    const char *json;
     sqlite3_stmt *st;
     int rc;
 
+    /* The areas go to SQLite as one JSON array, printed by the writer. */
+    mq__json_init(&j);
+    cJSON *arr = mq__json_array(&j);
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(areas[i]));
-    json = cJSON_PrintUnformatted(arr);
+        mq__json_add_str(&j, arr, NULL, areas[i]);
+    rc = mq__json_print(&j, arr, &json);
     cJSON_Delete(arr);
-    if (json == NULL)
+    if (rc != 0) {
+        mq__json_free(&j);
         return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
     rc = mq__exec(s,
                   "CREATE TEMP TABLE IF NOT EXISTS mq_scope(id TEXT PRIMARY KEY);"
                   "DELETE FROM mq_scope;",
                   err);
     if (rc != 0) {
-        cJSON_free(json);
+        mq__json_free(&j);
         return rc;
     }
     /* The type is spelt out, not bound, so that the walk can use the
@@ -139,13 +158,13 @@ int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *er
              " INSERT OR IGNORE INTO mq_scope(id) SELECT id FROM sub",
              mq__area_type_name(s));
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        cJSON_free(json);
+        mq__json_free(&j);
         return mq__fail_sqlite(err, s->db, "listing areas");
     }
     sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
     rc = sqlite3_step(st) == SQLITE_DONE ? 0
                                          : mq__fail_sqlite(err, s->db, "listing areas");
     sqlite3_finalize(st);
-    cJSON_free(json);
+    mq__json_free(&j);
     return rc;
 }

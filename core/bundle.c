@@ -16,60 +16,6 @@
 
 #define BUNDLE_LINE_MAX ((size_t)4 * 1024 * 1024)
 
-/* True if `s` can stand between JSON quotes as it is. */
-static int json_plain(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p == '"' || *p == '\\' || *p < 0x20)
-            return 0;
-    return 1;
-}
-
-/*
- * Builds the wire form of a change row (v, type, rid, by, body, base).  The
- * body and base columns are JSON this store printed, so the change is
- * spliced together around them rather than parsed and printed again: on a
- * township's first push that was most of the sender's work.  Versions, type
- * names and ids never need escaping; anything that would goes through cJSON.
- */
-static char *row_json(sqlite3_stmt *st, int first)
-{
-    const char *v = mq__col_text(st, first), *type = mq__col_text(st, first + 1),
-               *id = mq__col_text(st, first + 2), *by = mq__col_text(st, first + 3),
-               *body = mq__col_text(st, first + 4), *base = mq__col_text(st, first + 5);
-
-    if (v == NULL || type == NULL || id == NULL || body == NULL)
-        return NULL;
-    if (json_plain(v) && json_plain(type) && json_plain(id) &&
-        (by == NULL || json_plain(by))) {
-        size_t n = strlen(v) + strlen(type) + strlen(id) + strlen(body) +
-                   (by != NULL ? strlen(by) : 0) + (base != NULL ? strlen(base) : 0) + 64;
-        char *out = cJSON_malloc(n);
-        if (out == NULL)
-            return NULL;
-        snprintf(out, n,
-                 "{\"v\":\"%s\",\"type\":\"%s\",\"id\":\"%s\"%s%s%s,\"set\":%s%s%s}", v,
-                 type, id, by != NULL ? ",\"by\":\"" : "", by != NULL ? by : "",
-                 by != NULL ? "\"" : "", body, base != NULL ? ",\"base\":" : "",
-                 base != NULL ? base : "");
-        return out;
-    }
-    cJSON *o = cJSON_CreateObject();
-    char *out;
-
-    cJSON_AddStringToObject(o, "v", v);
-    cJSON_AddStringToObject(o, "type", type);
-    cJSON_AddStringToObject(o, "id", id);
-    if (by != NULL)
-        cJSON_AddStringToObject(o, "by", by);
-    cJSON_AddItemToObject(o, "set", cJSON_Parse(body));
-    if (base != NULL)
-        cJSON_AddItemToObject(o, "base", cJSON_Parse(base));
-    out = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return out;
-}
-
 int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void *ctx,
                      int64_t *next, mq_error *err)
 {
@@ -121,6 +67,8 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
     sqlite3_bind_int64(st, 2, top);
     mq__bind_text(st, 3, q->skip_source);
     sqlite3_bind_int64(st, 4, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
+    mq__json j;
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (sqlite3_column_type(st, 5) == SQLITE_NULL) {
             rc = mq__fail(err, MQ_ECORRUPT,
@@ -128,25 +76,34 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
                           "run minqing check",
                           mq__col_text(st, 1), mq__col_text(st, 3));
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return rc;
         }
-        char *json = row_json(st, 1);
-        if (json == NULL) {
+        /* The body and base columns are JSON this store printed (json.c),
+         * so the change is spliced together around them rather than parsed
+         * and printed again: on a township's first push that was most of
+         * the sender's work. */
+        const char *json;
+        if (mq__json_change(&j, mq__col_text(st, 1), mq__col_text(st, 2),
+                            mq__col_text(st, 3), mq__col_text(st, 4), mq__col_text(st, 5),
+                            mq__col_text(st, 6), &json) != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return mq__fail(err, MQ_ENOMEM, "out of memory");
         }
         last = sqlite3_column_int64(st, 0);
         count++;
         int stop = cb(ctx, json);
-        cJSON_free(json);
         if (stop != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             if (next != NULL)
                 *next = last;
             return stop;
         }
     }
     sqlite3_finalize(st);
+    mq__json_free(&j);
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "reading the change log");
     if (next != NULL)
@@ -170,23 +127,51 @@ static int bundle_line(void *ctx, const char *json)
     return 0;
 }
 
+/* Writes the header or end line `o` (taken) and a line end. */
+static int bundle_frame(FILE *out, mq__json *j, cJSON *o)
+{
+    const char *json;
+    int rc = mq__json_print(j, o, &json);
+
+    cJSON_Delete(o);
+    if (rc != 0)
+        return rc;
+    return fputs(json, out) == EOF || fputc('\n', out) == EOF ? MQ_EIO : 0;
+}
+
 int mq_store_write_bundle(mq_store *s, const mq_changes_query *q, FILE *out,
                           int64_t *next, mq_error *err)
 {
     struct bundle_out b = {out, 0};
     int64_t nx = q->since;
+    mq__json j;
+    cJSON *o;
     int rc;
 
-    fprintf(out, "{\"minqing\":\"bundle\",\"format\":1,\"site\":\"%s\",\"since\":%lld}\n",
-            s->site, (long long)q->since);
-    rc = mq_store_changes(s, q, bundle_line, &b, &nx, err);
-    if (rc == MQ_EIO)
+    mq__json_init(&j);
+    o = mq__json_object(&j);
+    mq__json_add_str(&j, o, "minqing", "bundle");
+    mq__json_add(&j, o, "format", cJSON_CreateNumber(1));
+    mq__json_add_str(&j, o, "site", s->site);
+    mq__json_add(&j, o, "since", cJSON_CreateNumber((double)q->since));
+    rc = bundle_frame(out, &j, o);
+    if (rc == 0)
+        rc = mq_store_changes(s, q, bundle_line, &b, &nx, err);
+    else if (rc == MQ_ENOMEM)
+        mq__fail(err, rc, "out of memory");
+    if (rc == 0) {
+        o = mq__json_object(&j);
+        mq__json_add(&j, o, "end", cJSON_CreateTrue());
+        mq__json_add(&j, o, "changes", cJSON_CreateNumber((double)b.n));
+        mq__json_add(&j, o, "next", cJSON_CreateNumber((double)nx));
+        if ((rc = bundle_frame(out, &j, o)) == MQ_ENOMEM)
+            mq__fail(err, rc, "out of memory");
+    }
+    mq__json_free(&j);
+    if (rc == MQ_EIO || (rc == 0 && (fflush(out) != 0 || ferror(out))))
         return mq__fail(err, MQ_EIO, "bundle: cannot write the output");
     if (rc != 0)
         return rc;
-    fprintf(out, "{\"end\":true,\"changes\":%zu,\"next\":%lld}\n", b.n, (long long)nx);
-    if (fflush(out) != 0 || ferror(out))
-        return mq__fail(err, MQ_EIO, "bundle: cannot write the output");
     if (next != NULL)
         *next = nx;
     return 0;
@@ -302,33 +287,6 @@ int mq_store_apply_json(mq_store *s, const cJSON *change, const char *source,
                      scope->areas != NULL ? scope->nareas : 0, result, err);
 }
 
-static int read_bundle_line(FILE *in, char **buf, size_t *cap, size_t *len)
-{
-    size_t n = 0;
-
-    for (;;) {
-        if (*cap - n < 2) {
-            size_t ncap = *cap ? *cap * 2 : 4096;
-            char *grown = realloc(*buf, ncap);
-            if (grown == NULL)
-                return MQ_ENOMEM;
-            *buf = grown;
-            *cap = ncap;
-        }
-        if (fgets(*buf + n, (int)(*cap - n), in) == NULL)
-            break;
-        n += strlen(*buf + n);
-        if (n > 0 && (*buf)[n - 1] == '\n')
-            break;
-        if (n > BUNDLE_LINE_MAX)
-            return MQ_EINVAL;
-    }
-    while (n > 0 && ((*buf)[n - 1] == '\n' || (*buf)[n - 1] == '\r'))
-        (*buf)[--n] = '\0';
-    *len = n;
-    return n == 0 && feof(in) ? MQ_ENOTFOUND : 0;
-}
-
 int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
                           mq_apply_stats *stats, mq_error *err)
 {
@@ -337,8 +295,9 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
     const char *source = o->source != NULL ? o->source : "bundle";
     int skip_invalid = o->skip_invalid;
     mq_apply_stats st = {0, 0, 0};
-    char *buf = NULL;
-    size_t cap = 0, len, invalid = 0;
+    mq__lines lines;
+    char *buf;
+    size_t len, invalid = 0;
     long line = 0;
     int rc, ended = 0;
     mq_error first;
@@ -350,16 +309,21 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         return rc;
     if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
+    mq__lines_init(&lines, in, BUNDLE_LINE_MAX);
     while (rc == 0) {
-        int r = read_bundle_line(in, &buf, &cap, &len);
+        int r = mq__lines_next(&lines, &buf, &len);
         if (r == MQ_ENOTFOUND)
             break;
-        line++;
+        line = lines.number;
         if (r != 0) {
             rc = mq__fail(err, r, "%s line %ld: %s", source, line,
                           r == MQ_EINVAL ? "longer than 4 MiB" : "out of memory");
             break;
         }
+        /* A bundle line may end in any run of "\r" (copied through tools
+         * that add their own). */
+        while (len > 0 && buf[len - 1] == '\r')
+            buf[--len] = '\0';
         if (len == 0)
             continue;
         cJSON *obj = cJSON_Parse(buf);
@@ -397,25 +361,30 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             cJSON_Delete(obj);
             continue;
         }
+        /* The line, parsed once, takes the path of any change handed over
+         * parsed (mq_store_apply_json()); inside this transaction a refused
+         * change has written nothing and comes back as MQ_REJECTED. */
         mq_apply_result res = MQ_REJECTED;
         mq_error cerr;
         mq_error_clear(&cerr);
-        int r2 = apply_parsed(s, obj, source, NULL, 0, &res, &cerr);
-        if (r2 == 0) {
-            if (res == MQ_APPLIED)
-                st.applied++;
-            else
-                st.duplicate++;
-        } else if (r2 == MQ_EINVAL) {
+        int r2 = mq_store_apply_json(s, obj, source, NULL, &res, &cerr);
+        cJSON_Delete(obj);
+        if (r2 != 0) {
+            *err = cerr;
+            rc = r2;
+        } else if (res == MQ_APPLIED) {
+            st.applied++;
+        } else if (res == MQ_DUPLICATE) {
+            st.duplicate++;
+        } else {
             char prefix[160];
             snprintf(prefix, sizeof(prefix), "%.120s line %ld: ", source, line);
             mq_error_prefix(&cerr, prefix);
             if (o->on_invalid != NULL)
                 o->on_invalid(o->ctx, cerr.message);
             if (skip_invalid) {
-                char *txt = cJSON_PrintUnformatted(obj);
-                r2 = mq_store_reject(s, txt ? txt : buf, source, cerr.message, err);
-                cJSON_free(txt);
+                /* Kept as it was received: the line itself, not a print. */
+                r2 = mq_store_reject(s, buf, source, cerr.message, err);
                 st.rejected++;
                 if (r2 != 0)
                     rc = r2;
@@ -423,13 +392,11 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
                 if (invalid++ == 0)
                     first = cerr;
             }
-        } else {
-            *err = cerr;
-            rc = r2;
         }
-        cJSON_Delete(obj);
     }
-    free(buf);
+    if (rc == 0 && ferror(in))
+        rc = mq__fail(err, MQ_EIO, "%s: cannot read the input", source);
+    mq__lines_free(&lines);
     if (rc == 0 && line == 0)
         rc = mq__fail(err, MQ_EINVAL, "%s: empty input", source);
     if (rc == 0 && !ended)
@@ -484,26 +451,33 @@ int mq_store_rejected(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
                            "SELECT change, source, reason, at FROM rejected ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "reading rejected changes");
+    mq__json j;
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
         char at[MQ_ISO_MAX];
+        const char *json;
+        cJSON *o = mq__json_object(&j);
+        /* Kept as it was received (mq_store_reject() takes any text), so
+         * parsed before it is written; text that is not JSON goes as a
+         * string. */
         cJSON *ch = cJSON_Parse(mq__col_text(st, 0));
-        cJSON_AddItemToObject(o, "change",
-                              ch ? ch : cJSON_CreateString(mq__col_text(st, 0)));
+        mq__json_add(&j, o, "change", ch ? ch : cJSON_CreateString(mq__col_text(st, 0)));
         if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "source", mq__col_text(st, 1));
-        cJSON_AddStringToObject(o, "reason", mq__col_text(st, 2));
+            mq__json_add_str(&j, o, "source", mq__col_text(st, 1));
+        mq__json_add_str(&j, o, "reason", mq__col_text(st, 2));
         mq__iso_time(at, sqlite3_column_int64(st, 3));
-        cJSON_AddStringToObject(o, "at", at);
-        char *json = cJSON_PrintUnformatted(o);
+        mq__json_add_str(&j, o, "at", at);
+        int stop = mq__json_print(&j, o, &json) == 0
+                       ? cb(ctx, json)
+                       : mq__fail(err, MQ_ENOMEM, "out of memory");
         cJSON_Delete(o);
-        int stop = json ? cb(ctx, json) : MQ_ENOMEM;
-        cJSON_free(json);
         if (stop != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return stop;
         }
     }
+    mq__json_free(&j);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0
                              : mq__fail_sqlite(err, s->db, "reading rejected changes");
@@ -613,11 +587,9 @@ int mq_store_change_in_scope(mq_store *s, const char *change_json,
     *in_scope = 0;
     if (obj == NULL)
         return mq__fail(err, MQ_EINVAL, "change: not valid JSON");
-    rc = mq__change_parse(s, obj, &c, err);
-    cJSON_Delete(obj);
-    if (rc != 0)
-        return rc;
-    rc = change_within(s, &c, areas, nareas, in_scope, err);
+    if ((rc = mq__change_parse(s, obj, &c, err)) == 0)
+        rc = change_within(s, &c, areas, nareas, in_scope, err);
     mq__change_clear(&c);
+    cJSON_Delete(obj);
     return rc;
 }

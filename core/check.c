@@ -3,7 +3,7 @@
  *
  * mq_store_check() runs SQLite's integrity check, checks that creations
  * stored once are still whole (M7), then re-derives every record from its
- * changes (merge.c, M2 and M3) and compares: fields, heads,
+ * changes (fold.c, M2 and M3) and compares: fields, heads,
  * tombstone, conflict rows and the area the scope path gives.  It is the
  * debug checker of the merge invariants made available to users, and what a
  * test runs after killing a process mid-write.
@@ -14,74 +14,6 @@
 #include <string.h>
 
 #include "internal.h"
-
-int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err)
-{
-    mq__logrow *rows;
-    size_t n;
-    int rc;
-    sqlite3_stmt *st;
-
-    memset(out, 0, sizeof(*out));
-    snprintf(out->id, sizeof(out->id), "%s", rid);
-    if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0)
-        return rc;
-    if (n == 0) {
-        mq__log_free(rows, n);
-        return 0;
-    }
-    if (sqlite3_prepare_v2(s->db, "SELECT type, min(v) FROM change WHERE rid = ?1", -1,
-                           &st, NULL) != SQLITE_OK) {
-        mq__log_free(rows, n);
-        return mq__fail_sqlite(err, s->db, "reading the change log");
-    }
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->type = mq__schema_type(s->schema, mq__col_text(st, 0));
-        snprintf(out->cv, sizeof(out->cv), "%s", mq__col_text(st, 1));
-    }
-    sqlite3_finalize(st);
-    if (out->type == NULL) {
-        mq__log_free(rows, n);
-        return mq__fail(err, MQ_ECORRUPT, "record %s: its changes have an unknown type",
-                        rid);
-    }
-    out->exists = 1;
-    out->fields = cJSON_CreateObject();
-    out->vers = cJSON_CreateObject();
-    const char **heads = malloc((n + 1) * sizeof(char *));
-    if (heads == NULL || out->fields == NULL || out->vers == NULL) {
-        free(heads);
-        mq__log_free(rows, n);
-        mq__rec_clear(out);
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    }
-    /* Every field any change sets, each folded on its own. */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const cJSON *f;
-        cJSON_ArrayForEach(f, rows[i].set)
-        {
-            int done =
-                strcmp(f->string, "_deleted") == 0
-                    ? cJSON_GetObjectItemCaseSensitive(out->vers, "_deleted") != NULL
-                    : cJSON_GetObjectItemCaseSensitive(out->fields, f->string) != NULL;
-            if (done)
-                continue;
-            const cJSON *value;
-            int conflict;
-            size_t nh = mq__fold_field(rows, n, f->string, heads, &value, &conflict);
-            if (mq__rec_set_field(out, f->string, value, heads, nh) != 0)
-                rc = mq__fail(err, MQ_ENOMEM, "out of memory");
-        }
-    }
-    free(heads);
-    mq__log_free(rows, n);
-    if (rc == 0)
-        rc = mq__rec_scope(s, out, err);
-    if (rc != 0)
-        mq__rec_clear(out);
-    return rc;
-}
 
 struct checker {
     void (*cb)(void *ctx, const char *problem);
@@ -111,19 +43,30 @@ static int same_text(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static int has_conflict_row(mq_store *s, const char *rid, const char *field)
+/* Compares the heads and the conflict row of one field with its fold. */
+static int check_field(mq_store *s, struct checker *c, const mq__rec *got,
+                       const mq__logrow *rows, size_t n, const char **heads,
+                       const char *field, mq_error *err)
 {
-    sqlite3_stmt *st;
-    int yes = 0;
+    const char *stored[MQ_BASE_MAX];
+    const cJSON *value;
+    int conflict, row, rc;
+    size_t nh = mq__fold_field(rows, n, field, heads, &value, &conflict);
+    size_t ns = mq__rec_heads(got, field, stored, MQ_BASE_MAX);
+    int same = nh == ns;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-        yes = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    return yes;
+    for (size_t i = 0; same && i < nh && i < MQ_BASE_MAX; i++)
+        same = strcmp(heads[i], stored[i]) == 0;
+    if (!same)
+        problem(c, "record %s: field %s: stored versions differ from the log", got->id,
+                field);
+    if ((rc = mq__conflict_has(s, got->id, field, &row, err)) != 0)
+        return rc;
+    if (conflict != row)
+        problem(c, "record %s: field %s: conflict %s in the log but %s in the table",
+                got->id, field, conflict ? "open" : "closed",
+                conflict ? "absent" : "present");
+    return 0;
 }
 
 /* Compares one stored record with the fold of its log. */
@@ -157,36 +100,34 @@ static int check_record(mq_store *s, struct checker *c, const char *rid, mq_erro
                 got.area ? got.area : "none", want.area ? want.area : "none");
     if ((rc = mq__log_load(s, rid, &rows, &n, err)) != 0)
         goto done;
+    /* M2 and M3, field by field: every field a change sets, and the
+     * tombstone; then no conflict row may name any other field. */
     const char **heads = malloc((n + 1) * sizeof(char *));
+    cJSON *marked = NULL;
     const cJSON *f;
-    cJSON *names = cJSON_Duplicate(want.fields, 0);
-    if (heads == NULL || names == NULL) {
-        free(heads);
-        cJSON_Delete(names);
+    if (heads == NULL) {
         rc = mq__fail(err, MQ_ENOMEM, "out of memory");
         goto done;
     }
-    cJSON_AddNullToObject(names, "_deleted");
-    cJSON_ArrayForEach(f, names)
+    cJSON_ArrayForEach(f, want.fields)
     {
-        const char *stored[64];
-        const cJSON *value;
-        int conflict;
-        size_t nh = mq__fold_field(rows, n, f->string, heads, &value, &conflict);
-        size_t ns = mq__rec_heads(&got, f->string, stored, 64);
-        int same = nh == ns;
-        for (size_t i = 0; same && i < nh && i < 64; i++)
-            same = strcmp(heads[i], stored[i]) == 0;
-        if (!same)
-            problem(c, "record %s: field %s: stored versions differ from the log", rid,
-                    f->string);
-        if (conflict != has_conflict_row(s, rid, f->string))
-            problem(c, "record %s: field %s: conflict %s in the log but %s in the table",
-                    rid, f->string, conflict ? "open" : "closed",
-                    conflict ? "absent" : "present");
+        if ((rc = check_field(s, c, &got, rows, n, heads, f->string, err)) != 0)
+            break;
     }
+    if (rc == 0)
+        rc = check_field(s, c, &got, rows, n, heads, "_deleted", err);
+    if (rc == 0)
+        rc = mq__conflict_fields(s, rid, &marked, err);
+    cJSON_ArrayForEach(f, marked)
+    {
+        if (strcmp(f->valuestring, "_deleted") != 0 &&
+            cJSON_GetObjectItemCaseSensitive(want.fields, f->valuestring) == NULL)
+            problem(c,
+                    "record %s: field %s: in the conflict table, but no change sets it",
+                    rid, f->valuestring);
+    }
+    cJSON_Delete(marked);
     free(heads);
-    cJSON_Delete(names);
 done:
     mq__log_free(rows, n);
     mq__rec_clear(&got);

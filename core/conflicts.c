@@ -1,8 +1,11 @@
 /*
- * core/conflicts.c - listing the concurrent edits that wait for review.
+ * core/conflicts.c - the conflict table, and the list of the concurrent
+ * edits that wait for review.
  *
  * The conflict table names (record, field) pairs whose heads disagree
- * (merge.c, M3); the candidates are read back from the change log so that a
+ * (M3): merge.c marks and clears them, write.c asks which fields are in
+ * conflict, check.c and merge.c's debug checker compare them with the fold.
+ * For review, the candidates are read back from the change log so that a
  * reviewer sees each value with who wrote it, where and when.
  */
 #include <stdio.h>
@@ -10,6 +13,66 @@
 #include <string.h>
 
 #include "internal.h"
+
+int mq__conflict_mark(mq_store *s, const char *rid, const char *field, int on,
+                      mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, on ? MQ_ST_CONFLICT_ADD : MQ_ST_CONFLICT_DEL, err);
+
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "recording a conflict");
+}
+
+int mq__conflict_has(mq_store *s, const char *rid, const char *field, int *yes,
+                     mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CONFLICT_HAS, err);
+
+    *yes = 0;
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    *yes = rc == SQLITE_ROW;
+    return 0;
+}
+
+int mq__conflict_fields(mq_store *s, const char *rid, cJSON **out, mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CONFLICTS_OF, err);
+    mq__json j;
+    cJSON *names;
+    int rc;
+
+    *out = NULL;
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    mq__json_init(&j);
+    names = mq__json_array(&j);
+    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        mq__json_add_str(&j, names, NULL, mq__col_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        cJSON_Delete(names);
+        return mq__fail_sqlite(err, s->db, "reading conflicts");
+    }
+    if (j.oom) {
+        cJSON_Delete(names);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
+    *out = names;
+    return 0;
+}
 
 static int one_conflict(mq_store *s, const char *rid, const char *field, mq_json_cb cb,
                         void *ctx, mq_error *err)
@@ -29,52 +92,52 @@ static int one_conflict(mq_store *s, const char *rid, const char *field, mq_json
         mq__rec_clear(&rec);
         return rc;
     }
-    cJSON *o = cJSON_CreateObject();
+    mq__json j;
+    const char *json;
     char cid[256];
+    mq__json_init(&j);
+    cJSON *o = mq__json_object(&j);
     snprintf(cid, sizeof(cid), "%s/%s", rid, field);
-    cJSON_AddStringToObject(o, "conflict", cid);
-    cJSON_AddStringToObject(o, "type", rec.type->name);
-    cJSON_AddStringToObject(o, "id", rid);
-    cJSON_AddStringToObject(o, "field", field);
-    if (strcmp(field, "_deleted") == 0)
-        cJSON_AddBoolToObject(o, "value", rec.deleted);
-    else {
+    mq__json_add_str(&j, o, "conflict", cid);
+    mq__json_add_str(&j, o, "type", rec.type->name);
+    mq__json_add_str(&j, o, "id", rid);
+    mq__json_add_str(&j, o, "field", field);
+    if (strcmp(field, "_deleted") == 0) {
+        mq__json_add(&j, o, "value", cJSON_CreateBool(rec.deleted));
+    } else {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec.fields, field);
-        cJSON_AddItemToObject(o, "value", v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+        mq__json_add(&j, o, "value", v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
     }
-    cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
+    cJSON *cands = mq__json_add(&j, o, "candidates", mq__json_array(&j));
     const char *heads[64];
     size_t nh = mq__rec_heads(&rec, field, heads, 64);
     for (size_t h = 0; h < nh && h < 64; h++) {
         for (size_t i = 0; i < n; i++) {
             if (strcmp(rows[i].v, heads[h]) != 0)
                 continue;
-            cJSON *c = cJSON_CreateObject();
             uint64_t clock = 0;
             char at[MQ_ISO_MAX];
             mq__version_parse(rows[i].v, &clock, NULL);
             mq__iso_time(at, mq__hlc_ms(clock));
-            cJSON_AddStringToObject(c, "v", rows[i].v);
-            cJSON_AddItemToObject(
-                c, "value",
+            cJSON *c = mq__json_add(&j, cands, NULL, mq__json_object(&j));
+            mq__json_add_str(&j, c, "v", rows[i].v);
+            mq__json_add(
+                &j, c, "value",
                 cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(rows[i].set, field), 1));
-            if (rows[i].by[0] != '\0')
-                cJSON_AddStringToObject(c, "by", rows[i].by);
-            else
-                cJSON_AddNullToObject(c, "by");
-            cJSON_AddStringToObject(c, "site", rows[i].v + 17);
-            cJSON_AddStringToObject(c, "at", at);
-            cJSON_AddItemToArray(cands, c);
+            mq__json_add_str(&j, c, "by", rows[i].by[0] != '\0' ? rows[i].by : NULL);
+            mq__json_add_str(&j, c, "site", rows[i].v + 17);
+            mq__json_add_str(&j, c, "at", at);
         }
     }
-    char *json = cJSON_PrintUnformatted(o);
+    rc = mq__json_print(&j, o, &json);
     cJSON_Delete(o);
     mq__log_free(rows, n);
     mq__rec_clear(&rec);
-    if (json == NULL)
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    rc = cb(ctx, json);
-    cJSON_free(json);
+    if (rc == 0)
+        rc = cb(ctx, json);
+    else
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+    mq__json_free(&j);
     return rc;
 }
 

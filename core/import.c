@@ -82,39 +82,6 @@ static int park_refs(struct importer *im, mq_error *err)
     return 0;
 }
 
-/* Reads one line into *buf; returns its length, -1 at end, -2 if too long. */
-static long read_line(FILE *in, char **buf, size_t *cap)
-{
-    size_t len = 0;
-
-    for (;;) {
-        if (*cap - len < 2) {
-            size_t ncap = *cap ? *cap * 2 : 4096;
-            char *grown = realloc(*buf, ncap);
-            if (grown == NULL)
-                return -3;
-            *buf = grown;
-            *cap = ncap;
-        }
-        if (fgets(*buf + len, (int)(*cap - len), in) == NULL)
-            return len > 0 ? (long)len : -1;
-        len += strlen(*buf + len);
-        if (len > 0 && (*buf)[len - 1] == '\n') {
-            (*buf)[--len] = '\0';
-            if (len > 0 && (*buf)[len - 1] == '\r')
-                (*buf)[--len] = '\0';
-            return (long)len;
-        }
-        if (len > LINE_MAX_BYTES) {
-            /* Skip the rest of the line so the next one is read whole. */
-            int c;
-            while ((c = fgetc(in)) != EOF && c != '\n')
-                ;
-            return -2;
-        }
-    }
-}
-
 static int import_record(struct importer *im, const char *text, mq_error *err)
 {
     const char *end = NULL;
@@ -263,9 +230,9 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
     mq_import_opts defaults;
     mq_import_stats stats;
     struct importer im;
-    char *buf = NULL;
-    size_t cap = 0;
-    long len;
+    mq__lines in_lines;
+    char *buf;
+    size_t len;
     int rc;
     int64_t first_seq = 0;
 
@@ -298,25 +265,29 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
             first_seq = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
-    while (rc == 0 && (len = read_line(in, &buf, &cap)) != -1) {
+    mq__lines_init(&in_lines, in, LINE_MAX_BYTES);
+    while (rc == 0) {
         mq_error rerr;
         char msg[MQ_ERROR_MESSAGE_MAX + 32];
-        im.line++;
-        if (len == -3) {
+        int r = mq__lines_next(&in_lines, &buf, &len);
+        if (r == MQ_ENOTFOUND)
+            break;
+        im.line = in_lines.number;
+        if (r == MQ_ENOMEM) {
             rc = mq__fail(err, MQ_ENOMEM, "out of memory");
             break;
         }
-        if (len == -2) {
+        if (r == MQ_EINVAL) {
             snprintf(msg, sizeof(msg), "line %ld: longer than %zu bytes", im.line,
                      LINE_MAX_BYTES);
             report(&im, msg);
             continue;
         }
-        if (strspn(buf, " \t") == (size_t)len)
+        if (strspn(buf, " \t") == len)
             continue;
         stats.lines++;
         mq_error_clear(&rerr);
-        int r = import_record(&im, buf, &rerr);
+        r = import_record(&im, buf, &rerr);
         if (r == MQ_EINVAL || r == MQ_EREFUSED) {
             snprintf(msg, sizeof(msg), "line %ld: %s", im.line, rerr.message);
             report(&im, msg);
@@ -331,7 +302,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
     if (rc == 0)
         rc = resolve_parked(&im, first_seq, err);
     sqlite3_finalize(im.park);
-    free(buf);
+    mq__lines_free(&in_lines);
     if (rc == 0 && stats.invalid > 0 && !im.opts->skip_invalid) {
         rc = mq__fail(err, MQ_EINVAL, "%s: %zu invalid record%s; nothing imported",
                       im.opts->source ? im.opts->source : "import", stats.invalid,

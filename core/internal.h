@@ -5,12 +5,26 @@
  * logical clock and a few prepared statements that the hot paths (import,
  * apply) reuse.  docs/STORE.md describes the tables and the invariants that
  * the code below keeps; merge.c states them again where they are enforced.
+ *
+ * The files of core/, in an order in which each calls only files before it
+ * (so the calls between them have no cycle); the sections below follow it.
+ * store.c, which opens and closes the store, is called by none of them.
+ *
+ *   error.c valid.c util.c date.c json.c line.c hlc.c    no store needed
+ *   schema.c db.c                                        the schema; SQLite
+ *   clock.c kind.c tx.c                                  stamps, lookups, tx
+ *   area.c validate.c record.c                           areas, values, rows
+ *   fold.c change.c conflicts.c                          the log, the wire
+ *   merge.c check.c read.c                               merge, check, read
+ *   write.c bundle.c import.c needs.c                    the verbs on top
+ *   store.c                                              open and close
  */
 #ifndef MQ_INTERNAL_H
 #define MQ_INTERNAL_H
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
@@ -20,7 +34,9 @@
 #include "hlc.h"
 #include "schema.h"
 
-/* Prepared statements kept for the life of the store. */
+#define MQ_BASE_MAX 64 /* versions a change may name per field */
+
+/* Prepared statements kept for the life of the store (db.c). */
 enum mq__stmt_id {
     MQ_ST_REC_LOAD,
     MQ_ST_REC_UPSERT,
@@ -31,6 +47,8 @@ enum mq__stmt_id {
     MQ_ST_SET_AREA,
     MQ_ST_CONFLICT_ADD,
     MQ_ST_CONFLICT_DEL,
+    MQ_ST_CONFLICT_HAS,
+    MQ_ST_CONFLICTS_OF,
     MQ_ST_PARENT,
     MQ_ST_KEEP_CREATION,
     MQ_ST_COUNT
@@ -69,6 +87,112 @@ int mq__failv(mq_error *err, int rc, const char *fmt, va_list ap)
 /* An SQLite failure on the store's connection, with `what` for context. */
 int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
 
+/* ---- strings, memory, ids (util.c) --------------------------------------- */
+
+char *mq__strdup(const char *s);
+/* A new random record id (UUID version 4). */
+int mq__new_id(char out[37], mq_error *err);
+
+/* ---- dates (date.c) ------------------------------------------------------ */
+
+/* A real calendar date written YYYY-MM-DD; `why` says what is wrong. */
+int mq__check_date(const char *s, char *why, size_t n);
+
+/* ---- the JSON writer (json.c) ------------------------------------------- */
+
+/*
+ * A writer of JSON texts: whether some step failed for want of memory
+ * (sticky: once set, nothing more is printed) and the buffer the texts are
+ * printed into, reused from one to the next.
+ */
+typedef struct mq__json {
+    int oom;
+    char *text;
+    size_t cap;
+    struct mq__form *form[2]; /* json.c: the row forms, made on first use */
+} mq__json;
+
+void mq__json_init(mq__json *j);
+void mq__json_free(mq__json *j);
+/* A new object or array to build a text in; NULL (and oom set) on failure. */
+cJSON *mq__json_object(mq__json *j);
+cJSON *mq__json_array(mq__json *j);
+/*
+ * Adds `item` (taken) to object `to` under `key` (copied), or to array `to`
+ * when `key` is NULL.  A NULL `to` or `item`, or a failed add, sets oom
+ * (and deletes item).  Returns the item added or NULL.
+ */
+cJSON *mq__json_add(mq__json *j, cJSON *to, const char *key, cJSON *item);
+/* Adds a copy of string `v`, or null when `v` is NULL. */
+cJSON *mq__json_add_str(mq__json *j, cJSON *to, const char *key, const char *v);
+/* Adds `raw`, JSON text the store printed itself (json.c), as it is. */
+cJSON *mq__json_add_raw(mq__json *j, cJSON *to, const char *key, const char *raw);
+/*
+ * Prints `root` compactly.  *out is borrowed until the next print or
+ * mq__json_free().  MQ_ENOMEM, printing nothing, if oom is set.
+ */
+int mq__json_print(mq__json *j, cJSON *root, const char **out);
+/* Prints {"type":T,"id":I,"fields":F}, with "deleted":true if asked; F is
+ * a record row's stored fields. */
+int mq__json_record(mq__json *j, const char *type, const char *id, const char *fields,
+                    int deleted, const char **out);
+/* Prints a change in its wire form from a change row; `by` and `base` may be
+ * NULL; `body` and `base` are stored JSON text. */
+int mq__json_change(mq__json *j, const char *v, const char *type, const char *id,
+                    const char *by, const char *body, const char *base, const char **out);
+/* A copy of `fields` without null members; the caller deletes it. */
+cJSON *mq__json_strip_nulls(const cJSON *fields);
+
+/* ---- reading lines (line.c) --------------------------------------------- */
+
+/* A JSON Lines input read one line at a time (fields are line.c's). */
+typedef struct mq__lines {
+    FILE *in;
+    size_t max; /* the longest line accepted, in bytes, without its "\n" */
+    char *buf;
+    size_t cap;
+    long number; /* lines read so far: the number of the one just read */
+} mq__lines;
+
+void mq__lines_init(mq__lines *r, FILE *in, size_t max);
+/*
+ * Reads the next line into *line (borrowed until the next call), without
+ * its "\n" or "\r\n".  Returns 0; MQ_ENOTFOUND at the end of the input or
+ * on a read error (tell them apart with ferror()); MQ_EINVAL for a line
+ * longer than `max` bytes, whose rest is skipped so that reading may go on;
+ * MQ_ENOMEM.  Each line counts in r->number, whatever the result.
+ */
+int mq__lines_next(mq__lines *r, char **line, size_t *len);
+void mq__lines_free(mq__lines *r);
+
+/* ---- SQLite plumbing (db.c) ---------------------------------------------- */
+
+/* Returns the cached statement `id`, reset and with bindings cleared. */
+sqlite3_stmt *mq__stmt(mq_store *s, enum mq__stmt_id id, mq_error *err);
+/* Finalises the cached statements (at close). */
+void mq__stmt_free_all(mq_store *s);
+/* Runs SQL with no result rows. */
+int mq__exec(mq_store *s, const char *sql, mq_error *err);
+/* Binds a possibly NULL text. */
+int mq__bind_text(sqlite3_stmt *st, int i, const char *v);
+/* The column as a string or NULL; borrowed until the next step/reset. */
+const char *mq__col_text(sqlite3_stmt *st, int i);
+/* Reads meta[key]; *out is the caller's, NULL when unset. */
+int mq__meta_get(mq_store *s, const char *key, char **out, mq_error *err);
+/* Writes meta[key]; `value` NULL removes it. */
+int mq__meta_set(mq_store *s, const char *key, const char *value, mq_error *err);
+
+/* ---- the replica's stamp: site and clock (clock.c) ----------------------- */
+
+/* MQ_ESTATE unless mq_store_init() has given the store a site. */
+int mq__require_site(mq_store *s, mq_error *err);
+/* A fresh version for a local change. */
+void mq__next_version(mq_store *s, char out[MQ_VERSION_MAX]);
+/* Raises the clock to the one kept in meta (outermost begin, open). */
+int mq__clock_load(mq_store *s, mq_error *err);
+/* Writes the clock back to meta if it moved (outermost commit). */
+int mq__clock_save(mq_store *s, mq_error *err);
+
 /* ---- parts' tables (ext.c) ---------------------------------------------- */
 
 /* Finalizes and frees the parts of `s`: mq_store_close(), before the
@@ -93,61 +217,76 @@ void mq__kind_forget(mq_store *s, const char *id);
 void mq__kind_reset(mq_store *s);
 void mq__kind_free(mq_store *s);
 
-/* ---- store plumbing (store.c) -------------------------------------------- */
+/* ---- transactions (tx.c) -------------------------------------------------- */
 
-/* Returns the cached statement `id`, reset and with bindings cleared. */
-sqlite3_stmt *mq__stmt(mq_store *s, enum mq__stmt_id id, mq_error *err);
-/* Runs SQL with no result rows. */
-int mq__exec(mq_store *s, const char *sql, mq_error *err);
 /* Opens a transaction, or a savepoint inside the one already open. */
 int mq__tx_begin(mq_store *s, mq_error *err);
 int mq__tx_commit(mq_store *s, mq_error *err);
 void mq__tx_rollback(mq_store *s);
-/* MQ_ESTATE unless mq_store_init() has given the store a site. */
-int mq__require_site(mq_store *s, mq_error *err);
-/* A fresh version for a local change. */
-void mq__next_version(mq_store *s, char out[MQ_VERSION_MAX]);
-/* A new random record id (UUID version 4). */
-int mq__new_id(char out[37], mq_error *err);
-char *mq__strdup(const char *s);
-/* Binds a possibly NULL text. */
-int mq__bind_text(sqlite3_stmt *st, int i, const char *v);
-/* The column as a string or NULL; borrowed until the next step/reset. */
-const char *mq__col_text(sqlite3_stmt *st, int i);
 
-/* ---- merge (merge.c) ---------------------------------------------------- */
+/* ---- a record's stored state (record.c) ---------------------------------- */
 
-/* A change, parsed.  Strings point into `json` or into owned buffers. */
-typedef struct mq__change {
-    char v[MQ_VERSION_MAX];
-    uint64_t hlc;
-    const mq_type *type;
+typedef struct mq__rec {
+    int exists;
     char id[64];
-    char by[64]; /* "" when unknown */
-    cJSON *set;  /* owned: object of field values; "_deleted" for tombstones */
-    cJSON *base; /* owned, may be NULL: object field -> array of versions */
-} mq__change;
+    const mq_type *type;
+    cJSON *fields; /* owned object; may hold nulls for cleared fields */
+    cJSON *vers;   /* owned object: field -> version or [versions] */
+    char cv[MQ_VERSION_MAX];
+    int deleted;
+    char *parent; /* owned or NULL */
+    char *area;   /* owned or NULL */
+} mq__rec;
 
-void mq__change_clear(mq__change *c);
-
-/*
- * Parses and checks a change from another replica.  Field values are checked
- * for kind and bounds only: whether a reference resolves depends on delivery
- * order, and the merge must not.
- */
-int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
-
-/* Serialises a change back to its wire form; the caller frees. */
-char *mq__change_json(const mq__change *c);
+/* Loads record `id`; rec->exists is 0 if there is none. */
+int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err);
+int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err);
+void mq__rec_clear(mq__rec *rec);
 
 /*
- * Merges a parsed change into the store, inside the caller's transaction.
- * `src` NULL marks a local change.  Sets *result to MQ_APPLIED or
- * MQ_DUPLICATE; returns an error (and writes nothing) when the change cannot
- * apply here, e.g. an id that already holds a record of another type.
+ * The heads of `field`: the versions that no known change has replaced.
+ * Writes up to `max` pointers into `out` (borrowed from rec) and returns the
+ * count (which may exceed max).  The winner is the greatest.
  */
-int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result *result,
-              mq_error *err);
+size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, size_t max);
+
+/* Sets rec's state of `field` from a fold (heads sorted, winner last). */
+int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
+                      const char *const *heads, size_t nheads);
+
+/* ---- areas (area.c) ------------------------------------------------------ */
+
+/* Recomputes parent and area of `rec` from its fields (scope path). */
+int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err);
+/* Gives every record below `id` whose area derives from it the area `area`. */
+int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err);
+/* The name of the schema's area type (the one whose records are areas), or "". */
+const char *mq__area_type_name(const mq_store *s);
+/* Fills temp table mq_scope(id) with `areas` and every area below them. */
+int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err);
+
+/* ---- validation (validate.c) --------------------------------------------- */
+
+/*
+ * Checks one field value against its declaration.  Writes the rule and the
+ * value that broke it into `why`.
+ */
+int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n);
+
+/*
+ * Checks that `value` of ref field `f` names a live record of the right
+ * type.  Returns 0, MQ_ENOTFOUND (no such record yet: import defers these)
+ * or MQ_EINVAL with `why` filled.
+ */
+int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, size_t n,
+                  mq_error *err);
+
+/* Formats a JSON value for an error message, shortened; the caller frees.
+ * NULL when out of memory. */
+char *mq__value_text(const cJSON *v);
+
+/* ---- the log and its fold (fold.c) --------------------------------------- */
+
 /* One row of a record's change log, as the fold reads it. */
 typedef struct mq__logrow {
     char v[MQ_VERSION_MAX];
@@ -170,26 +309,61 @@ void mq__log_free(mq__logrow *rows, size_t n);
 size_t mq__fold_field(const mq__logrow *rows, size_t n, const char *field,
                       const char **heads, const cJSON **value, int *conflict);
 
-/* ---- a record's stored state (record.c) ---------------------------------- */
+/*
+ * Folds record `rid`'s whole log into `out` (parent and area included):
+ * what the stored row must equal.  out->exists is 0 when the log has no
+ * change of the record.
+ */
+int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err);
 
-typedef struct mq__rec {
-    int exists;
-    char id[64];
+/* ---- a change on the wire (change.c) ------------------------------------- */
+
+/* A change, parsed from another replica's JSON or made by a local write. */
+typedef struct mq__change {
+    char v[MQ_VERSION_MAX];
+    uint64_t hlc;
     const mq_type *type;
-    cJSON *fields; /* owned object; may hold nulls for cleared fields */
-    cJSON *vers;   /* owned object: field -> version or [versions] */
-    char cv[MQ_VERSION_MAX];
-    int deleted;
-    char *parent; /* owned or NULL */
-    char *area;   /* owned or NULL */
-} mq__rec;
+    char id[64];
+    char by[64];       /* "" when unknown */
+    const cJSON *set;  /* object of field values; "_deleted" for tombstones */
+    const cJSON *base; /* may be NULL: object field -> array of versions */
+    /* What mq__change_clear() deletes: a local write's set and base.  A
+     * parsed change borrows set and base from the tree it was parsed from. */
+    cJSON *own_set, *own_base;
+} mq__change;
 
-/* Sets rec's state of `field` from a fold (heads sorted, winner last). */
-int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
-                      const char *const *heads, size_t nheads);
+void mq__change_clear(mq__change *c);
 
-/* Loads record `id`; rec->exists is 0 if there is none. */
-int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err);
+/*
+ * Parses and checks a change from another replica.  Field values are checked
+ * for kind and bounds only: whether a reference resolves depends on delivery
+ * order, and the merge must not.  `out` borrows from `obj`, which must
+ * outlive it.
+ */
+int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
+
+/* ---- the conflict table (conflicts.c) ------------------------------------ */
+
+/* Adds (on) or removes the conflict row of (rid, field). */
+int mq__conflict_mark(mq_store *s, const char *rid, const char *field, int on,
+                      mq_error *err);
+/* Sets *yes to whether (rid, field) has a conflict row. */
+int mq__conflict_has(mq_store *s, const char *rid, const char *field, int *yes,
+                     mq_error *err);
+/* The fields of record `rid` that have a conflict row, sorted: an array of
+ * strings, the caller's. */
+int mq__conflict_fields(mq_store *s, const char *rid, cJSON **out, mq_error *err);
+
+/* ---- merge (merge.c) ---------------------------------------------------- */
+
+/*
+ * Merges a parsed change into the store, inside the caller's transaction.
+ * `src` NULL marks a local change.  Sets *result to MQ_APPLIED or
+ * MQ_DUPLICATE; returns an error (and writes nothing) when the change cannot
+ * apply here, e.g. an id that already holds a record of another type.
+ */
+int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result *result,
+              mq_error *err);
 /*
  * mq__merge() for a caller that has just loaded the record (mq__rec_load(),
  * same transaction, nothing written since): saves loading it again.  Takes
@@ -197,40 +371,6 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err);
  */
 int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec *loaded,
                      mq_apply_result *result, mq_error *err);
-int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err);
-void mq__rec_clear(mq__rec *rec);
-
-/*
- * The heads of `field`: the versions that no known change has replaced.
- * Writes up to `max` pointers into `out` (borrowed from rec) and returns the
- * count (which may exceed max).  The winner is the greatest.
- */
-size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, size_t max);
-
-/* ---- validation (validate.c) --------------------------------------------- */
-
-/* How much of a record validate checks. */
-enum { MQ_CHECK_REMOTE = 0, MQ_CHECK_LOCAL = 1 };
-
-/*
- * Checks one field value against its declaration.  Writes the rule and the
- * value that broke it into `why`.
- */
-int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n);
-
-/*
- * Checks that `value` of ref field `f` names a live record of the right
- * type.  Returns 0, MQ_ENOTFOUND (no such record yet: import defers these)
- * or MQ_EINVAL with `why` filled.
- */
-int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, size_t n,
-                  mq_error *err);
-
-/* A real calendar date written YYYY-MM-DD; `why` says what is wrong. */
-int mq__check_date(const char *s, char *why, size_t n);
-
-/* Formats a JSON value for an error message, shortened; the caller frees. */
-char *mq__value_text(const cJSON *v);
 
 /* ---- local writes (write.c) ---------------------------------------------- */
 
@@ -251,35 +391,5 @@ typedef int (*mq__defer_fn)(void *ctx, const mq_field *f, const char *target);
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
               const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
               mq_error *err);
-
-/* ---- integrity (check.c) ------------------------------------------------- */
-
-/*
- * Folds record `rid`'s whole log into `out` (parent and area included):
- * what the stored row must equal.  out->exists is 0 when the log has no
- * change of the record.
- */
-int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err);
-
-/* ---- areas (area.c) ------------------------------------------------------ */
-
-/* Recomputes parent and area of `rec` from its fields (scope path). */
-int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err);
-/* Gives every record below `id` whose area derives from it the area `area`. */
-int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err);
-/* The name of the schema's area type (the one whose records are areas), or "". */
-const char *mq__area_type_name(const mq_store *s);
-/* Fills temp table mq_scope(id) with `areas` and every area below them. */
-int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err);
-
-/* ---- json helpers (json.c) ----------------------------------------------- */
-
-/* Prints compactly; the caller frees with cJSON_free(). */
-char *mq__json_print(const cJSON *v);
-/* A copy of `fields` without null members; the caller deletes it. */
-cJSON *mq__json_strip_nulls(const cJSON *fields);
-/* Builds {"type":T,"id":I,"fields":F} text, with "deleted":true if asked. */
-char *mq__record_json(const char *type, const char *id, const char *fields_json,
-                      int deleted);
 
 #endif /* MQ_INTERNAL_H */

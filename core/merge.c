@@ -31,314 +31,20 @@
  *      merged, the body is written out (keep_creation()).  Readers of the log
  *      take coalesce(body, the record's fields).
  *
- * The fast path handles the common case without reading the log: the field
- * has one head and the change is based on exactly that head (or the field
- * has none and the change has no base).  Then M2 gives the change as the only
- * new head.  Every other case folds the record's log (the slow path).  In
- * debug builds mq__merge() re-folds the record after every change and
- * asserts M2 and M3.
+ * The change arrives parsed (change.c); the fold of the log is fold.c's and
+ * the record row record.c's.  The fast path handles the common case without
+ * reading the log: the field has one head and the change is based on
+ * exactly that head (or the field has none and the change has no base).
+ * Then M2 gives the change as the only new head.  Every other case folds the
+ * record's log (the slow path).  In debug builds mq__merge() re-folds the
+ * record after every change and asserts M2 and M3.
  */
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-#define MQ_BASE_MAX 64 /* versions a change may name per field */
-
-void mq__change_clear(mq__change *c)
-{
-    cJSON_Delete(c->set);
-    cJSON_Delete(c->base);
-    memset(c, 0, sizeof(*c));
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int
-bad(mq_error *err, const mq__change *c, const char *fmt, ...)
-{
-    char tmp[MQ_ERROR_MESSAGE_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    return mq__fail(err, MQ_EINVAL, "change %s: %s", c->v[0] ? c->v : "(no version)",
-                    tmp);
-}
-
-int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "v");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
-    const cJSON *by = cJSON_GetObjectItemCaseSensitive(obj, "by");
-    const cJSON *set = cJSON_GetObjectItemCaseSensitive(obj, "set");
-    const cJSON *base = cJSON_GetObjectItemCaseSensitive(obj, "base");
-    const cJSON *it;
-    char why[256];
-
-    memset(c, 0, sizeof(*c));
-    if (!cJSON_IsObject(obj))
-        return mq__fail(err, MQ_EINVAL, "change: must be a JSON object");
-    if (!cJSON_IsString(v) || mq__version_parse(v->valuestring, &c->hlc, NULL) != 0)
-        return bad(err, c, "field v: must be a version HHHHHHHHHHHHHHHH-SITE");
-    snprintf(c->v, sizeof(c->v), "%s", v->valuestring);
-    if (!cJSON_IsString(type) ||
-        (c->type = mq__schema_type(s->schema, type->valuestring)) == NULL)
-        return bad(err, c, "field type: unknown record type %s",
-                   cJSON_IsString(type) ? type->valuestring : "(missing)");
-    if (!cJSON_IsString(id) || !mq_valid_uuid(id->valuestring))
-        return bad(err, c, "field id: must be a lower-case UUID");
-    snprintf(c->id, sizeof(c->id), "%s", id->valuestring);
-    if (by != NULL && !cJSON_IsNull(by)) {
-        if (!cJSON_IsString(by) || strlen(by->valuestring) >= sizeof(c->by))
-            return bad(err, c, "field by: must be a cadre id");
-        snprintf(c->by, sizeof(c->by), "%s", by->valuestring);
-    }
-    if (!cJSON_IsObject(set) || set->child == NULL)
-        return bad(err, c, "field set: must be a non-empty object of field values");
-    cJSON_ArrayForEach(it, set)
-    {
-        if (strcmp(it->string, "_deleted") == 0) {
-            if (c->type->log)
-                return bad(err, c, "%s records cannot be deleted", c->type->name);
-            if (!cJSON_IsBool(it))
-                return bad(err, c, "field _deleted: must be true or false");
-            continue;
-        }
-        const mq_field *f = mq__type_field(c->type, it->string);
-        if (f == NULL)
-            return bad(err, c, "field %s: not a field of %s", it->string, c->type->name);
-        if (mq__check_value(f, it, why, sizeof(why)) != 0)
-            return bad(err, c, "field %s: %s", f->name, why);
-    }
-    if (base != NULL && !cJSON_IsNull(base)) {
-        if (!cJSON_IsObject(base))
-            return bad(err, c, "field base: must be an object");
-        cJSON_ArrayForEach(it, base)
-        {
-            const cJSON *bv;
-            if (cJSON_GetObjectItemCaseSensitive(set, it->string) == NULL)
-                return bad(err, c, "base names field %s, which the change does not set",
-                           it->string);
-            if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > MQ_BASE_MAX)
-                return bad(err, c, "base of %s: must be an array of versions",
-                           it->string);
-            cJSON_ArrayForEach(bv, it)
-            {
-                if (!cJSON_IsString(bv) ||
-                    mq__version_parse(bv->valuestring, NULL, NULL) != 0)
-                    return bad(err, c, "base of %s: not a version", it->string);
-                if (strcmp(bv->valuestring, c->v) == 0)
-                    return bad(err, c, "base of %s: the change names itself", it->string);
-            }
-        }
-        c->base = cJSON_Duplicate(base, 1);
-    }
-    c->set = cJSON_Duplicate(set, 1);
-    if (c->set == NULL || (base != NULL && !cJSON_IsNull(base) && c->base == NULL)) {
-        mq__change_clear(c);
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-char *mq__change_json(const mq__change *c)
-{
-    cJSON *o = cJSON_CreateObject();
-    char *out;
-
-    cJSON_AddStringToObject(o, "v", c->v);
-    cJSON_AddStringToObject(o, "type", c->type->name);
-    cJSON_AddStringToObject(o, "id", c->id);
-    if (c->by[0] != '\0')
-        cJSON_AddStringToObject(o, "by", c->by);
-    cJSON_AddItemReferenceToObject(o, "set", c->set);
-    if (c->base != NULL)
-        cJSON_AddItemReferenceToObject(o, "base", c->base);
-    out = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return out;
-}
-
-/* ---- the log and its fold ------------------------------------------------ */
-
-void mq__log_free(mq__logrow *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        cJSON_Delete(rows[i].set);
-        cJSON_Delete(rows[i].base);
-    }
-    free(rows);
-}
-
-int mq__log_load(mq_store *s, const char *rid, mq__logrow **out, size_t *nout,
-                 mq_error *err)
-{
-    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CHANGES_OF, err);
-    mq__logrow *rows = NULL;
-    size_t n = 0, cap = 0;
-    int rc;
-
-    *out = NULL;
-    *nout = 0;
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            mq__logrow *grown = realloc(rows, cap * sizeof(*rows));
-            if (grown == NULL) {
-                sqlite3_reset(st);
-                mq__log_free(rows, n);
-                return mq__fail(err, MQ_ENOMEM, "out of memory");
-            }
-            rows = grown;
-        }
-        mq__logrow *r = &rows[n++];
-        memset(r, 0, sizeof(*r));
-        snprintf(r->v, sizeof(r->v), "%s", mq__col_text(st, 0));
-        r->set = cJSON_Parse(mq__col_text(st, 1));
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            r->base = cJSON_Parse(mq__col_text(st, 2));
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-            snprintf(r->by, sizeof(r->by), "%s", mq__col_text(st, 3));
-        if (r->set == NULL) {
-            sqlite3_reset(st);
-            mq__log_free(rows, n);
-            return mq__fail(err, MQ_ECORRUPT, "record %s: change %s is not valid JSON",
-                            rid, r->v);
-        }
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        mq__log_free(rows, n);
-        return mq__fail_sqlite(err, s->db, "reading a record's changes");
-    }
-    *out = rows;
-    *nout = n;
-    return 0;
-}
-
-static int names_in_base(const mq__logrow *r, const char *field, const char *v)
-{
-    const cJSON *list = r->base ? cJSON_GetObjectItemCaseSensitive(r->base, field) : NULL;
-    const cJSON *it;
-
-    cJSON_ArrayForEach(it, list)
-    {
-        if (cJSON_IsString(it) && strcmp(it->valuestring, v) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-size_t mq__fold_field(const mq__logrow *rows, size_t n, const char *field,
-                      const char **heads, const cJSON **value, int *conflict)
-{
-    size_t nh = 0;
-
-    *value = NULL;
-    *conflict = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (cJSON_GetObjectItemCaseSensitive(rows[i].set, field) == NULL)
-            continue;
-        int replaced = 0;
-        for (size_t k = 0; k < n && !replaced; k++)
-            replaced = k != i && cJSON_GetObjectItemCaseSensitive(rows[k].set, field) &&
-                       names_in_base(&rows[k], field, rows[i].v);
-        if (!replaced)
-            heads[nh++] = rows[i].v;
-    }
-    if (nh == 0)
-        return 0;
-    qsort(heads, nh, sizeof(heads[0]), cmp_str);
-    /* The winner is the greatest head; find its row for the value. */
-    const cJSON *values[MQ_BASE_MAX];
-    size_t nv = 0;
-    for (size_t h = 0; h < nh; h++) {
-        for (size_t i = 0; i < n; i++) {
-            if (rows[i].v == heads[h]) {
-                const cJSON *val = cJSON_GetObjectItemCaseSensitive(rows[i].set, field);
-                if (nv < MQ_BASE_MAX)
-                    values[nv++] = val;
-                *value = val;
-            }
-        }
-    }
-    for (size_t h = 0; h < nv; h++)
-        if (!cJSON_Compare(values[h], *value, 1))
-            *conflict = 1;
-    return nh;
-}
-
-/* ---- applying ------------------------------------------------------------- */
-
-int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
-                      const char *const *heads, size_t nheads)
-{
-    cJSON *ver;
-
-    if (nheads == 0) {
-        cJSON_DeleteItemFromObjectCaseSensitive(rec->vers, field);
-        if (strcmp(field, "_deleted") == 0)
-            rec->deleted = 0;
-        else
-            cJSON_DeleteItemFromObjectCaseSensitive(rec->fields, field);
-        return 0;
-    }
-    if (strcmp(field, "_deleted") == 0) {
-        rec->deleted = cJSON_IsTrue(value);
-    } else {
-        cJSON *dup = cJSON_Duplicate(value, 1);
-        if (dup == NULL)
-            return MQ_ENOMEM;
-        if (cJSON_GetObjectItemCaseSensitive(rec->fields, field) != NULL)
-            cJSON_ReplaceItemInObjectCaseSensitive(rec->fields, field, dup);
-        else
-            cJSON_AddItemToObject(rec->fields, field, dup);
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(rec->vers, field);
-    if (nheads == 1) {
-        /* The common case costs nothing: cv already covers the field. */
-        if (strcmp(heads[0], rec->cv) == 0 && strcmp(field, "_deleted") != 0)
-            return 0;
-        ver = cJSON_CreateString(heads[0]);
-    } else {
-        ver = cJSON_CreateArray();
-        for (size_t i = 0; i < nheads; i++)
-            cJSON_AddItemToArray(ver, cJSON_CreateString(heads[i]));
-    }
-    if (ver == NULL)
-        return MQ_ENOMEM;
-    cJSON_AddItemToObject(rec->vers, field, ver);
-    return 0;
-}
-
-static int conflict_mark(mq_store *s, const char *rid, const char *field, int on,
-                         mq_error *err)
-{
-    sqlite3_stmt *st = mq__stmt(s, on ? MQ_ST_CONFLICT_ADD : MQ_ST_CONFLICT_DEL, err);
-
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "recording a conflict");
-}
 
 /* The slow path: folds the record's whole log for the listed fields. */
 static int refold(mq_store *s, mq__rec *rec, const char *const *fields, size_t nf,
@@ -362,7 +68,7 @@ static int refold(mq_store *s, mq__rec *rec, const char *const *fields, size_t n
         if (mq__rec_set_field(rec, fields[i], value, heads, nh) != 0)
             rc = mq__fail(err, MQ_ENOMEM, "out of memory");
         else
-            rc = conflict_mark(s, rec->id, fields[i], conflict, err);
+            rc = mq__conflict_mark(s, rec->id, fields[i], conflict, err);
     }
     free(heads);
     mq__log_free(rows, n);
@@ -424,14 +130,22 @@ static int keep_creation(mq_store *s, const char *rid, mq_error *err)
 }
 
 #ifndef NDEBUG
-/* Debug builds: the stored state of every field the change touched must be
- * the fold of the log (M2), with the conflict table in step (M3). */
+/*
+ * Debug builds: the stored state of every field the change touched must be
+ * the fold of the log (M2), and the conflict table must agree with the fold
+ * (M3): a touched field has a conflict row exactly when its heads disagree,
+ * and every conflict row of the record names a field whose heads disagree.
+ * Fields the change did not touch keep their heads, so no other row of the
+ * table can have gone wrong here.  A corrupted table trips this too;
+ * mq_store_check() is what reports one without stopping.
+ */
 static void assert_folded(mq_store *s, const mq__change *c)
 {
     mq__rec rec;
     mq__logrow *rows;
     size_t n;
     const cJSON *it;
+    cJSON *marked = NULL;
 
     if (mq__rec_load(s, c->id, &rec, NULL) != 0)
         return;
@@ -441,10 +155,12 @@ static void assert_folded(mq_store *s, const mq__change *c)
     }
     const char **heads = malloc((n + 1) * sizeof(char *));
     const char *stored[MQ_BASE_MAX];
+    const cJSON *value;
+    int conflict, row;
+    if (heads == NULL)
+        goto out;
     cJSON_ArrayForEach(it, c->set)
     {
-        const cJSON *value;
-        int conflict;
         size_t nh = mq__fold_field(rows, n, it->string, heads, &value, &conflict);
         size_t ns = mq__rec_heads(&rec, it->string, stored, MQ_BASE_MAX);
         assert(nh == ns);
@@ -455,8 +171,18 @@ static void assert_folded(mq_store *s, const mq__change *c)
         else
             assert(cJSON_Compare(
                 value, cJSON_GetObjectItemCaseSensitive(rec.fields, it->string), 1));
-        (void)conflict;
+        if (mq__conflict_has(s, c->id, it->string, &row, NULL) == 0)
+            assert(row == conflict); /* M3, the fields touched */
     }
+    if (mq__conflict_fields(s, c->id, &marked, NULL) == 0) {
+        cJSON_ArrayForEach(it, marked)
+        {
+            mq__fold_field(rows, n, it->valuestring, heads, &value, &conflict);
+            assert(conflict); /* M3, every row of the record */
+        }
+    }
+out:
+    cJSON_Delete(marked);
     free(heads);
     mq__log_free(rows, n);
     mq__rec_clear(&rec);
@@ -508,7 +234,11 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
     *result = MQ_APPLIED;
 
     int existed = rec.exists;
-    char *old_area = mq__strdup(rec.area);
+    /* Ids are shorter than an id buffer, so the copy is whole. */
+    char old_area[sizeof(rec.id)] = "";
+    int had_area = rec.area != NULL;
+    if (had_area)
+        snprintf(old_area, sizeof(old_area), "%s", rec.area);
     if (!rec.exists) {
         /* First change seen of this record: it is the only head of each of
          * its fields, whatever its base says (M2 with one change). */
@@ -548,9 +278,8 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
         rc = mq__rec_save(s, &rec, err);
     /* Records below this one follow its area (they may have arrived first). */
     if (rc == 0 && !c->type->log && rec.area != NULL &&
-        (old_area == NULL || strcmp(old_area, rec.area) != 0))
+        (!had_area || strcmp(old_area, rec.area) != 0))
         rc = mq__area_cascade(s, rec.id, rec.area, err);
-    free(old_area);
 #ifndef NDEBUG
     if (rc == 0 && existed)
         assert_folded(s, c);

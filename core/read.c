@@ -13,32 +13,37 @@
 
 #include "internal.h"
 
-/* Emits one record row (type, id, deleted, fields) through `cb`. */
-static int emit(const char *type, const char *id, int deleted, const char *fields,
-                mq_json_cb cb, void *ctx, mq_error *err)
+/*
+ * Emits one record row (type, id, deleted, fields) through `cb`, printed by
+ * `j`.  Stored fields keep cleared fields as nulls; those are left out, at
+ * the price of a parse, only when the text holds a null at all.
+ */
+static int emit(mq__json *j, const char *type, const char *id, int deleted,
+                const char *fields, mq_json_cb cb, void *ctx, mq_error *err)
 {
-    char *stripped = NULL;
-    char *json;
+    const char *json;
     int rc;
 
-    if (strstr(fields, "null") != NULL) {
+    if (strstr(fields, "null") == NULL) {
+        rc = mq__json_record(j, type, id, fields, deleted, &json);
+    } else {
         cJSON *f = cJSON_Parse(fields);
-        cJSON *clean = f ? mq__json_strip_nulls(f) : NULL;
-        stripped = clean ? cJSON_PrintUnformatted(clean) : NULL;
-        cJSON_Delete(f);
-        cJSON_Delete(clean);
-        if (stripped == NULL)
+        if (f == NULL)
             return mq__fail(err, MQ_ECORRUPT,
                             "record %s: stored fields are not valid JSON", id);
-        fields = stripped;
+        cJSON *o = mq__json_object(j);
+        mq__json_add_str(j, o, "type", type);
+        mq__json_add_str(j, o, "id", id);
+        mq__json_add(j, o, "fields", mq__json_strip_nulls(f));
+        if (deleted)
+            mq__json_add(j, o, "deleted", cJSON_CreateTrue());
+        rc = mq__json_print(j, o, &json);
+        cJSON_Delete(o);
+        cJSON_Delete(f);
     }
-    json = mq__record_json(type, id, fields, deleted);
-    cJSON_free(stripped);
-    if (json == NULL)
+    if (rc != 0)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
-    rc = cb(ctx, json);
-    free(json);
-    return rc;
+    return cb(ctx, json);
 }
 
 static int copy_cb(void *ctx, const char *json)
@@ -59,14 +64,17 @@ int mq_store_get(mq_store *s, const char *id, char **out, mq_error *err)
         return mq__fail_sqlite(err, s->db, "reading a record");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
+    mq__json j;
+    mq__json_init(&j);
     if (rc == SQLITE_ROW)
-        rc = emit(mq__col_text(st, 0), id, sqlite3_column_int(st, 1), mq__col_text(st, 2),
-                  copy_cb, out, err);
+        rc = emit(&j, mq__col_text(st, 0), id, sqlite3_column_int(st, 1),
+                  mq__col_text(st, 2), copy_cb, out, err);
     else if (rc == SQLITE_DONE)
         rc = mq__fail(err, MQ_ENOTFOUND, "no record with id %s", id);
     else
         rc = mq__fail_sqlite(err, s->db, "reading a record");
     sqlite3_finalize(st);
+    mq__json_free(&j);
     if (rc == 0 && *out == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     return rc;
@@ -75,17 +83,21 @@ int mq_store_get(mq_store *s, const char *id, char **out, mq_error *err)
 /* Steps `st` (type, id, deleted, fields) and emits each row. */
 static int walk(mq_store *s, sqlite3_stmt *st, mq_json_cb cb, void *ctx, mq_error *err)
 {
+    mq__json j;
     int rc;
 
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int stop = emit(mq__col_text(st, 0), mq__col_text(st, 1),
+        int stop = emit(&j, mq__col_text(st, 0), mq__col_text(st, 1),
                         sqlite3_column_int(st, 2), mq__col_text(st, 3), cb, ctx, err);
         if (stop != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return stop;
         }
     }
     sqlite3_finalize(st);
+    mq__json_free(&j);
     return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "reading records");
 }
 
@@ -124,13 +136,16 @@ int mq_store_list(mq_store *s, const char *type_name, const mq_where *where,
     return walk(s, st, cb, ctx, err);
 }
 
-/* Does a searchable field of the record contain `text`? */
+/* Does a searchable field of the record contain `text`?  -1 if the stored
+ * fields do not parse (corrupt, or no memory to parse them). */
 static int search_hit(const mq_type *t, const char *fields_json, const char *text)
 {
     cJSON *f = cJSON_Parse(fields_json);
     int hit = 0;
 
-    for (size_t i = 0; f != NULL && i < t->nfields && !hit; i++) {
+    if (f == NULL)
+        return -1;
+    for (size_t i = 0; i < t->nfields && !hit; i++) {
         const cJSON *v;
         if (!t->fields[i].search)
             continue;
@@ -162,18 +177,30 @@ int mq_store_search(mq_store *s, const char *text, mq_json_cb cb, void *ctx,
             -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "searching");
     sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+    mq__json j;
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const mq_type *t = mq__schema_type(s->schema, mq__col_text(st, 0));
-        if (t == NULL || !search_hit(t, mq__col_text(st, 3), text))
+        int hit = t != NULL ? search_hit(t, mq__col_text(st, 3), text) : 0;
+        if (hit < 0) {
+            rc = mq__fail(err, MQ_ECORRUPT, "record %s: stored fields are not valid JSON",
+                          mq__col_text(st, 1));
+            sqlite3_finalize(st);
+            mq__json_free(&j);
+            return rc;
+        }
+        if (!hit)
             continue;
         int stop =
-            emit(t->name, mq__col_text(st, 1), 0, mq__col_text(st, 3), cb, ctx, err);
+            emit(&j, t->name, mq__col_text(st, 1), 0, mq__col_text(st, 3), cb, ctx, err);
         if (stop != 0) {
             sqlite3_finalize(st);
+            mq__json_free(&j);
             return stop;
         }
     }
     sqlite3_finalize(st);
+    mq__json_free(&j);
     return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "searching");
 }
 
@@ -189,37 +216,47 @@ int mq_store_history(mq_store *s, const char *id, mq_json_cb cb, void *ctx, mq_e
                            -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "reading history");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    mq__json j;
+    int stop = 0;
+    mq__json_init(&j);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *v = mq__col_text(st, 0);
         uint64_t clock = 0;
         char at[MQ_ISO_MAX];
-        cJSON *o = cJSON_CreateObject();
+        const char *json;
 
         any = 1;
+        if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+            stop = mq__fail(err, MQ_ECORRUPT,
+                            "change %s: no body, and no record %s to take it from (M7); "
+                            "run minqing check",
+                            v, id);
+            break;
+        }
         mq__version_parse(v, &clock, NULL);
         mq__iso_time(at, mq__hlc_ms(clock));
-        cJSON_AddStringToObject(o, "v", v);
-        cJSON_AddStringToObject(o, "at", at);
-        cJSON_AddStringToObject(o, "site", v + 17);
-        if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "by", mq__col_text(st, 1));
-        else
-            cJSON_AddNullToObject(o, "by");
+        cJSON *o = mq__json_object(&j);
+        mq__json_add_str(&j, o, "v", v);
+        mq__json_add_str(&j, o, "at", at);
+        mq__json_add_str(&j, o, "site", v + 17);
+        mq__json_add_str(&j, o, "by", mq__col_text(st, 1)); /* null when unknown */
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            cJSON_AddStringToObject(o, "via", mq__col_text(st, 2));
-        cJSON_AddItemToObject(o, "set", cJSON_Parse(mq__col_text(st, 3)));
+            mq__json_add_str(&j, o, "via", mq__col_text(st, 2));
+        /* body and base are JSON the store printed (json.c): spliced */
+        mq__json_add_raw(&j, o, "set", mq__col_text(st, 3));
         if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-            cJSON_AddItemToObject(o, "base", cJSON_Parse(mq__col_text(st, 4)));
-        char *json = cJSON_PrintUnformatted(o);
+            mq__json_add_raw(&j, o, "base", mq__col_text(st, 4));
+        stop = mq__json_print(&j, o, &json) == 0
+                   ? cb(ctx, json)
+                   : mq__fail(err, MQ_ENOMEM, "out of memory");
         cJSON_Delete(o);
-        int stop = json ? cb(ctx, json) : mq__fail(err, MQ_ENOMEM, "out of memory");
-        cJSON_free(json);
-        if (stop != 0) {
-            sqlite3_finalize(st);
-            return stop;
-        }
+        if (stop != 0)
+            break;
     }
     sqlite3_finalize(st);
+    mq__json_free(&j);
+    if (stop != 0)
+        return stop;
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "reading history");
     if (!any)

@@ -1,6 +1,6 @@
 /*
- * core/record.c - a record's stored state: load, save, and the heads of a
- * field.
+ * core/record.c - a record's stored state: load, save, the heads of a field
+ * and setting a field from a fold.
  *
  * A row keeps the current value of every field in `fields`, and the versions
  * behind them compactly: `cv` is the version of every field that has no entry
@@ -49,8 +49,10 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
         return rc;
     }
     rec->exists = 1;
-    rec->parent = mq__strdup(mq__col_text(st, 1));
-    rec->area = mq__strdup(mq__col_text(st, 2));
+    int oom = (rec->parent = mq__strdup(mq__col_text(st, 1))) == NULL &&
+              sqlite3_column_type(st, 1) != SQLITE_NULL;
+    oom |= (rec->area = mq__strdup(mq__col_text(st, 2))) == NULL &&
+           sqlite3_column_type(st, 2) != SQLITE_NULL;
     rec->deleted = sqlite3_column_int(st, 3);
     snprintf(rec->cv, sizeof(rec->cv), "%s", mq__col_text(st, 4));
     rec->vers = sqlite3_column_type(st, 5) == SQLITE_NULL
@@ -58,6 +60,10 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
                     : cJSON_Parse(mq__col_text(st, 5));
     rec->fields = cJSON_Parse(mq__col_text(st, 6));
     sqlite3_reset(st);
+    if (oom) {
+        mq__rec_clear(rec);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
     if (rec->vers == NULL || rec->fields == NULL) {
         mq__rec_clear(rec);
         return mq__fail(err, MQ_ECORRUPT, "record %s: stored state is not valid JSON",
@@ -70,7 +76,7 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
  * Puts the fields in schema order, so that replicas that merged the same
  * changes in different orders store (and export) the same bytes.
  */
-static void canonical_order(mq__rec *rec)
+static int canonical_order(mq__rec *rec)
 {
     const mq_type *t = rec->type;
     cJSON *it = rec->fields->child;
@@ -80,10 +86,11 @@ static void canonical_order(mq__rec *rec)
         if (strcmp(it->string, t->fields[i].name) == 0)
             it = it->next;
     if (it == NULL)
-        return;
+        return 0;
+    /* Saved out of order, the row would differ from other replicas' */
     cJSON *ordered = cJSON_CreateArray();
     if (ordered == NULL)
-        return; /* order is a nicety; the content is unchanged */
+        return MQ_ENOMEM;
     for (size_t i = 0; i < t->nfields; i++) {
         cJSON *f =
             cJSON_DetachItemFromObjectCaseSensitive(rec->fields, t->fields[i].name);
@@ -96,6 +103,7 @@ static void canonical_order(mq__rec *rec)
     rec->fields->child = ordered->child;
     ordered->child = NULL;
     cJSON_Delete(ordered);
+    return 0;
 }
 
 int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
@@ -107,7 +115,8 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
     mq__kind_forget(s, rec->id);
-    canonical_order(rec);
+    if (rec->fields == NULL || canonical_order(rec) != 0)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
     fields = cJSON_PrintUnformatted(rec->fields);
     if (cJSON_GetArraySize(rec->vers) > 0)
         vers = cJSON_PrintUnformatted(rec->vers);
@@ -159,4 +168,50 @@ size_t mq__rec_heads(const mq__rec *rec, const char *field, const char **out, si
     if (max > 0)
         out[0] = rec->cv;
     return 1;
+}
+
+/* Puts `item` (taken) as member `field` of object `o`, replacing any. */
+static int put_member(cJSON *o, const char *field, cJSON *item)
+{
+    int ok = o != NULL && item != NULL &&
+             (cJSON_GetObjectItemCaseSensitive(o, field) != NULL
+                  ? cJSON_ReplaceItemInObjectCaseSensitive(o, field, item)
+                  : cJSON_AddItemToObject(o, field, item));
+
+    if (!ok) {
+        cJSON_Delete(item);
+        return MQ_ENOMEM;
+    }
+    return 0;
+}
+
+int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
+                      const char *const *heads, size_t nheads)
+{
+    cJSON *ver;
+
+    if (rec->fields == NULL || rec->vers == NULL)
+        return MQ_ENOMEM;
+    if (nheads == 0) {
+        cJSON_DeleteItemFromObjectCaseSensitive(rec->vers, field);
+        if (strcmp(field, "_deleted") == 0)
+            rec->deleted = 0;
+        else
+            cJSON_DeleteItemFromObjectCaseSensitive(rec->fields, field);
+        return 0;
+    }
+    if (strcmp(field, "_deleted") == 0)
+        rec->deleted = cJSON_IsTrue(value);
+    else if (put_member(rec->fields, field, cJSON_Duplicate(value, 1)) != 0)
+        return MQ_ENOMEM;
+    cJSON_DeleteItemFromObjectCaseSensitive(rec->vers, field);
+    if (nheads == 1) {
+        /* The common case costs nothing: cv already covers the field. */
+        if (strcmp(heads[0], rec->cv) == 0 && strcmp(field, "_deleted") != 0)
+            return 0;
+        ver = cJSON_CreateString(heads[0]);
+    } else {
+        ver = cJSON_CreateStringArray(heads, (int)nheads);
+    }
+    return put_member(rec->vers, field, ver);
 }

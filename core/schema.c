@@ -85,6 +85,8 @@ static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error 
                 f->name);
         f->min_date = min != NULL ? mq__strdup(min->valuestring) : NULL;
         f->max_date = max != NULL ? mq__strdup(max->valuestring) : NULL;
+        if ((min != NULL && f->min_date == NULL) || (max != NULL && f->max_date == NULL))
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
     } else if (min != NULL || max != NULL) {
         if ((min != NULL && !cJSON_IsNumber(min)) ||
             (max != NULL && !cJSON_IsNumber(max)))
@@ -120,7 +122,8 @@ static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error 
                 return mq__fail(err, MQ_EINVAL,
                                 "schema: type %s: field %s: choices must be strings",
                                 tname, f->name);
-            f->values[i++] = mq__strdup(it->valuestring);
+            if ((f->values[i++] = mq__strdup(it->valuestring)) == NULL)
+                return mq__fail(err, MQ_ENOMEM, "out of memory");
         }
     }
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "to");
@@ -129,7 +132,8 @@ static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error 
             return mq__fail(err, MQ_EINVAL,
                             "schema: type %s: field %s: a ref needs \"to\": TYPE", tname,
                             f->name);
-        f->to = mq__strdup(to->valuestring);
+        if ((f->to = mq__strdup(to->valuestring)) == NULL)
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -162,7 +166,8 @@ static int parse_type(mq_type *t, const cJSON *j, mq_error *err)
             return mq__fail(err, MQ_EINVAL,
                             "schema: type %s: field name \"%s\" is reserved", t->name,
                             it->string);
-        f->name = mq__strdup(it->string);
+        if ((f->name = mq__strdup(it->string)) == NULL)
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
         int rc = parse_field(f, t->name, it, err);
         if (rc != 0)
             return rc;
@@ -210,6 +215,10 @@ int mq__schema_parse(mq_schema **out, const char *json, mq_error *err)
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(root, "types");
     s->name = mq__strdup(cJSON_IsString(name) ? name->valuestring : "unnamed");
     s->version = cJSON_IsNumber(version) ? version->valueint : 0;
+    if (s->name == NULL) {
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+        goto done;
+    }
     if (!cJSON_IsObject(types) || cJSON_GetArraySize(types) == 0) {
         rc = mq__fail(err, MQ_EINVAL, "schema: \"types\" must be a non-empty object");
         goto done;
@@ -236,7 +245,10 @@ int mq__schema_parse(mq_schema **out, const char *json, mq_error *err)
                           it->string);
             goto done;
         }
-        t->name = mq__strdup(it->string);
+        if ((t->name = mq__strdup(it->string)) == NULL) {
+            rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+            goto done;
+        }
         t->index = i++;
         rc = parse_type(t, it, err);
         if (rc != 0)

@@ -78,31 +78,6 @@ static int all_digits(const char *s, size_t n)
     return 1;
 }
 
-static int date_parts_valid(int y, int m, int d)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    if (y < 1 || m < 1 || m > 12 || d < 1)
-        return 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
-}
-
-int mq__check_date(const char *s, char *why, size_t n)
-{
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !all_digits(s, 4) ||
-        !all_digits(s + 5, 2) || !all_digits(s + 8, 2)) {
-        snprintf(why, n, "must be a date written YYYY-MM-DD");
-        return MQ_EINVAL;
-    }
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    if (!date_parts_valid(y, m, d)) {
-        snprintf(why, n, "is not a real calendar date");
-        return MQ_EINVAL;
-    }
-    return 0;
-}
-
 /*
  * GB 11643-1999: six digits of region, eight of birth date, three of
  * sequence, then a check digit: the weighted sum of the first 17 digits
@@ -321,7 +296,7 @@ int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n)
         char *txt = mq__value_text(value);
         size_t used = strlen(why);
         if (used + 1 < n)
-            snprintf(why + used, n - used, " (value %s)", txt);
+            snprintf(why + used, n - used, " (value %s)", txt != NULL ? txt : "?");
         free(txt);
     }
     return rc;

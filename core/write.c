@@ -19,27 +19,9 @@
 
 #include "internal.h"
 
-static int in_conflict(mq_store *s, const char *rid, const char *field, mq_error *err,
-                       int *yes)
-{
-    sqlite3_stmt *st;
-
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
-                           -1, &st, NULL) != SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "reading conflicts");
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return mq__fail_sqlite(err, s->db, "reading conflicts");
-    *yes = rc == SQLITE_ROW;
-    return 0;
-}
-
-/* Adds base[field] for a change replacing `field` of `rec`. */
+/* Adds base[field] for a change replacing `field` of `rec`, built by `j`. */
 static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
-                    cJSON *base, mq_error *err)
+                    mq__json *j, cJSON *base, mq_error *err)
 {
     const char *heads[64];
     size_t nh = mq__rec_heads(rec, field, heads, 64);
@@ -49,19 +31,17 @@ static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
         return 0;
     if (nh > 64)
         nh = 64;
-    if (!all && nh > 1 && (rc = in_conflict(s, rec->id, field, err, &conflict)) != 0)
+    if (!all && nh > 1 && (rc = mq__conflict_has(s, rec->id, field, &conflict, err)) != 0)
         return rc;
-    cJSON *arr = cJSON_AddArrayToObject(base, field);
-    if (arr == NULL)
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    cJSON *arr = mq__json_add(j, base, field, mq__json_array(j));
     if (conflict) {
         /* heads are sorted: the winner is the last */
-        cJSON_AddItemToArray(arr, cJSON_CreateString(heads[nh - 1]));
-        return 0;
+        mq__json_add_str(j, arr, NULL, heads[nh - 1]);
+    } else {
+        for (size_t i = 0; i < nh; i++)
+            mq__json_add_str(j, arr, NULL, heads[i]);
     }
-    for (size_t i = 0; i < nh; i++)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(heads[i]));
-    return 0;
+    return j->oom ? mq__fail(err, MQ_ENOMEM, "out of memory") : 0;
 }
 
 /*
@@ -83,8 +63,8 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     author = author != NULL ? author : s->cadre;
     if (author != NULL)
         snprintf(c.by, sizeof(c.by), "%s", author);
-    c.set = set;
-    c.base = cJSON_GetArraySize(base) > 0 ? base : NULL;
+    c.set = c.own_set = set;
+    c.base = c.own_base = cJSON_GetArraySize(base) > 0 ? base : NULL;
     if (c.base == NULL)
         cJSON_Delete(base);
     rc = rec != NULL ? mq__merge_loaded(s, &c, NULL, rec, &res, err)
@@ -111,8 +91,12 @@ static int check_field(mq_store *s, const mq_type *type, const char *id, const c
     if (f->kind != MQ_KIND_REF || !cJSON_IsString(it))
         return 0;
     rc = mq__check_ref(s, f, it->valuestring, why, sizeof(why), err);
-    if (rc == MQ_ENOTFOUND && defer != NULL)
-        return defer(defer_ctx, f, it->valuestring);
+    if (rc == MQ_ENOTFOUND && defer != NULL) {
+        if ((rc = defer(defer_ctx, f, it->valuestring)) != 0)
+            return mq__fail(err, rc, "%s %s: field %s: cannot keep the reference to %s",
+                            type->name, id, f->name, it->valuestring);
+        return 0;
+    }
     if (rc == MQ_ENOTFOUND || rc == MQ_EINVAL)
         return mq__fail(err, MQ_EINVAL, "%s %s: field %s: %s", type->name, id, f->name,
                         why);
@@ -161,9 +145,13 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
             }
         }
     }
-    cJSON *set = cJSON_CreateObject();
-    cJSON *base = cJSON_CreateObject();
-    if (set == NULL || base == NULL) {
+    /* The change is built by a writer, so that a field lost for want of
+     * memory fails the write instead of leaving the change without it. */
+    mq__json j;
+    mq__json_init(&j);
+    cJSON *set = mq__json_object(&j);
+    cJSON *base = mq__json_object(&j);
+    if (j.oom) {
         cJSON_Delete(set);
         cJSON_Delete(base);
         rc = mq__fail(err, MQ_ENOMEM, "out of memory");
@@ -177,8 +165,11 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
             continue;
         if (cur != NULL && cJSON_Compare(cur, it, 1))
             continue;
-        cJSON_AddItemToObject(set, it->string, cJSON_Duplicate(it, 1));
-        if (rec.exists && (rc = add_base(s, &rec, it->string, 0, base, err)) != 0)
+        if (mq__json_add(&j, set, it->string, cJSON_Duplicate(it, 1)) == NULL) {
+            rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+            break;
+        }
+        if (rec.exists && (rc = add_base(s, &rec, it->string, 0, &j, base, err)) != 0)
             break;
     }
     if (rc == 0 && set->child != NULL && rec.exists && type->log) {
@@ -283,9 +274,12 @@ int mq_store_delete(mq_store *s, const char *id, const char *author, mq_error *e
                       "correct it",
                       rec.type->name, id);
     } else if (!rec.deleted) {
-        cJSON *set = cJSON_CreateObject(), *base = cJSON_CreateObject();
-        cJSON_AddTrueToObject(set, "_deleted");
-        rc = add_base(s, &rec, "_deleted", 0, base, err);
+        mq__json j;
+        mq__json_init(&j);
+        cJSON *set = mq__json_object(&j), *base = mq__json_object(&j);
+        mq__json_add(&j, set, "_deleted", cJSON_CreateTrue());
+        rc = j.oom ? mq__fail(err, MQ_ENOMEM, "out of memory")
+                   : add_base(s, &rec, "_deleted", 0, &j, base, err);
         if (rc == 0)
             rc = commit_change(s, rec.type, id, set, base, author, NULL, err);
         else {
@@ -327,7 +321,7 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
         return rc;
     }
     memset(&rec, 0, sizeof(rec));
-    if ((rc = in_conflict(s, rid, field, err, &yes)) != 0)
+    if ((rc = mq__conflict_has(s, rid, field, &yes, err)) != 0)
         goto out;
     if (!yes) {
         rc = mq__fail(err, MQ_ENOTFOUND, "no open conflict %s", conflict_id);
@@ -352,10 +346,14 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
     }
     if (rc != 0)
         goto out;
-    cJSON *set = cJSON_CreateObject(), *base = cJSON_CreateObject();
-    cJSON_AddItemToObject(set, field, value);
+    mq__json j;
+    mq__json_init(&j);
+    cJSON *set = mq__json_object(&j), *base = mq__json_object(&j);
+    mq__json_add(&j, set, field, value); /* takes value, even on failure */
     value = NULL;
-    if ((rc = add_base(s, &rec, field, 1, base, err)) == 0)
+    rc = j.oom ? mq__fail(err, MQ_ENOMEM, "out of memory")
+               : add_base(s, &rec, field, 1, &j, base, err);
+    if (rc == 0)
         rc = commit_change(s, rec.type, rid, set, base, author, NULL, err);
     else {
         cJSON_Delete(set);

@@ -3,7 +3,10 @@
  * by field last-writer-wins, conflicts and their resolution, tombstones, log
  * records, delivery in any order, lying clocks, need status, scope.
  */
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -736,6 +739,149 @@ static void test_uninitialised_store(void)
     mq_store_close(s);
 }
 
+static void collect_problem(void *ctx, const char *problem)
+{
+    char *buf = ctx;
+    size_t used = strlen(buf);
+
+    snprintf(buf + used, 4096 - used, "%s\n", problem);
+}
+
+/* Runs mq_store_check() and returns its problems, one a line. */
+static char *check_text(mq_store *s, size_t *n)
+{
+    static char buf[4096];
+    mq_error err;
+
+    buf[0] = '\0';
+    *n = 99;
+    CHECK(mq_store_check(s, collect_problem, buf, n, &err) == 0);
+    return buf;
+}
+
+static void sql(mq_store *s, const char *text)
+{
+    CHECK(sqlite3_exec(s->db, text, NULL, NULL, NULL) == SQLITE_OK);
+}
+
+/* M3 as mq_store_check() sees it: the conflict table is exactly the set of
+ * (record, field) whose heads disagree, in both directions. */
+static void test_check_compares_the_conflict_table(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    size_t n;
+    char *text;
+
+    seed(a);
+    exchange(a, b);
+    CHECK(put(a, "household", HH, "{\"phone\":\"13900000001\"}") == 0);
+    CHECK(put(b, "household", HH, "{\"phone\":\"13900000002\",\"size\":4}") == 0);
+    exchange(a, b);
+    CHECK(nconflicts(a) == 1);
+    text = check_text(a, &n);
+    CHECK(n == 0);
+
+    /* a conflict the table lost */
+    sql(a, "DELETE FROM conflict WHERE rid = '" HH "' AND field = 'phone'");
+    text = check_text(a, &n);
+    CHECK(n == 1);
+    CHECK_HAS(text, "field phone: conflict open in the log but absent in the table");
+    sql(a, "INSERT INTO conflict(rid, field) VALUES('" HH "', 'phone')");
+
+    /* a field with one head that the table calls a conflict */
+    sql(a, "INSERT INTO conflict(rid, field) VALUES('" HH "', 'size')");
+    text = check_text(a, &n);
+    CHECK(n == 1);
+    CHECK_HAS(text, "field size: conflict closed in the log but present in the table");
+    sql(a, "DELETE FROM conflict WHERE field = 'size'");
+
+    /* a row naming a field that no change sets, and the tombstone */
+    sql(a, "INSERT INTO conflict(rid, field) VALUES('" HH "', 'members_note')");
+    sql(a, "INSERT INTO conflict(rid, field) VALUES('" HH "', '_deleted')");
+    text = check_text(a, &n);
+    CHECK(n == 2);
+    CHECK_HAS(text, "field members_note: in the conflict table, but no change sets it");
+    CHECK_HAS(text,
+              "field _deleted: conflict closed in the log but present in the table");
+    sql(a, "DELETE FROM conflict WHERE field IN ('members_note', '_deleted')");
+
+    /* a field's stored heads that are not its fold */
+    sql(a, "UPDATE record SET vers = json_set(vers, '$.phone', json('[\"x\"]'))"
+           " WHERE id = '" HH "'");
+    text = check_text(a, &n);
+    CHECK(n == 1);
+    CHECK_HAS(text, "field phone: stored versions differ from the log");
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+#ifndef NDEBUG
+/* Runs `fn` in a child process: 1 if it was stopped by an assertion. */
+static int asserts(void (*fn)(void))
+{
+    int status;
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(3);
+        fn();
+        _exit(0);
+    }
+    serial += 10; /* the names the child took */
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return 0;
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+/* A conflict row on a field with one head, then an edit of that field. */
+static void stray_row_on_the_field_written(void)
+{
+    mq_store *a = open_replica("tabA");
+
+    seed(a);
+    sql(a, "INSERT INTO conflict(rid, field) VALUES('" HH "', 'phone')");
+    put(a, "household", HH, "{\"phone\":\"13900000003\"}");
+    mq_store_close(a);
+}
+
+/* A conflict row on a field no change sets, then an edit of another. */
+static void stray_row_on_another_field(void)
+{
+    mq_store *a = open_replica("tabA");
+
+    seed(a);
+    sql(a, "INSERT INTO conflict(rid, field) VALUES('" HH "', 'members_note')");
+    put(a, "household", HH, "{\"phone\":\"13900000003\"}");
+    mq_store_close(a);
+}
+
+/* The same edit on a consistent store. */
+static void no_stray_row(void)
+{
+    mq_store *a = open_replica("tabA");
+
+    seed(a);
+    put(a, "household", HH, "{\"phone\":\"13900000003\"}");
+    mq_store_close(a);
+}
+#endif
+
+/* Debug builds: the merge's own re-fold asserts M3 against the table. */
+static void test_merge_asserts_m3(void)
+{
+#ifndef NDEBUG
+    CHECK(!asserts(no_stray_row));
+    CHECK(asserts(stray_row_on_the_field_written));
+    CHECK(asserts(stray_row_on_another_field));
+#else
+    printf("     (a release build: the merge's assertions are compiled out)\n");
+#endif
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -755,6 +901,8 @@ int main(void)
     RUN(test_bundle_reports_every_invalid_change);
     RUN(test_two_writers_one_store);
     RUN(test_uninitialised_store);
+    RUN(test_check_compares_the_conflict_table);
+    RUN(test_merge_asserts_m3);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -1,0 +1,114 @@
+/*
+ * core/change.c - a change from another replica, parsed and checked.
+ *
+ * A change on the wire (docs/STORE.md, "The change") is one JSON object:
+ * its version, the record's type and id, the author, the fields it sets and,
+ * per field, the versions it replaces.  Parsing checks everything that does
+ * not depend on what this replica holds, so that a change refused here
+ * would be refused everywhere; what it means for the store is merge.c's.
+ * The parsed change borrows its fields and base from the JSON it was parsed
+ * from: a bundle line or a pushed change is parsed once and merged from
+ * that tree, never printed and parsed again.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void mq__change_clear(mq__change *c)
+{
+    cJSON_Delete(c->own_set);
+    cJSON_Delete(c->own_base);
+    memset(c, 0, sizeof(*c));
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int
+bad(mq_error *err, const mq__change *c, const char *fmt, ...)
+{
+    char tmp[MQ_ERROR_MESSAGE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    return mq__fail(err, MQ_EINVAL, "change %s: %s", c->v[0] ? c->v : "(no version)",
+                    tmp);
+}
+
+int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "v");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(obj, "by");
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(obj, "set");
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(obj, "base");
+    const cJSON *it;
+    char why[256];
+
+    memset(c, 0, sizeof(*c));
+    if (!cJSON_IsObject(obj))
+        return mq__fail(err, MQ_EINVAL, "change: must be a JSON object");
+    if (!cJSON_IsString(v) || mq__version_parse(v->valuestring, &c->hlc, NULL) != 0)
+        return bad(err, c, "field v: must be a version HHHHHHHHHHHHHHHH-SITE");
+    snprintf(c->v, sizeof(c->v), "%s", v->valuestring);
+    if (!cJSON_IsString(type) ||
+        (c->type = mq__schema_type(s->schema, type->valuestring)) == NULL)
+        return bad(err, c, "field type: unknown record type %s",
+                   cJSON_IsString(type) ? type->valuestring : "(missing)");
+    if (!cJSON_IsString(id) || !mq_valid_uuid(id->valuestring))
+        return bad(err, c, "field id: must be a lower-case UUID");
+    snprintf(c->id, sizeof(c->id), "%s", id->valuestring);
+    if (by != NULL && !cJSON_IsNull(by)) {
+        if (!cJSON_IsString(by) || strlen(by->valuestring) >= sizeof(c->by))
+            return bad(err, c, "field by: must be a cadre id");
+        snprintf(c->by, sizeof(c->by), "%s", by->valuestring);
+    }
+    if (!cJSON_IsObject(set) || set->child == NULL)
+        return bad(err, c, "field set: must be a non-empty object of field values");
+    cJSON_ArrayForEach(it, set)
+    {
+        if (strcmp(it->string, "_deleted") == 0) {
+            if (c->type->log)
+                return bad(err, c, "%s records cannot be deleted", c->type->name);
+            if (!cJSON_IsBool(it))
+                return bad(err, c, "field _deleted: must be true or false");
+            continue;
+        }
+        const mq_field *f = mq__type_field(c->type, it->string);
+        if (f == NULL)
+            return bad(err, c, "field %s: not a field of %s", it->string, c->type->name);
+        if (mq__check_value(f, it, why, sizeof(why)) != 0)
+            return bad(err, c, "field %s: %s", f->name, why);
+    }
+    if (base != NULL && !cJSON_IsNull(base)) {
+        if (!cJSON_IsObject(base))
+            return bad(err, c, "field base: must be an object");
+        cJSON_ArrayForEach(it, base)
+        {
+            const cJSON *bv;
+            if (cJSON_GetObjectItemCaseSensitive(set, it->string) == NULL)
+                return bad(err, c, "base names field %s, which the change does not set",
+                           it->string);
+            if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > MQ_BASE_MAX)
+                return bad(err, c, "base of %s: must be an array of versions",
+                           it->string);
+            cJSON_ArrayForEach(bv, it)
+            {
+                if (!cJSON_IsString(bv) ||
+                    mq__version_parse(bv->valuestring, NULL, NULL) != 0)
+                    return bad(err, c, "base of %s: not a version", it->string);
+                if (strcmp(bv->valuestring, c->v) == 0)
+                    return bad(err, c, "base of %s: the change names itself", it->string);
+            }
+        }
+        c->base = base;
+    }
+    c->set = set; /* borrowed from obj: the change is parsed once, never copied */
+    return 0;
+}
