@@ -324,3 +324,10 @@ const mq_field *mq__type_field(const mq_type *t, const char *name)
             return &t->fields[i];
     return NULL;
 }
+
+const char *mq_store_schema(const mq_store *store)
+{
+    /* Every store is opened with the built-in schema (mq_store_open()). */
+    (void)store;
+    return mq__default_schema_json;
+}

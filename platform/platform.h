@@ -151,6 +151,13 @@ int mq_platform_listen(mq_platform_listener *out, const char *addr_port, char *w
 /** Closes a socket from mq_platform_listen(); a negative `fd` is ignored. */
 void mq_platform_close_socket(int fd);
 
+/**
+ * Raises this process's limit of open files (descriptors) towards `want`,
+ * as far as the system's hard limit allows.
+ * @return the limit now in force, at most `want`; 0 when it cannot be read
+ */
+unsigned mq_platform_raise_open_files(unsigned want);
+
 /* ---- the signals that stop a server (posix_signal.c) --------------------- */
 
 /**

@@ -6,6 +6,9 @@
  * The parse is strict because a lenient one listens somewhere else than
  * asked: strtoul() would read "99999" and the kernel truncate it to a
  * 16-bit port, "80x" would be port 80.  PORT is digits only, 0 to 65535.
+ *
+ * A server holds one descriptor per connection, so it may raise its own
+ * limit of open files up to what the system allows it.
  */
 #include "platform.h"
 
@@ -16,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,4 +177,20 @@ void mq_platform_close_socket(int fd)
 {
     if (fd >= 0)
         close(fd);
+}
+
+unsigned mq_platform_raise_open_files(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t to =
+            rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        struct rlimit up = {to, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl.rlim_cur = to;
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > want ? want
+                                                              : (unsigned)rl.rlim_cur;
 }

@@ -56,7 +56,8 @@ static const command commands[] = {
     {"rejected", mq_cli_rejected, "rejected",
      "print changes that could not be applied, with the reasons"},
 #ifdef MQ_CLI_WITH_SYNC
-    {"sync", mq_cli_sync, "sync [--server URL] [--token TOKEN|-] [--cacert FILE]",
+    {"sync", mq_cli_sync,
+     "sync [--server URL] [--token TOKEN|-] [--cacert FILE] [--wait SECONDS]",
      "push local changes to the server and pull the new ones of this device's areas"},
 #endif
 };

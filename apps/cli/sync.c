@@ -10,6 +10,8 @@
  * see `minqing rejected`); 2 usage; 1 any other failure.
  *
  * `--token -` reads the token from stdin, so that it shows in no process list.
+ * `--wait SECONDS` is how long a request is retried while the server cannot
+ * be reached (10 s by default, so that a cadre is told soon; 0 tries once).
  *
  * Tuning for tests and slow links, from the environment:
  * MINQING_SYNC_BATCH (changes per batch and page), MINQING_SYNC_RETRY_MS
@@ -54,20 +56,29 @@ int mq_cli_sync(const mq_cli *cli, int argc, char **argv)
 {
     static const mq_cli_opt opts[] = {{"--server", NULL, MQ_CLI_VALUE},
                                       {"--token", NULL, MQ_CLI_VALUE},
-                                      {"--cacert", NULL, MQ_CLI_VALUE}};
+                                      {"--cacert", NULL, MQ_CLI_VALUE},
+                                      {"--wait", NULL, MQ_CLI_VALUE}};
     mq_cli_args a;
     mq_store *store;
     mq_sync_opts o;
     mq_sync_report rep;
     mq_error err;
 
-    int rc = mq_cli_parse(cli, argc, argv, opts, 3, NULL, 0, 0, &a);
+    int rc = mq_cli_parse(cli, argc, argv, opts, 4, NULL, 0, 0, &a);
     if (rc != 0)
         return rc;
     memset(&o, 0, sizeof o);
     o.server_url = a.value[0];
     o.token = a.value[1];
     o.cacert = a.value[2];
+    int64_t wait_s = -1;
+    if (a.value[3] != NULL &&
+        (mq_cli_parse_count(a.value[3], &wait_s) != 0 || wait_s > 86400)) {
+        rc = mq_cli_usage_error(cli, "--wait takes 0 to 86400 seconds, not '%s'",
+                                a.value[3]);
+        mq_cli_args_free(&a);
+        return rc;
+    }
     mq_cli_args_free(&a);
     if (o.server_url != NULL && strncmp(o.server_url, "http://", 7) != 0 &&
         strncmp(o.server_url, "https://", 8) != 0)
@@ -110,6 +121,8 @@ int mq_cli_sync(const mq_cli *cli, int argc, char **argv)
     }
     o.batch = env_number("MINQING_SYNC_BATCH");
     o.retry_budget_ms = env_number("MINQING_SYNC_RETRY_MS");
+    if (wait_s >= 0) /* 0 s: one attempt (a budget of 1 ms leaves no room to retry) */
+        o.retry_budget_ms = wait_s > 0 ? (unsigned)wait_s * 1000u : 1u;
     o.backoff_ms = env_number("MINQING_SYNC_BACKOFF_MS");
     o.notify = notify;
 

@@ -67,6 +67,13 @@ int mq_store_init(mq_store *store, const char *site, const char *cadre, mq_error
 /** The site of this replica, or NULL before mq_store_init().  Borrowed. */
 const char *mq_store_site(const mq_store *store);
 
+/**
+ * The schema this store checks every record and change against, as JSON
+ * text (docs/SCHEMA.md): what a client must know to write valid changes.
+ * Borrowed, valid while the store is open.
+ */
+const char *mq_store_schema(const mq_store *store);
+
 /** The default author of local writes, or NULL.  Borrowed. */
 const char *mq_store_cadre(const mq_store *store);
 

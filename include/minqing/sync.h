@@ -45,7 +45,8 @@ typedef struct mq_sync_opts {
     const char *cacert;
     /** changes per pushed batch and per pulled page; default and most 5000 */
     size_t batch;
-    /** total time, in ms, that retries of one request may take; default 60000 */
+    /** total time, in ms, that retries of one request may take; default 10000,
+        so that a server that cannot be reached is reported within seconds */
     unsigned retry_budget_ms;
     /** first backoff delay in ms, doubled at each retry; default 250 */
     unsigned backoff_ms;
@@ -84,7 +85,11 @@ typedef struct mq_sync_report {
  * mq_store_reject() (source "server"); the queue moves on past it.  A
  * pulled change that cannot apply here is kept the same way.  Transient
  * failures (connection refused, time-out, HTTP 5xx, a truncated body) are
- * retried with exponential backoff and jitter within opts->retry_budget_ms.
+ * retried with exponential backoff and jitter within opts->retry_budget_ms,
+ * with a line through opts->notify at each.  A batch is resent as the same
+ * bytes under the same id.  A server whose change log ends before this
+ * replica's pull cursor (restored from a backup) is sent every local change
+ * again and pulled from the start.
  * The server's time is compared with this device's: the difference becomes
  * the store's clock offset (mq_store_set_clock_offset()) and, above five
  * minutes, a warning through opts->notify.  A replica with no default
@@ -97,7 +102,9 @@ typedef struct mq_sync_report {
  *         MQ_EREFUSED when the sync completed but the server refused one or
  *         more changes (see report->push_rejected); MQ_ENET when the server
  *         stayed unreachable or the transfer kept failing past the retry
- *         budget (safe to run again); another error code otherwise.
+ *         budget (safe to run again); MQ_EINVAL when the server refused a
+ *         request (a 4xx other than 401) or answered past the size bounds;
+ *         another error code otherwise.
  */
 int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *report,
                 mq_error *err);

@@ -23,7 +23,15 @@
  * Retries: a request that fails transiently (connection refused or reset, a
  * time-out, HTTP 408/429/5xx, a body truncated or not parseable) is sent
  * again after backoff_ms * 2^n, with "equal jitter" (half fixed, half
- * random), capped at 10 s a wait and at retry_budget_ms in total.
+ * random), capped at 10 s a wait and at retry_budget_ms in total (10 s by
+ * default, so that a server that is down is said to be so within seconds;
+ * the user may wait longer).  The first failure says so at once, and each
+ * retry says how long is left.
+ *
+ * A batch is resent as the same bytes under the same id: the server knows a
+ * batch by its id and the SHA-256 of its body (docs/PROTOCOL.md 3.3), so the
+ * hash is kept with the pending id, and a body that would print otherwise
+ * (the store's text of a change changed between two syncs) gets a new id.
  */
 #include "minqing/sync.h"
 #include "minqing/version.h"
@@ -42,8 +50,9 @@
 #include "platform.h"
 #include "proto.h"
 
-#define SOURCE_SERVER "server"
-#define MAX_WAIT_MS   10000u
+#define SOURCE_SERVER     "server"
+#define MAX_WAIT_MS       10000u
+#define DEFAULT_BUDGET_MS 10000u
 
 typedef struct client {
     mq_store *store;
@@ -59,6 +68,7 @@ typedef struct client {
     mq_sync_report *rep;
     size_t max_batch; /* the server's limit, from the session */
     char cadre[65];   /* the cadre the device is enrolled for, "" if none */
+    char code[32];    /* the error code of the last refused request, or "" */
 } client;
 
 /* One HTTP exchange's raw outcome. */
@@ -148,17 +158,23 @@ static int transient_curl(CURLcode cc)
     }
 }
 
-/* The "error" object of an error body as "code: message", or the status. */
-static void error_text(const exchange *x, const char *body, char *out, size_t n)
+/* The "error" object of an error body as "code: message", or the status;
+ * the code alone in `code` ("" when there is none). */
+static void error_text(const exchange *x, const char *body, char *out, size_t n,
+                       char code_out[32])
 {
     cJSON *j = body ? cJSON_Parse(body) : NULL;
     cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
     cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
-    if (cJSON_IsString(code) && cJSON_IsString(msg))
+    code_out[0] = '\0';
+    if (cJSON_IsString(code) && cJSON_IsString(msg)) {
         snprintf(out, n, "%s: %s", code->valuestring, msg->valuestring);
-    else
+        if (strlen(code->valuestring) < 32)
+            memcpy(code_out, code->valuestring, strlen(code->valuestring) + 1);
+    } else {
         snprintf(out, n, "HTTP status %ld", x->status);
+    }
     cJSON_Delete(j);
 }
 
@@ -177,6 +193,7 @@ static int request(client *c, const char *method, const char *path, const char *
     int rc;
 
     *out = NULL;
+    c->code[0] = '\0';
     if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "server URL is too long");
@@ -225,6 +242,14 @@ static int request(client *c, const char *method, const char *path, const char *
         char *plain = NULL;
         size_t plain_len = 0;
         rc = 0;
+        if (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR) {
+            /* A server may answer before it has read the whole body (a 413,
+             * a 401) and close: the answer, when it came, is what counts. */
+            long status = 0;
+            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+            if (status >= 400 && status < 500 && status != 408 && status != 429)
+                cc = CURLE_OK;
+        }
         if (cc != CURLE_OK) {
             if (x.too_large) {
                 rc = mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
@@ -250,14 +275,21 @@ static int request(client *c, const char *method, const char *path, const char *
                 mq_error zerr;
                 int zrc = mq__gunzip(x.raw.data, x.raw.len, MQ_PROTO_MAX_INFLATED, &plain,
                                      &plain_len, &zerr);
-                if (zrc == MQ_EINVAL) {
+                int refusal = x.status >= 400 && x.status < 500 && x.status != 408 &&
+                              x.status != 429;
+                if (zrc == MQ_EINVAL && refusal) {
+                    plain = NULL; /* a refusal cut short: its status says enough */
+                } else if (zrc == MQ_EINVAL) {
                     transient = 1;
                     snprintf(why, sizeof why, "%s", zerr.message);
                     mq_error_set(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET, "%s %s: %s",
                                  method, path, zerr.message);
                 } else if (zrc != 0) {
-                    rc = mq_error_set(err, zrc, MQ_DOMAIN_MINQING, zrc, "%s %s: %s",
-                                      method, path, zerr.message);
+                    /* A body that inflates past the bound (a gzip bomb) is a
+                     * failure of the server, not a refusal of our changes. */
+                    rc = mq_error_set(err, zrc == MQ_EREFUSED ? MQ_EINVAL : zrc,
+                                      MQ_DOMAIN_MINQING, zrc, "%s %s: %s", method, path,
+                                      zerr.message);
                 }
             } else if (x.raw.data != NULL) {
                 plain = x.raw.data;
@@ -279,7 +311,7 @@ static int request(client *c, const char *method, const char *path, const char *
                     }
                 } else {
                     char text[400];
-                    error_text(&x, plain, text, sizeof text);
+                    error_text(&x, plain, text, sizeof text, c->code);
                     if (x.status >= 500 || x.status == 408 || x.status == 429) {
                         transient = 1;
                         snprintf(why, sizeof why, "HTTP %ld (%s)", x.status, text);
@@ -324,7 +356,14 @@ static int request(client *c, const char *method, const char *path, const char *
                                 "%s (gave up after %u attempts in %.1f s)", last.message,
                                 attempt + 1, (double)spent / 1000.0);
         }
-        say(c, "retrying %s %s in %.1f s: %s", method, path, wait / 1000.0, why);
+        if (attempt == 0)
+            say(c,
+                "cannot reach the server (%s %s: %s); trying again for up to %.0f s "
+                "(--wait SECONDS to wait longer)",
+                method, path, why, c->budget_ms / 1000.0);
+        else
+            say(c, "still trying %s %s (attempt %u, %.0f s left): %s", method, path,
+                attempt + 2, (c->budget_ms - (double)spent) / 1000.0, why);
         c->rep->retries++;
         mq_platform_sleep_ms(wait);
         delay = delay > MAX_WAIT_MS ? delay : delay * 2;
@@ -450,30 +489,64 @@ static char *push_body(const char *id, const char *site, cJSON *changes, size_t 
     return text;
 }
 
-/* The batch id for the range (since, next]: the pending one, or a new one. */
-static int batch_id(client *c, int64_t since, int64_t next, char id[80], mq_error *err)
+/*
+ * The body of the batch for the range (since, next]: under the pending id
+ * when there is one for this range and it prints to the same bytes as when
+ * it was first sent (its SHA-256 is kept with it), else under a new id,
+ * written (with its hash) before the batch is first sent.  Invariant 2.
+ * @param[out] body  the request, the caller's (cJSON_free())
+ */
+static int batch_body(client *c, int64_t since, int64_t next, cJSON *changes,
+                      size_t bytes, char **body, mq_error *err)
 {
     char *pending = NULL;
+    const char *site = mq_store_site(c->store);
+    *body = NULL;
     int rc = mq_store_setting_get(c->store, "sync.push.batch", &pending, err);
     if (rc != 0)
         return rc;
     long long ps = -1, pn = -1;
-    char pid[80] = "";
-    if (pending != NULL && sscanf(pending, "%lld %lld %64s", &ps, &pn, pid) == 3 &&
-        ps == since && pn == next && mq_valid_name(pid, MQ_PROTO_BATCH_ID_MAX)) {
-        memcpy(id, pid, sizeof pid);
-        mq_free(pending);
-        return 0;
-    }
+    char pid[80] = "", psha[80] = "", sha[65];
+    int fields =
+        pending != NULL ? sscanf(pending, "%lld %lld %64s %64s", &ps, &pn, pid, psha) : 0;
     mq_free(pending);
+    if (fields >= 3 && ps == since && pn == next &&
+        mq_valid_name(pid, MQ_PROTO_BATCH_ID_MAX)) {
+        *body = push_body(pid, site, changes, bytes);
+        if (*body == NULL)
+            return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                "out of memory building a batch");
+        /* A pending id from before hashes were kept is taken on trust. */
+        if (fields == 3 || (mq__sha256_hex(*body, strlen(*body), sha, err) == 0 &&
+                            strcmp(sha, psha) == 0))
+            return 0;
+        say(c,
+            "batch %s would not be resent as the same bytes: sending it as a new "
+            "batch",
+            pid);
+        cJSON_free(*body);
+        *body = NULL;
+    }
     char hex[33];
     rc = mq__random_hex(hex, 16, err);
     if (rc != 0)
         return rc;
-    snprintf(id, 80, "%s", hex);
-    char text[160];
-    snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %s", since, next, id);
-    return mq_store_setting_set(c->store, "sync.push.batch", text, err);
+    *body = push_body(hex, site, changes, bytes);
+    if (*body == NULL)
+        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "out of memory building a batch");
+    char text[200];
+    rc = mq__sha256_hex(*body, strlen(*body), sha, err);
+    if (rc == 0) {
+        snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %s %s", since, next, hex,
+                 sha);
+        rc = mq_store_setting_set(c->store, "sync.push.batch", text, err);
+    }
+    if (rc != 0) {
+        cJSON_free(*body);
+        *body = NULL;
+    }
+    return rc;
 }
 
 #ifndef NDEBUG
@@ -530,13 +603,8 @@ static int push(client *c, int *refused, mq_error *err)
             limit /= 2;
             continue;
         }
-        char id[80];
-        rc = batch_id(c, cursor, next, id, err);
         char *req = NULL;
-        if (rc == 0 &&
-            (req = push_body(id, mq_store_site(c->store), k.changes, k.bytes)) == NULL)
-            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                              "out of memory building a batch of %zu changes", k.n);
+        rc = batch_body(c, cursor, next, k.changes, k.bytes, &req, err);
         cJSON *ans = NULL;
         if (rc == 0)
             rc = request(c, "POST", "/v1/push", req, strlen(req), &ans, NULL, NULL, err);
@@ -776,7 +844,7 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     c.batch = opts->batch ? opts->batch : MQ_PROTO_CLIENT_BATCH;
     if (c.batch > MQ_PROTO_MAX_BATCH)
         c.batch = MQ_PROTO_MAX_BATCH;
-    c.budget_ms = opts->retry_budget_ms ? opts->retry_budget_ms : 60000;
+    c.budget_ms = opts->retry_budget_ms ? opts->retry_budget_ms : DEFAULT_BUDGET_MS;
     c.backoff_ms = opts->backoff_ms ? opts->backoff_ms : 250;
     c.timeout_ms = opts->timeout_ms ? opts->timeout_ms : 600000;
     c.notify = opts->notify;
@@ -844,6 +912,29 @@ int mq_sync_run(mq_store *store, const mq_sync_opts *opts, mq_sync_report *repor
     rc = push(&c, &refused, err);
     if (rc == 0)
         rc = pull(&c, err);
+    if (rc != 0 && strcmp(c.code, "cursor_ahead") == 0) {
+        /* The server's file is older than this replica's cursors (restored
+         * from a backup): what it lost since is here, so push everything
+         * again (what it has counts as duplicate) and pull from the start. */
+        say(&c, "the server's change log ends before this device's cursor (the server "
+                "was restored from an older copy?): sending every local change again "
+                "and pulling from the beginning");
+        rc = mq_store_begin(store, err);
+        if (rc == 0)
+            rc = mq_store_setting_set(store, "sync.push.cursor", NULL, err);
+        if (rc == 0)
+            rc = mq_store_setting_set(store, "sync.push.batch", NULL, err);
+        if (rc == 0)
+            rc = mq_store_setting_set(store, "sync.pull.cursor", NULL, err);
+        if (rc == 0)
+            rc = mq_store_commit(store, err);
+        else
+            mq_store_rollback(store);
+        if (rc == 0)
+            rc = push(&c, &refused, err);
+        if (rc == 0)
+            rc = pull(&c, err);
+    }
     if (rc == 0 && c.cadre[0] != '\0' && mq_store_cadre(store) == NULL) {
         /* A replica with no default author takes the cadre its device is
          * enrolled for, now that the cadre's record has been pulled. */

@@ -8,9 +8,17 @@
  * A gzip body that ends before its trailer is reported as MQ_EINVAL so that
  * the client can treat a truncated response as a transient failure and
  * retry; one that inflates past its bound is MQ_EREFUSED, never retried.
+ *
+ * Text from the wire is checked here too, the same way at both ends: what
+ * cJSON would store other than as sent (a NUL escape, a number out of range)
+ * is found before a change goes to the store, and text echoed back in an
+ * answer is made valid UTF-8.
  */
 #include "proto.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +197,154 @@ int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len
     *out = buf;
     *out_len = len;
     return 0;
+}
+
+/* ---- text from the wire ------------------------------------------------ */
+
+/* The length of the well-formed UTF-8 character at `p`, or 0 (RFC 3629). */
+static size_t utf8_char(const unsigned char *p)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (n == 0)
+        return 0;
+    /* The second byte's range rules out overlong forms, surrogates and
+     * code points past U+10FFFF. */
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+char *mq__utf8_clean(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
+    char *out = malloc(n * 3 + 1); /* each byte at worst becomes U+FFFD */
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    while (*p) {
+        size_t k = utf8_char(p);
+        if (k == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            p++;
+        } else {
+            memcpy(out + o, p, k);
+            o += k;
+            p += k;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Reports a number token of `len` bytes at `t` if strtod() cannot hold it. */
+static int number_flaw(const char *t, size_t len, char *what, size_t what_size)
+{
+    char small[64];
+    char *copy = len < sizeof small ? small : malloc(len + 1);
+    if (copy == NULL)
+        return 0;
+    memcpy(copy, t, len);
+    copy[len] = '\0';
+    errno = 0;
+    double d = strtod(copy, NULL);
+    int bad = errno == ERANGE || !isfinite(d);
+    if (bad)
+        snprintf(what, what_size,
+                 "the number %.40s%s is out of the range of a double: it would be "
+                 "stored as %s",
+                 copy, len > 40 ? "..." : "", isfinite(d) ? "another number" : "null");
+    if (copy != small)
+        free(copy);
+    return bad;
+}
+
+size_t mq__json_flaws(const char *t, const char *key, mq__json_flaw_cb cb, void *ctx)
+{
+    size_t depth = 0, flaws = 0, keylen = strlen(key);
+    int key_matches = 0, indexing = 0, stop = 0;
+    long element = -1;
+    char what[200];
+    for (size_t i = 0; t[i] != '\0' && !stop;) {
+        char c = t[i];
+        if (c == '{' || c == '[') {
+            if (c == '[' && depth == 1 && key_matches) {
+                indexing = 1;
+                element = 0;
+            }
+            depth++;
+            i++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 2 && indexing) {
+                indexing = 0;
+                element = -1;
+            }
+            depth--;
+            i++;
+        } else if (c == ',') {
+            if (depth == 2 && indexing)
+                element++;
+            i++;
+        } else if (c == '"') {
+            size_t start = ++i;
+            while (t[i] != '\0' && t[i] != '"') {
+                if (t[i] == '\\' && t[i + 1] != '\0') {
+                    if (t[i + 1] == 'u' && strncmp(t + i + 2, "0000", 4) == 0) {
+                        flaws++;
+                        snprintf(what, sizeof what,
+                                 "a string holds \\u0000, a NUL character, which "
+                                 "would cut it");
+                        stop = cb(ctx, element, i, what) != 0;
+                    }
+                    i += 2;
+                } else {
+                    i++;
+                }
+            }
+            size_t end = i;
+            if (t[i] == '"')
+                i++;
+            size_t j = i;
+            while (t[j] == ' ' || t[j] == '\t' || t[j] == '\n' || t[j] == '\r')
+                j++;
+            if (t[j] == ':' && depth == 1)
+                key_matches =
+                    end - start == keylen && memcmp(t + start, key, keylen) == 0;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t start = i;
+            while (t[i] == '-' || t[i] == '+' || t[i] == '.' || t[i] == 'e' ||
+                   t[i] == 'E' || (t[i] >= '0' && t[i] <= '9'))
+                i++;
+            if (number_flaw(t + start, i - start, what, sizeof what)) {
+                flaws++;
+                stop = cb(ctx, element, start, what) != 0;
+            }
+        } else {
+            i++; /* white space, ':', and the letters of true, false, null */
+        }
+    }
+    return flaws;
 }
 
 /* ---- tokens and ids ---------------------------------------------------- */

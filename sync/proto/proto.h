@@ -23,6 +23,12 @@
 #define MQ_PROTO_MAX_BODY ((size_t)4 * 1024 * 1024)
 /** Largest body once inflated: guards against compression bombs. */
 #define MQ_PROTO_MAX_INFLATED ((size_t)16 * 1024 * 1024)
+/**
+ * The server reads and drops a request body over MQ_PROTO_MAX_BODY up to
+ * this many bytes before it answers 413, so that a client that sends before
+ * it reads gets the answer; a body declared longer is refused on its head.
+ */
+#define MQ_PROTO_MAX_DRAIN ((size_t)16 * 1024 * 1024)
 /** Most changes in one pushed batch or one pulled page. */
 #define MQ_PROTO_MAX_BATCH 5000
 /** Changes per pull page when a client does not say (the server's default). */
@@ -39,6 +45,12 @@
 #define MQ_PROTO_SOFT_INFLATED ((size_t)3 * 1024 * 1024)
 /** A batch id: 1 to 64 characters of [A-Za-z0-9_.-]. */
 #define MQ_PROTO_BATCH_ID_MAX 64
+/** A site: 1 to 32 characters of [A-Za-z0-9_.-], the rule of mq_store_init(). */
+#define MQ_PROTO_SITE_MAX 32
+/** Longest request target (path and query) the server reads, in bytes. */
+#define MQ_PROTO_MAX_URI 4096
+/** Longest request head (all header lines, names and values), in bytes. */
+#define MQ_PROTO_MAX_HEAD ((size_t)16 * 1024)
 /** A device token: "mqt_" then 64 hex digits (32 random bytes). */
 #define MQ_PROTO_TOKEN_LEN 68
 /** Clock difference above which the user is told that the clock is wrong. */
@@ -90,6 +102,37 @@ int mq__gzip(const void *in, size_t n, unsigned char **out, size_t *out_len,
  */
 int mq__gunzip(const void *in, size_t n, size_t max, char **out, size_t *out_len,
                mq_error *err);
+
+/* ---- text from the wire ------------------------------------------------ */
+
+/**
+ * A copy of `s` in which each byte that does not begin a well-formed UTF-8
+ * character (an overlong form, a surrogate, past U+10FFFF, a cut sequence)
+ * is replaced by U+FFFD.  For text that came in a request and goes back out
+ * in an answer: an answer is always valid UTF-8, whatever was sent.
+ * @return the copy, the caller's (free()); NULL when out of memory
+ */
+char *mq__utf8_clean(const char *s);
+
+/**
+ * Called by mq__json_flaws() for each value that cJSON would store other than
+ * as sent.  `element` is the index of the element of the keyed array the flaw
+ * lies in, or -1 outside it; `at` is the flaw's byte offset in the text;
+ * `what` says what is wrong, in a sentence.  Returns 0 to go on.
+ */
+typedef int (*mq__json_flaw_cb)(void *ctx, long element, size_t at, const char *what);
+
+/**
+ * Walks a JSON text that cJSON has parsed (so well-formed) for what cJSON
+ * would silently change: a "\u0000" escape in a string or a key (cJSON's
+ * strings end at a NUL, so the value would be cut), and a number outside
+ * the range of a double (1e400 would become null, 1e-400 zero).  Flaws are
+ * attributed to the elements of the array that is the value of the
+ * top-level member `key` (e.g. "changes"), so that a push can refuse one
+ * change rather than the batch.
+ * @return the number of flaws reported
+ */
+size_t mq__json_flaws(const char *text, const char *key, mq__json_flaw_cb cb, void *ctx);
 
 /* ---- tokens and ids ---------------------------------------------------- */
 

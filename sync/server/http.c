@@ -36,6 +36,22 @@
 #include "platform.h"
 #include "proto.h"
 
+/*
+ * What connections may hold.  Idle connections are what a flood holds, so
+ * one is closed after IDLE_TIMEOUT_S seconds without a byte either way (a
+ * 2G transfer moves bytes every second); one address holds at most
+ * MAX_CONNECTIONS_PER_IP (a township office's tablets behind one NAT sync
+ * well below that), and all together at most MAX_CONNECTIONS.  Each
+ * connection's memory, CONNECTION_MEMORY, holds a request head up to the
+ * limits of docs/PROTOCOL.md (MQ_PROTO_MAX_URI, MQ_PROTO_MAX_HEAD) with
+ * room to spare, so that this server, not libmicrohttpd, answers a head
+ * over them, in JSON.
+ */
+#define MAX_CONNECTIONS        4000u
+#define MAX_CONNECTIONS_PER_IP 64
+#define IDLE_TIMEOUT_S         30
+#define CONNECTION_MEMORY      ((size_t)64 * 1024)
+
 typedef struct server {
     mtx_t pool_lock;
     cnd_t pool_cond;
@@ -47,10 +63,35 @@ typedef struct server {
     unsigned delay_ms;
 } server;
 
+/* The endpoints, as routed. */
+enum endpoint { EP_HEALTH, EP_SESSION, EP_PUSH, EP_PULL, EP_SCHEMA };
+
+/*
+ * One request, from its request line (on_uri()) to its end (on_completed()).
+ * The raw target is kept because libmicrohttpd hands the handler the path
+ * unescaped, where "%00" has cut it: routing and the query check use the
+ * bytes as sent.
+ */
 typedef struct request {
+    struct conn_ctx *owner; /* the connection that holds this request */
+    char *raw_uri;          /* the request target as sent, NUL-terminated */
+    int checked;            /* the head has been checked (check_head()) */
+    enum endpoint ep;
     mq__buf body;
-    int too_large;
+    int too_large;       /* the body went past its limit: drop it, answer 413 */
+    uint64_t dropped;    /* bytes of body dropped */
+    struct flaws *flaws; /* of the pushed body, once read (do_push()) */
 } request;
+
+/*
+ * One connection.  It holds the request whose request line has been read
+ * until libmicrohttpd presents it to the handler or gives up on it (a head
+ * it refuses itself is never presented, and so never completed): whatever
+ * is left is freed when the connection closes.
+ */
+typedef struct conn_ctx {
+    request *pending;
+} conn_ctx;
 
 /* ---- the store pool ---------------------------------------------------- */
 
@@ -134,8 +175,14 @@ static int move_members(cJSON *to, cJSON *from)
  * want of memory, drops the connection: the client retries.  `size` is
  * about how long the printed answer will be, 0 when it is small.
  */
-static enum MHD_Result reply_sized(struct MHD_Connection *conn, unsigned status, cJSON *a,
-                                   size_t size)
+/* How an answer leaves, besides its status and body. */
+typedef struct answer_how {
+    const char *allow; /* the Allow header of a 405, else NULL */
+    int close;         /* 1: Connection: close, the connection ends after it */
+} answer_how;
+
+static enum MHD_Result reply_how(struct MHD_Connection *conn, unsigned status, cJSON *a,
+                                 size_t size, const answer_how *how)
 {
     char *text = NULL;
     if (a != NULL) {
@@ -170,11 +217,19 @@ static enum MHD_Result reply_sized(struct MHD_Connection *conn, unsigned status,
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"minqing\"");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+    if (how != NULL && how->allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, how->allow);
+    if (how != NULL && how->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return r;
+}
+
+static enum MHD_Result reply_sized(struct MHD_Connection *conn, unsigned status, cJSON *a,
+                                   size_t size)
+{
+    return reply_how(conn, status, a, size, NULL);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, cJSON *a)
@@ -182,15 +237,36 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, cJSON
     return reply_sized(conn, status, a, 0);
 }
 
-/* {"server_time":T,"error":{"code":CODE,"message":MESSAGE}} */
+/*
+ * {"server_time":T,"error":{"code":CODE,"message":MESSAGE}}.  The message
+ * may quote the request, so it is made valid UTF-8 first.
+ */
+static enum MHD_Result reply_error_how(struct MHD_Connection *conn, unsigned status,
+                                       const char *code, const char *message,
+                                       const answer_how *how)
+{
+    char *clean = mq__utf8_clean(message);
+    cJSON *a = answer_new();
+    cJSON *e = cJSON_AddObjectToObject(a, "error");
+    int ok = clean != NULL && cJSON_AddStringToObject(e, "code", code) != NULL &&
+             cJSON_AddStringToObject(e, "message", clean) != NULL;
+    free(clean);
+    return reply_how(conn, status, whole(a, ok), 0, how);
+}
+
 static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
                                    const char *code, const char *message)
 {
-    cJSON *a = answer_new();
-    cJSON *e = cJSON_AddObjectToObject(a, "error");
-    int ok = cJSON_AddStringToObject(e, "code", code) != NULL &&
-             cJSON_AddStringToObject(e, "message", message) != NULL;
-    return reply(conn, status, whole(a, ok));
+    return reply_error_how(conn, status, code, message, NULL);
+}
+
+/* An error after which the connection is closed: what follows on it cannot
+ * be trusted to be a request (a smuggling attempt), or a body is left unread. */
+static enum MHD_Result reply_error_close(struct MHD_Connection *conn, unsigned status,
+                                         const char *code, const char *message)
+{
+    static const answer_how closing = {NULL, 1};
+    return reply_error_how(conn, status, code, message, &closing);
 }
 
 /* ---- /v1/session ------------------------------------------------------- */
@@ -217,16 +293,19 @@ static enum MHD_Result do_session(struct MHD_Connection *conn, const mq_device *
 
 /* ---- /v1/push ---------------------------------------------------------- */
 
-/* Inflates the request body per its Content-Encoding; answers and returns
- * NULL on failure. */
-static char *request_body(struct MHD_Connection *conn, request *rq, enum MHD_Result *r)
+/* Inflates the request body per its Content-Encoding into `*len` bytes and
+ * a NUL; answers and returns NULL on failure. */
+static char *request_body(struct MHD_Connection *conn, request *rq, size_t *len,
+                          enum MHD_Result *r)
 {
     const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_ENCODING);
     char msg[MQ_ERROR_MESSAGE_MAX + 64];
     if (rq->too_large) {
+        /* Answered once the body has been read and dropped, so that a client
+         * that sends its whole body before it reads reads this; then closed. */
         snprintf(msg, sizeof msg, "request body exceeds %zu bytes", MQ_PROTO_MAX_BODY);
-        *r = reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
+        *r = reply_error_close(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
         return NULL;
     }
     if (ce != NULL && strcmp(ce, "gzip") == 0) {
@@ -243,6 +322,7 @@ static char *request_body(struct MHD_Connection *conn, request *rq, enum MHD_Res
             *r = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", e.message);
             return NULL;
         }
+        *len = n;
         return plain;
     }
     if (ce != NULL && strcmp(ce, "identity") != 0) {
@@ -253,6 +333,7 @@ static char *request_body(struct MHD_Connection *conn, request *rq, enum MHD_Res
     }
     /* Not compressed: the body as received (NUL-terminated), handed over. */
     char *plain = rq->body.data != NULL ? rq->body.data : calloc(1, 1);
+    *len = rq->body.len;
     memset(&rq->body, 0, sizeof rq->body);
     if (plain == NULL)
         *r = MHD_NO;
@@ -264,7 +345,10 @@ static int is_refusal(int rc)
     return rc == MQ_EINVAL || rc == MQ_EREFUSED || rc == MQ_ENOTFOUND;
 }
 
-/* Appends {"i":I,"v":V,"reason":R} to `refused`; 0 when out of memory. */
+/*
+ * Appends {"i":I,"v":V,"reason":R} to `refused`; 0 when out of memory.  V
+ * and R quote what the device sent, so both are made valid UTF-8.
+ */
 static int refusal_add(cJSON *refused, int i, const cJSON *v, const char *reason)
 {
     cJSON *r = cJSON_CreateObject();
@@ -272,10 +356,65 @@ static int refusal_add(cJSON *refused, int i, const cJSON *v, const char *reason
         cJSON_Delete(r);
         return 0;
     }
-    return cJSON_AddNumberToObject(r, "i", i) != NULL &&
-           cJSON_AddStringToObject(r, "v", cJSON_IsString(v) ? v->valuestring : "") !=
-               NULL &&
-           cJSON_AddStringToObject(r, "reason", reason) != NULL;
+    char *cv = mq__utf8_clean(cJSON_IsString(v) ? v->valuestring : "");
+    char *cr = mq__utf8_clean(reason);
+    int ok = cv != NULL && cr != NULL && cJSON_AddNumberToObject(r, "i", i) != NULL &&
+             cJSON_AddStringToObject(r, "v", cv) != NULL &&
+             cJSON_AddStringToObject(r, "reason", cr) != NULL;
+    free(cv);
+    free(cr);
+    return ok;
+}
+
+/*
+ * The changes of a batch that cJSON would not hold as sent (a NUL escape, a
+ * number out of range), found in the body's text: each is refused by its
+ * index, with the first flaw's sentence, and never reaches the store.  A
+ * flaw outside the changes array refuses the body.
+ */
+typedef struct flaws {
+    char **why; /* per change index, NULL when sound; n of them */
+    size_t n;
+    char body[MQ_ERROR_MESSAGE_MAX]; /* the first flaw outside the changes */
+    int oom;
+} flaws;
+
+static int note_flaw(void *ctx, long element, size_t at, const char *what)
+{
+    flaws *f = ctx;
+    if (element < 0 || (size_t)element >= f->n) {
+        if (f->body[0] == '\0')
+            snprintf(f->body, sizeof f->body, "at byte %zu: %s", at, what);
+        return 0;
+    }
+    if (f->why[element] == NULL) {
+        char text[MQ_ERROR_MESSAGE_MAX];
+        snprintf(text, sizeof text, "invalid: at byte %zu of the body: %s", at, what);
+        f->why[element] = malloc(strlen(text) + 1);
+        if (f->why[element] == NULL)
+            f->oom = 1;
+        else
+            memcpy(f->why[element], text, strlen(text) + 1);
+    }
+    return 0;
+}
+
+static void flaws_free(flaws *f)
+{
+    for (size_t i = 0; f->why != NULL && i < f->n; i++)
+        free(f->why[i]);
+    free(f->why);
+}
+
+/* Offset of the first byte after the JSON value that ends at `end` that is
+ * not white space, or `len` when there is none. */
+static size_t after_json(const char *text, const char *end, size_t len)
+{
+    size_t i = (size_t)(end - text);
+    while (i < len &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+        i++;
+    return i;
 }
 
 /*
@@ -298,37 +437,102 @@ static cJSON *recorded_answer(const char *known)
     return a;
 }
 
+/*
+ * A change refused as out of scope may in truth name the id of a record of
+ * another type: that is invalid whatever the device's areas, and is said so
+ * (docs/PROTOCOL.md 3.3).  Fills `reason` in that case, else leaves it "".
+ */
+static void other_type(mq_store *st, const cJSON *ch, char *reason, size_t size)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(ch, "type");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ch, "id");
+    char *have = NULL;
+    mq_error e;
+    if (!cJSON_IsString(type) || !cJSON_IsString(id) || !mq_valid_uuid(id->valuestring) ||
+        mq_store_get(st, id->valuestring, &have, &e) != 0 || have == NULL)
+        return;
+    cJSON *rec = cJSON_Parse(have);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(rec, "type");
+    if (cJSON_IsString(t) && strcmp(t->valuestring, type->valuestring) != 0)
+        snprintf(reason, size, "invalid: id %s holds a %s record, not a %.40s",
+                 id->valuestring, t->valuestring, type->valuestring);
+    cJSON_Delete(rec);
+    mq_free(have);
+}
+
 static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store *st,
                                const mq_device *dev, request *rq)
 {
     enum MHD_Result r = MHD_NO;
-    char *plain = request_body(conn, rq, &r);
+    size_t len = 0;
+    char *plain = request_body(conn, rq, &len, &r);
     if (plain == NULL)
         return r;
-    char sha[65];
+    char sha[65], msg[MQ_ERROR_MESSAGE_MAX];
     mq_error e;
     mq_error_clear(&e);
-    mq__sha256_hex(plain, strlen(plain), sha, NULL);
-    cJSON *j = cJSON_Parse(plain);
-    free(plain);
+    /* The body is exactly one JSON object: no NUL byte (where cJSON would
+     * stop reading) and nothing after it but white space. */
+    const char *nul = memchr(plain, '\0', len);
+    if (nul != NULL) {
+        snprintf(msg, sizeof msg, "the body holds a NUL byte at byte %zu",
+                 (size_t)(nul - plain));
+        free(plain);
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", msg);
+    }
+    mq__sha256_hex(plain, len, sha, NULL);
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithOpts(plain, &end, 0);
+    size_t rest = j != NULL ? after_json(plain, end, len) : len;
+    if (j == NULL || rest != len) {
+        snprintf(msg, sizeof msg,
+                 j == NULL ? "the body is not JSON (at byte %zu)"
+                           : "the body has data after its JSON object, at byte %zu",
+                 j == NULL ? (size_t)(end != NULL ? end - plain : 0) : rest);
+        cJSON_Delete(j);
+        free(plain);
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", msg);
+    }
     cJSON *batch = cJSON_GetObjectItemCaseSensitive(j, "batch");
     cJSON *site = cJSON_GetObjectItemCaseSensitive(j, "site");
     cJSON *changes = cJSON_GetObjectItemCaseSensitive(j, "changes");
     if (!cJSON_IsObject(j) || !cJSON_IsString(batch) || !cJSON_IsArray(changes) ||
         !cJSON_IsString(site)) {
         cJSON_Delete(j);
+        free(plain);
         return reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_body",
             "a push body is {\"batch\":ID,\"site\":SITE,\"changes\":[...]}");
+    }
+    int n = cJSON_GetArraySize(changes);
+    /* Freed with the request (on_completed()), whichever way this ends. */
+    flaws *fl = rq->flaws = calloc(1, sizeof *fl);
+    if (fl != NULL) {
+        fl->n = (size_t)n;
+        fl->why = calloc(fl->n + 1, sizeof *fl->why);
+        fl->oom = fl->why == NULL;
+        if (!fl->oom)
+            mq__json_flaws(plain, "changes", note_flaw, fl);
+    }
+    free(plain);
+    if (fl == NULL || fl->oom || fl->body[0]) {
+        cJSON_Delete(j);
+        return fl == NULL || fl->oom
+                   ? MHD_NO
+                   : reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", fl->body);
     }
     if (!mq_valid_name(batch->valuestring, MQ_PROTO_BATCH_ID_MAX)) {
         cJSON_Delete(j);
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_batch",
                            "batch id: 1 to 64 characters of [A-Za-z0-9_.-]");
     }
-    int n = cJSON_GetArraySize(changes);
+    if (!mq_valid_name(site->valuestring, MQ_PROTO_SITE_MAX)) {
+        cJSON_Delete(j);
+        return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_site",
+                           "site: 1 to 32 characters of [A-Za-z0-9_.-], the site "
+                           "the replica was initialised with");
+    }
     if (n > MQ_PROTO_MAX_BATCH) {
-        char msg[128];
         snprintf(msg, sizeof msg, "%d changes in one batch; at most %d", n,
                  MQ_PROTO_MAX_BATCH);
         cJSON_Delete(j);
@@ -395,6 +599,8 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         mq_error_clear(&ce);
         if (!cJSON_IsObject(ch)) {
             snprintf(reason, sizeof reason, "invalid: a change is a JSON object");
+        } else if (fl->why[i] != NULL) {
+            snprintf(reason, sizeof reason, "%s", fl->why[i]);
         } else {
             /* Parsed once, with the body: the change goes to the store as is. */
             int arc = mq_store_apply_json(st, ch, source, &scope, &res, &ce);
@@ -404,9 +610,11 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
             } else if (arc != 0 || res == MQ_REJECTED) {
                 snprintf(reason, sizeof reason, "invalid: %s", ce.message);
             } else if (res == MQ_OUT_OF_SCOPE) {
-                snprintf(reason, sizeof reason,
-                         "out of scope: the record is outside the areas of device %s",
-                         dev->name);
+                other_type(st, ch, reason, sizeof reason);
+                if (reason[0] == '\0')
+                    snprintf(reason, sizeof reason,
+                             "out of scope: the record is outside the areas of device %s",
+                             dev->name);
             }
         }
         if (rc == 0 && reason[0] && cJSON_IsObject(ch)) {
@@ -529,6 +737,28 @@ static int parse_cursor(const server *sv, const mq_device *dev, const char *c,
     return 0;
 }
 
+static int count_one(void *ctx, const char *json)
+{
+    (void)json;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/*
+ * Whether the change log ends before position `seq` of a cursor this file
+ * handed out: cursors only ever stop at the log's end (mq_store_changes()),
+ * so a later one means the file is older than the cursor, e.g. restored
+ * from a backup, and the device holds changes this file has lost.
+ */
+static int log_ends_before(mq_store *st, int64_t seq, int *ahead, mq_error *err)
+{
+    size_t n = 0;
+    mq_changes_query q = {seq - 1, 1, NULL, 0, NULL};
+    int rc = mq_store_changes(st, &q, count_one, &n, NULL, err);
+    *ahead = rc == 0 && n == 0;
+    return rc;
+}
+
 static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store *st,
                                const mq_device *dev)
 {
@@ -539,7 +769,8 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
     if (lim != NULL) {
         char *end = NULL;
         long v = strtol(lim, &end, 10);
-        if (*lim == '\0' || *end != '\0' || v < 1 || v > MQ_PROTO_MAX_BATCH)
+        if (strspn(lim, "0123456789") != strlen(lim) || *lim == '\0' || *end != '\0' ||
+            v < 1 || v > MQ_PROTO_MAX_BATCH)
             return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_limit",
                                "limit is a whole number from 1 to 5000");
         limit = (size_t)v;
@@ -548,12 +779,21 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
         return reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_cursor",
             "cursor is the opaque string a previous pull returned, or empty");
+    mq_error e;
+    int ahead = 0;
+    if (since > 0 && log_ends_before(st, since, &ahead, &e) != 0)
+        return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                           e.message);
+    if (ahead)
+        return reply_error(conn, MHD_HTTP_CONFLICT, "cursor_ahead",
+                           "the cursor is past the end of this server's change log (the "
+                           "server's file was restored from an older copy): pull again "
+                           "from the empty cursor and push every local change again");
     if (sv->delay_ms)
         mq_platform_sleep_ms(sv->delay_ms);
 
     char source[80];
     snprintf(source, sizeof source, "device:%s", dev->name);
-    mq_error e;
     page p;
     int64_t next = since;
     int rc;
@@ -599,41 +839,239 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
     return reply_sized(conn, MHD_HTTP_OK, a, p.bytes + 256);
 }
 
+/* Frees a request and what it holds; NULL-safe. */
+static void request_free(request *rq)
+{
+    if (rq == NULL)
+        return;
+    mq__buf_free(&rq->body);
+    if (rq->flaws != NULL)
+        flaws_free(rq->flaws);
+    free(rq->flaws);
+    free(rq->raw_uri);
+    free(rq);
+}
+
+/*
+ * The head of an authenticated push: a body declared over the limit is
+ * refused now if it is past what is worth reading, else read, dropped and
+ * answered 413 when it is in (request_body()), so that a client that sends
+ * its whole body before it reads still reads why.
+ */
+static enum MHD_Result push_head(struct MHD_Connection *conn, request *rq,
+                                 uint64_t length)
+{
+    if (length > MQ_PROTO_MAX_DRAIN) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request body exceeds %zu bytes", MQ_PROTO_MAX_BODY);
+        return reply_error_close(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
+    }
+    if (length > MQ_PROTO_MAX_BODY)
+        rq->too_large = 1;
+    return MHD_YES;
+}
+
+/* ---- the request head -------------------------------------------------- */
+
+/* ASCII case-insensitive equality, for header names and tokens. */
+static int same_token(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+/* What the header lines of a request say about its framing. */
+typedef struct head {
+    int hosts, lengths, codings;
+    const char *length, *coding; /* the first Content-Length, Transfer-Encoding */
+    size_t bytes;                /* names and values, as "NAME: VALUE\r\n" */
+} head;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    head *h = cls;
+    (void)kind;
+    h->bytes += strlen(key) + strlen(value) + 4;
+    if (same_token(key, MHD_HTTP_HEADER_HOST))
+        h->hosts++;
+    if (same_token(key, MHD_HTTP_HEADER_CONTENT_LENGTH) && h->lengths++ == 0)
+        h->length = value;
+    if (same_token(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) && h->codings++ == 0)
+        h->coding = value;
+    return MHD_YES;
+}
+
+/*
+ * Checks the head of a request before anything else is done with it, as
+ * RFC 9112 asks of a server that must not be fooled about where a request
+ * ends: one framing only (a Content-Length, or chunked, never both, never
+ * two lengths), exactly one Host in HTTP/1.1, no body on GET, a target and a
+ * head within bounds.  A refusal closes the connection, since what follows
+ * on it cannot be told apart from a smuggled request.  Returns 0 when the
+ * request may go on (`*body` says whether a body follows), else 1 with the
+ * answer queued in `*r`.
+ */
+static int check_head(struct MHD_Connection *conn, const request *rq, const char *method,
+                      const char *version, int *body, uint64_t *length,
+                      enum MHD_Result *r)
+{
+    head h;
+    char msg[200];
+    memset(&h, 0, sizeof h);
+    *body = 0;
+    *length = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &h);
+    int v11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    if (!v11 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
+        *r = reply_error_close(conn, MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED, "bad_version",
+                               "this server speaks HTTP/1.1 (and HTTP/1.0)");
+        return 1;
+    }
+    if (rq->raw_uri == NULL || strlen(rq->raw_uri) > MQ_PROTO_MAX_URI) {
+        snprintf(msg, sizeof msg, "the request target is longer than %d bytes",
+                 MQ_PROTO_MAX_URI);
+        *r = reply_error_close(conn, MHD_HTTP_URI_TOO_LONG, "uri_too_long", msg);
+        return 1;
+    }
+    if (h.bytes > MQ_PROTO_MAX_HEAD) {
+        snprintf(msg, sizeof msg, "the request's header lines take more than %zu bytes",
+                 MQ_PROTO_MAX_HEAD);
+        *r = reply_error_close(conn, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                               "head_too_large", msg);
+        return 1;
+    }
+    const char *why = NULL;
+    if (v11 && h.hosts != 1)
+        why =
+            h.hosts ? "several Host headers" : "an HTTP/1.1 request needs a Host header";
+    else if (h.hosts > 1)
+        why = "several Host headers";
+    else if (h.lengths > 1)
+        why = "several Content-Length headers: the body's length is ambiguous";
+    else if (h.lengths && h.codings)
+        why = "both Content-Length and Transfer-Encoding: the body's length is ambiguous";
+    else if (h.codings && !v11)
+        why = "Transfer-Encoding in an HTTP/1.0 request";
+    if (why == NULL && h.length != NULL) {
+        size_t n = strlen(h.length);
+        if (n == 0 || n > 19 || strspn(h.length, "0123456789") != n)
+            why = "Content-Length is not a decimal number";
+        else
+            *length = strtoull(h.length, NULL, 10);
+    }
+    if (why != NULL) {
+        *r = reply_error_close(conn, MHD_HTTP_BAD_REQUEST, "bad_request", why);
+        return 1;
+    }
+    if (h.codings && (h.codings > 1 || !same_token(h.coding, "chunked"))) {
+        *r = reply_error_close(conn, MHD_HTTP_NOT_IMPLEMENTED, "bad_transfer",
+                               "the only Transfer-Encoding taken is chunked; better, "
+                               "send a Content-Length");
+        return 1;
+    }
+    *body = h.codings || *length > 0;
+    if (*body && strcmp(method, "POST") != 0) {
+        *r = reply_error_close(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
+                               "only POST takes a body");
+        return 1;
+    }
+    /* "%00" would cut a query value where libmicrohttpd unescapes it. */
+    const char *q = strchr(rq->raw_uri, '?');
+    if (q != NULL && (strstr(q, "%00") != NULL)) {
+        *r = reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
+                         "the query holds %00, a NUL character");
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- routing ----------------------------------------------------------- */
 
-static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char *url,
-                             const char *method, request *rq)
+/* The endpoints, by the exact path they are served at (docs/PROTOCOL.md 3). */
+static const struct {
+    const char *path;
+    enum endpoint ep;
+    const char *allow;
+} endpoints[] = {{"/v1/health", EP_HEALTH, "GET, HEAD"},
+                 {"/v1/session", EP_SESSION, "GET, HEAD"},
+                 {"/v1/push", EP_PUSH, "POST"},
+                 {"/v1/pull", EP_PULL, "GET, HEAD"},
+                 {"/v1/schema", EP_SCHEMA, "GET, HEAD"}};
+
+/* The endpoint whose path is the raw target's path exactly, or -1: no
+ * escapes, no trailing slash, nothing after a NUL. */
+static int find_endpoint(const char *raw_uri)
+{
+    size_t n = strcspn(raw_uri, "?");
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++)
+        if (strlen(endpoints[i].path) == n && memcmp(endpoints[i].path, raw_uri, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+static enum MHD_Result do_health(struct MHD_Connection *conn)
+{
+    cJSON *a = answer_new();
+    int ok = cJSON_AddStringToObject(a, "status", "ok") != NULL &&
+             cJSON_AddNumberToObject(a, "protocol", MQ_PROTO_VERSION) != NULL;
+    return reply(conn, MHD_HTTP_OK, whole(a, ok));
+}
+
+/* {"server_time":T,"schema":SCHEMA}: the schema every change is checked
+ * against, as the store compiled it (docs/SCHEMA.md). */
+static enum MHD_Result do_schema(struct MHD_Connection *conn, mq_store *st)
+{
+    cJSON *a = answer_new();
+    const char *text = mq_store_schema(st);
+    cJSON *raw = cJSON_CreateRaw(text);
+    int ok = raw != NULL && cJSON_AddItemToObject(a, "schema", raw);
+    if (!ok)
+        cJSON_Delete(raw);
+    return reply_sized(conn, MHD_HTTP_OK, whole(a, ok), strlen(text) + 64);
+}
+
+/*
+ * Routes a request.  One with a body is routed twice: once on its head
+ * (`final` 0), where everything that can be refused without the body is
+ * (the path, the method, the token, a declared size), so that an upload
+ * without a valid token is never read, and the connection is closed rather
+ * than read on; and once the body is in (`final` 1).  A request without a
+ * body is answered once it is complete, as libmicrohttpd keeps the
+ * connection open only for an answer queued then.
+ */
+static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char *method,
+                             request *rq, int final, int body, uint64_t length)
 {
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
-    enum { HEALTH, SESSION, PUSH, PULL } ep;
-
-    if (strcmp(url, "/v1/health") == 0)
-        ep = HEALTH;
-    else if (strcmp(url, "/v1/session") == 0)
-        ep = SESSION;
-    else if (strcmp(url, "/v1/push") == 0)
-        ep = PUSH;
-    else if (strcmp(url, "/v1/pull") == 0)
-        ep = PULL;
-    else
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint");
-    if ((ep == PUSH && !post) || (ep != PUSH && !get))
-        return reply_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "bad_method",
-                           ep == PUSH ? "use POST" : "use GET");
-    if (ep == HEALTH) {
-        cJSON *a = answer_new();
-        int ok = cJSON_AddStringToObject(a, "status", "ok") != NULL &&
-                 cJSON_AddNumberToObject(a, "protocol", MQ_PROTO_VERSION) != NULL;
-        return reply(conn, MHD_HTTP_OK, whole(a, ok));
+    const answer_how closing = {NULL, body};
+    int at = find_endpoint(rq->raw_uri);
+    if (at < 0)
+        return reply_error_how(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint",
+                               &closing);
+    enum endpoint ep = rq->ep = endpoints[at].ep;
+    if ((ep == EP_PUSH && !post) || (ep != EP_PUSH && !get)) {
+        const answer_how how = {endpoints[at].allow, body};
+        return reply_error_how(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "bad_method",
+                               ep == EP_PUSH ? "use POST" : "use GET", &how);
     }
+    if (ep == EP_HEALTH)
+        return do_health(conn);
 
-    /* Invariant 1: the token, against the file, on every request. */
+    /* Invariant 1: the token, against the file, on every request; for a
+     * push, on its head and again once its body is in. */
     const char *auth =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
-        return reply_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                           "send the device token as Authorization: Bearer TOKEN");
+        return reply_error_how(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                               "send the device token as Authorization: Bearer TOKEN",
+                               &closing);
     size_t slot;
     mq_store *st = acquire(sv, &slot);
     mq_device dev;
@@ -641,16 +1079,22 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
     enum MHD_Result r;
     int rc = mq_device_auth(st, auth + 7, &dev, &e);
     if (rc == MQ_EAUTH) {
-        r = reply_error(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized", e.message);
+        r = reply_error_how(conn, MHD_HTTP_UNAUTHORIZED, "unauthorized", e.message,
+                            &closing);
     } else if (rc != 0) {
-        r = reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error", e.message);
+        r = reply_error_how(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                            e.message, &closing);
     } else {
-        if (ep == SESSION)
+        if (ep == EP_SESSION)
             r = do_session(conn, &dev);
-        else if (ep == PUSH)
+        else if (ep == EP_SCHEMA)
+            r = do_schema(conn, st);
+        else if (ep == EP_PULL)
+            r = do_pull(sv, conn, st, &dev);
+        else if (final)
             r = do_push(sv, conn, st, &dev, rq);
         else
-            r = do_pull(sv, conn, st, &dev);
+            r = push_head(conn, rq, length);
         mq_device_clear(&dev);
     }
     release(sv, slot);
@@ -664,34 +1108,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     server *sv = cls;
     request *rq = *con_cls;
-    (void)version;
+    (void)url; /* unescaped, so cut at a "%00": routing uses the raw target */
 
-    if (rq == NULL) {
-        rq = calloc(1, sizeof *rq);
-        if (rq == NULL)
-            return MHD_NO;
-        *con_cls = rq;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > MQ_PROTO_MAX_BODY) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "request body exceeds %zu bytes",
-                     MQ_PROTO_MAX_BODY);
-            return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
-        }
-        return MHD_YES;
+    if (rq == NULL)
+        return MHD_NO; /* on_uri() could not allocate it */
+    if (!rq->checked) {
+        enum MHD_Result r;
+        int body;
+        uint64_t length;
+        rq->checked = 1;
+        if (check_head(conn, rq, method, version, &body, &length, &r) != 0)
+            return r;
+        return body ? route(sv, conn, method, rq, 0, body, length) : MHD_YES;
     }
     if (*upload_size > 0) {
         if (!rq->too_large && rq->body.len + *upload_size > MQ_PROTO_MAX_BODY) {
             rq->too_large = 1;
             mq__buf_free(&rq->body);
         }
-        if (!rq->too_large && mq__buf_add(&rq->body, upload_data, *upload_size) != 0)
+        if (rq->too_large) {
+            /* Dropped, so that the 413 can be read by a client that sends
+             * before it reads; a body past the bound ends the connection. */
+            rq->dropped += *upload_size;
+            if (rq->dropped > MQ_PROTO_MAX_DRAIN)
+                return MHD_NO;
+        } else if (mq__buf_add(&rq->body, upload_data, *upload_size) != 0) {
             return MHD_NO;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
-    return route(sv, conn, url, method, rq);
+    return route(sv, conn, method, rq, 1, 0, 0);
+}
+
+/* The request line is in: a new request on this connection. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ctx *cc = ci != NULL ? ci->socket_context : NULL;
+    request *rq = calloc(1, sizeof *rq);
+    size_t n = strlen(uri);
+    (void)cls;
+    if (rq == NULL || cc == NULL || (rq->raw_uri = malloc(n + 1)) == NULL) {
+        free(rq);
+        return NULL;
+    }
+    memcpy(rq->raw_uri, uri, n + 1);
+    request_free(cc->pending); /* one that libmicrohttpd never presented */
+    cc->pending = rq;
+    rq->owner = cc;
+    return rq;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -702,9 +1169,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     if (rq != NULL) {
-        mq__buf_free(&rq->body);
-        free(rq);
+        if (rq->owner != NULL && rq->owner->pending == rq)
+            rq->owner->pending = NULL;
+        request_free(rq);
         *con_cls = NULL;
+    }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(conn_ctx));
+    } else if (*socket_context != NULL) {
+        conn_ctx *cc = *socket_context;
+        request_free(cc->pending);
+        free(cc);
+        *socket_context = NULL;
     }
 }
 
@@ -754,21 +1237,21 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
     const char *listen = o->listen ? o->listen : "127.0.0.1:8080";
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                             "give both --tls-cert and --tls-key, or neither");
+                            "give both --tls-cert and --tls-key, or neither");
     /* Before any thread starts, so that every worker inherits the mask and
      * only the wait below takes SIGINT and SIGTERM. */
     if (mq_platform_block_stop_signals() != 0)
         return mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno,
-                             "cannot block the stop signals: %s", strerror(errno));
+                            "cannot block the stop signals: %s", strerror(errno));
 
     /* Bound before the file is opened: a typo in --listen is a usage error
      * that leaves no database behind. */
     if (mq_platform_listen(&ln, listen, why, sizeof why) != 0) {
         int e = errno;
         return e == EINVAL ? mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                           "--listen \"%s\": %s", listen, why)
+                                          "--listen \"%s\": %s", listen, why)
                            : mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, e,
-                                           "--listen \"%s\": %s", listen, why);
+                                          "--listen \"%s\": %s", listen, why);
     }
     if (o->tls_cert != NULL) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -795,7 +1278,7 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
         cnd_init(&sv.pool_cond) != thrd_success ||
         mtx_init(&sv.write_lock, mtx_plain) != thrd_success) {
         rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                           "cannot create the server's locks");
+                          "cannot create the server's locks");
         goto out;
     }
     locks = 1;
@@ -809,24 +1292,41 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
      * and when it fails to start. */
     int fd = ln.fd;
     ln.fd = -1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    /* Connections are watched with epoll (or poll), which have no
+     * FD_SETSIZE: idle sockets cannot lock tablets out by filling a select()
+     * set.  What an idle flood can hold is bounded per address and in all,
+     * and an idle connection is closed after a short time.  The descriptor
+     * limit is raised to cover the connections, with room for the stores. */
+    unsigned files = mq_platform_raise_open_files(MAX_CONNECTIONS + 256);
+    unsigned conns = files > 512 ? files - 256 : files / 2;
+    if (conns > MAX_CONNECTIONS)
+        conns = MAX_CONNECTIONS;
+    unsigned flags =
+        MHD_USE_ERROR_LOG | (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+                                 ? MHD_USE_EPOLL_INTERNAL_THREAD
+                                 : MHD_USE_POLL_INTERNAL_THREAD);
+    struct MHD_OptionItem common[] = {
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)sv.nstores, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)conns, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, MAX_CONNECTIONS_PER_IP, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)CONNECTION_MEMORY, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
+        {MHD_OPTION_END, 0, NULL}};
     if (cert != NULL)
         d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &sv,
-                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-                             (unsigned)sv.nstores, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY,
-                             key, MHD_OPTION_END);
+                             MHD_OPTION_ARRAY, common, MHD_OPTION_HTTPS_MEM_CERT, cert,
+                             MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
     else
-        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv,
-                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-                             (unsigned)sv.nstores, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, &sv,
-                             MHD_OPTION_END);
+        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &sv, MHD_OPTION_ARRAY,
+                             common, MHD_OPTION_END);
     if (d == NULL) {
         rc = mq_error_set(err, MQ_EIO, MQ_DOMAIN_OS, errno, "cannot serve on %s: %s",
-                           listen,
-                           errno ? strerror(errno) : "libmicrohttpd refused to start");
+                          listen,
+                          errno ? strerror(errno) : "libmicrohttpd refused to start");
         goto out;
     }
     printf("minqing-server: listening on %s://%s%s%s:%u (%zu threads, %s)\n",

@@ -1,7 +1,8 @@
 /*
  * tests/sync/test_proto.c - unit tests of the protocol pieces both ends
  * share: gzip bodies (round trip, truncation, bombs), sticky byte buffers,
- * tokens, SHA-256 and batch ids.
+ * tokens, SHA-256 and batch ids, and the checks of text from the wire
+ * (UTF-8 made valid for answers, values cJSON would not hold as sent).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -132,6 +133,63 @@ static void test_batch_ids(void)
     CHECK(mq_valid_name(longid, MQ_PROTO_BATCH_ID_MAX));
 }
 
+static void test_utf8_clean(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"李春明", "李春明"},
+        {"\xff", "\xef\xbf\xbd"},
+        {"a\xc0\xaf"
+         "b",
+         "a\xef\xbf\xbd\xef\xbf\xbd"
+         "b"},                                                    /* overlong "/" */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+        {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"cut\xe6\x9d", "cut\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *c = mq__utf8_clean(cases[i].in);
+        CHECK(c != NULL && strcmp(c, cases[i].out) == 0);
+        free(c);
+    }
+}
+
+typedef struct seen {
+    long element[8];
+    size_t n;
+} seen;
+
+static int note(void *ctx, long element, size_t at, const char *what)
+{
+    seen *s = ctx;
+    (void)at;
+    CHECK(what != NULL && what[0] != '\0');
+    if (s->n < 8)
+        s->element[s->n++] = element;
+    return 0;
+}
+
+static void test_json_flaws(void)
+{
+    seen s = {{0}, 0};
+    const char *sound =
+        "{\"batch\":\"b\",\"changes\":[{\"set\":{\"a\":\"\\\\u0000\","
+        "\"n\":1e300,\"m\":-0.5e-300}},{\"x\":[1,2,{\"y\":\"\\u0001\"}]}]}";
+    CHECK(mq__json_flaws(sound, "changes", note, &s) == 0);
+
+    const char *bad = "{\"batch\":\"b\\u0000\",\"changes\":[{\"set\":{\"a\":1}},"
+                      "{\"set\":{\"a\":\"x\\u0000\"}},[1e400],{\"k\\u0000\":1},"
+                      "{\"n\":-1e-400}],\"more\":[1e999]}";
+    CHECK(mq__json_flaws(bad, "changes", note, &s) == 6);
+    long want[] = {-1, 1, 2, 3, 4, -1};
+    CHECK(s.n == 6);
+    for (size_t i = 0; i < 6 && i < s.n; i++)
+        CHECK(s.element[i] == want[i]);
+}
+
 int main(void)
 {
     test_gzip_round_trip();
@@ -139,6 +197,8 @@ int main(void)
     test_buf_sticky();
     test_tokens();
     test_batch_ids();
+    test_utf8_clean();
+    test_json_flaws();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

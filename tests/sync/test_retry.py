@@ -1,8 +1,12 @@
 """The client's retry rules against a misbehaving server (a small Python
 HTTP server in this process): a 503 and a truncated gzip body are retried
 with backoff and the sync completes; a request that keeps failing gives up
-within the retry budget with exit 3 and loses nothing; a 400 is not retried
-and exits 1."""
+within the retry budget with exit 3 and loses nothing; a 400 or a 413 is
+not retried and exits 1; a gzip bomb exits 1; a batch is resent as the same
+bytes, also by a later sync; a cursor past the server's log makes the
+client push everything again and pull from the start; a dead server is
+said to be dead within about 10 s by default, with progress lines, and
+--wait sets how long to try."""
 import gzip
 import http.server
 import threading
@@ -42,6 +46,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(503, {"error": {"code": "busy", "message": "restarting"}})
             if kind == "400":
                 return self.answer(400, {"error": {"code": "bad_body", "message": "no"}})
+            if kind == "413":
+                return self.answer(413, {"error": {"code": "too_large",
+                                                   "message": "request body exceeds 4194304 bytes"}})
+            if kind == "bomb":
+                body = gzip.compress(b" " * (20 * 1024 * 1024))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if kind == "truncate":
                 return self.answer(200, {"changes": [], "cursor": "x", "more": False},
                                    truncate=True)
@@ -140,5 +156,106 @@ check("2 changes sent but the answer counts 1 applied" in rep["stderr"],
 Handler.do_POST = orig
 rep = t.sync(env=fast)
 check(rep["push_applied"] == 2, "the changes of the short answer were not resent: %r" % rep)
+
+# A 413 is a refusal: not retried, exit 1, with the server's reason.
+t.put("cadre", {"name": "孙立"})
+state["script"] = [("/v1/push", "413")]
+rep = t.sync(env=fast, expect=1)
+check(rep["retries"] == 0 and "too_large" in rep["stderr"], "a 413: %r" % rep)
+rep = t.sync(env=fast)
+
+# A gzip bomb is a failure (exit 1), not a refusal (4) nor a network fault (3).
+state["script"] = [("/v1/pull", "bomb")]
+rep = t.sync(env=fast, expect=1)
+check(rep["retries"] == 0 and "inflates past" in rep["stderr"], "a bomb: %r" % rep)
+
+# A batch is resent as the very same bytes, by a later sync too.
+t.put("cadre", {"name": "周明"})
+bodies = []
+
+
+def record_then_fail(self):
+    if self.path.startswith("/v1/push"):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = gzip.decompress(self.rfile.read(n))
+        bodies.append(raw)
+        state["seen"].append("/v1/push")
+        if len(bodies) < 3:
+            return self.answer(503, {"error": {"code": "busy", "message": "x"}})
+        req = json.loads(raw)
+        return self.answer(200, {"batch": req["batch"], "replayed": False,
+                                 "applied": len(req["changes"]), "duplicate": 0,
+                                 "rejected": 0, "refused": []})
+    return orig(self)
+
+
+Handler.do_POST = record_then_fail
+rep = t.sync(env={"MINQING_SYNC_BACKOFF_MS": "50", "MINQING_SYNC_RETRY_MS": "60"},
+             expect=3)
+check(len(bodies) >= 1, "nothing was pushed: %r" % rep)
+rep = t.sync(env=fast)
+check(len(bodies) >= 3 and len(set(bodies)) == 1, "batch resent as other bytes: %r" %
+      [b[:80] for b in bodies])
+Handler.do_POST = orig
+
+# A cursor past the end of the server's log: push everything, pull from the start.
+pushed = []
+pulls = []
+
+
+def count_push(self):
+    if self.path.startswith("/v1/push"):
+        n = int(self.headers.get("Content-Length") or 0)
+        req = json.loads(gzip.decompress(self.rfile.read(n)))
+        pushed.append(len(req["changes"]))
+        return self.answer(200, {"batch": req["batch"], "replayed": False,
+                                 "applied": len(req["changes"]), "duplicate": 0,
+                                 "rejected": 0, "refused": []})
+    return orig(self)
+
+
+def ahead_once(self):
+    if self.path.startswith("/v1/pull"):
+        pulls.append(self.path)
+        if len(pulls) == 1:
+            return self.answer(409, {"error": {"code": "cursor_ahead",
+                                               "message": "restored from a backup"}})
+    return orig(self)
+
+
+Handler.do_POST = count_push
+Handler.do_GET = ahead_once
+t.put("cadre", {"name": "吴光"})
+rep = t.sync(env=fast)
+local = len([v for v in t.versions()])
+check(pushed[0] == 1 and len(pushed) == 2 and pushed[1] == local,
+      "after cursor_ahead, pushed %r of %d local changes" % (pushed, local))
+check(len(pulls) == 2 and "cursor=&" in pulls[1], "pulls after cursor_ahead: %r" % pulls)
+check("restored from an older copy" in rep["stderr"], "no word of it: %r" % rep["stderr"])
+Handler.do_POST = orig
+Handler.do_GET = orig
 httpd.shutdown()
+
+# A dead server, with the default wait: said within about 10 s, with progress.
+env = dict(os.environ)
+for k in ("MINQING_SYNC_RETRY_MS", "MINQING_SYNC_BACKOFF_MS"):
+    env.pop(k, None)
+d = Tablet("dead", env=env)
+start = time.time()
+rep = d.sync("http://127.0.0.1:9", "mqt_" + "a" * 64, expect=3)
+took = time.time() - start
+log("dead server: exit 3 after %.1f s, %d retries" % (took, rep["retries"]))
+check(took < 13, "a dead server took %.1f s to be reported" % took)
+check("cannot reach the server" in rep["stderr"] and "--wait" in rep["stderr"] and
+      "still trying" in rep["stderr"], "no progress lines: %s" % rep["stderr"])
+start = time.time()
+dead = ["--server", "http://127.0.0.1:9", "--token", "mqt_" + "a" * 64]
+p = d.run("sync", "--wait", "0", *dead, check_rc=3)
+check(time.time() - start < 3 and "retrying" not in p.stderr and "still trying" not in
+      p.stderr, "--wait 0 retried: %s" % p.stderr)
+start = time.time()
+d.run("sync", "--wait", "3", *dead, check_rc=3)
+took = time.time() - start
+check(2 < took < 6, "--wait 3 took %.1f s" % took)
+d.run("sync", "--wait", "soon", *dead, check_rc=2)
 done()
