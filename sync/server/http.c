@@ -410,6 +410,8 @@ static void flaws_free(flaws *f)
  * not white space, or `len` when there is none. */
 static size_t after_json(const char *text, const char *end, size_t len)
 {
+    if (end == NULL)
+        return len;
     size_t i = (size_t)(end - text);
     while (i < len &&
            (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
