@@ -3,7 +3,8 @@
 # in time, no deadline is never overdue, an action after D is not counted,
 # a need recorded after D does not exist, reopen after resolve, a second
 # resolve, two actions of one day in the order they were written, null
-# rates when nothing is accepted, the income levels at their thresholds.
+# rates when nothing is accepted, the income levels at their thresholds;
+# days counted across month ends and a leap day.
 source "$(dirname "$0")/../cli/lib.sh"
 
 DB=$TMP/rules.db
@@ -186,4 +187,34 @@ report 2024-03-10 --area "$G2" >"$R"
 expect_eq "[[\"$G2\"], 1, 1, [\"$K2\"]]" "$(pick "[[a['id'] for a in r['areas']], r['total']['needs']['registered'], r['total']['households'], [c['id'] for c in r['cadres']]]" <"$R")" \
     "--area keeps the area and below"
 expect_eq '[]' "$(pick "r['income']" <"$R")" "--area of a group lists no village income"
+
+# Days across a month end, a year end and 29 February 2024: 2024-02-27 to
+# 2024-03-02 is 4 days, 2023-12-30 to 2024-03-01 is 62, 2023-02-27 to
+# 2023-03-02 is 3; on 2024-03-01 N12 is 3 days overdue and N10 2.
+DB=$TMP/days.db
+ok "$DB" init --site days >/dev/null
+COUNTY=$(put area '{"name":"永仁县","level":"county"}')
+G=$(put area "{\"name\":\"立戈村民小组\",\"level\":\"group\",\"parent\":\"$COUNTY\"}")
+K1=$(put cadre '{"name":"李春全"}')
+H=$(put household "{\"area\":\"$G\",\"head_name\":\"王国兴\",\"head_id_number\":\"532327198001010015\",\"paired_cadre\":\"$K1\"}")
+N10=$(need "$H" "$K1" 2024-02-27 2024-02-28 home_visit)
+act "$N10" resolve 2024-03-02
+N11=$(need "$H" "$K1" 2023-12-30 - home_visit)
+act "$N11" resolve 2024-03-01
+N12=$(need "$H" "$K1" 2023-02-27 2024-02-27 home_visit)
+act "$N12" resolve 2023-03-02
+act "$N12" reopen 2023-03-03
+R=$TMP/rdays.json
+report 2024-03-02 >"$R"
+expect_eq '[2, 33, 1]' "$(pick "[r['total']['needs']['resolved'], r['total']['needs']['median_days_to_resolve'], r['total']['needs']['resolved_late']]" <"$R")" \
+    "days to resolve across a leap day"
+R=$TMP/rdays2.json
+report 2024-03-01 >"$R"
+expect_eq '[1, 62]' "$(pick "[r['total']['needs']['resolved'], r['total']['needs']['median_days_to_resolve']]" <"$R")" \
+    "days to resolve across a year end"
+R=$TMP/rdays3.json
+report 2023-03-02 >"$R"
+expect_eq 3 "$(pick "r['total']['needs']['median_days_to_resolve']" <"$R")" "days in a year without 29 February"
+got=$(ok "$DB" needs --as-of 2024-03-01 --overdue | python3 -c 'import json,sys; print([[r["id"], r["days_overdue"]] for r in map(json.loads, sys.stdin)])')
+expect_eq "[['$N12', 3], ['$N10', 2]]" "$got" "days overdue across 29 February"
 echo "ok"
