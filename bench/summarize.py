@@ -264,6 +264,14 @@ def main():
                   sum(1 for x in s if x["check"]["agree"]), None, "", "every run",
                   "value==%d" % len(s), len(s))
 
+    s = of("export")
+    if s:
+        R.add("8", "county export of every need as XLSX, s", "s",
+              median([x["mq"]["seconds"] for x in s]), None, "", None, None, len(s),
+              note="%.1f MB written" % (median([x["bytes"] for x in s]) / 1e6))
+        R.add("8", "county export of every need as XLSX, peak RSS", "MiB",
+              max(x["mq"]["maxrss_kib"] for x in s) / 1024.0, None, "", None, None, len(s))
+
     lines = ["| case | figure | median | floor | ratio | target | holds | runs |",
              "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
     for r in R.rows:
