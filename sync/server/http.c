@@ -35,6 +35,7 @@
 #include "minqing/minqing.h"
 #include "platform.h"
 #include "proto.h"
+#include "reports.h"
 
 typedef struct server {
     mtx_t pool_lock;
@@ -606,7 +607,7 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
 {
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
-    enum { HEALTH, SESSION, PUSH, PULL } ep;
+    enum { HEALTH, SESSION, PUSH, PULL, REPORTS } ep;
 
     if (strcmp(url, "/v1/health") == 0)
         ep = HEALTH;
@@ -616,6 +617,8 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
         ep = PUSH;
     else if (strcmp(url, "/v1/pull") == 0)
         ep = PULL;
+    else if (strcmp(url, "/v1/reports") == 0)
+        ep = REPORTS;
     else
         return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint");
     if ((ep == PUSH && !post) || (ep != PUSH && !get))
@@ -649,6 +652,8 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
             r = do_session(conn, &dev);
         else if (ep == PUSH)
             r = do_push(sv, conn, st, &dev, rq);
+        else if (ep == REPORTS)
+            r = mq_server_reports(conn, st, &dev);
         else
             r = do_pull(sv, conn, st, &dev);
         mq_device_clear(&dev);
