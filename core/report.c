@@ -29,7 +29,10 @@
 /* The figures of one key. */
 typedef struct figs {
     double households, registered, accepted, resolved, open, overdue, late, yuan;
-    double p_received, p_accepted, p_closed;
+    double p_received, p_accepted, p_closed, receptions;
+    double served[3]; /* households, people, livestock the needs serve */
+    double talks;     /* talks between cadres, in person-times */
+    double handling;  /* a cadre's: unresolved needs it handles now */
     int has_median;
     double median;
 } figs;
@@ -40,6 +43,7 @@ typedef struct report {
     const mq__report_cfg *cfg;
     const mq_field *satisfaction; /* need_action.satisfaction: its choices */
     const mq_field *visit_kind;   /* visit.kind: its choices */
+    const mq_field *occasion;     /* talk.occasion: its choices (五必谈) */
     const char *as_of, *from, *area;
     mq__report_rows rows;
 
@@ -59,7 +63,8 @@ typedef struct report {
     figs *f;       /* [nkeys]; the last stays zero */
     double *sat;   /* [nkeys][nsat]: satisfaction counts */
     double *kinds; /* [nkeys][nkind]: visits by kind */
-    size_t nkeys, nsat, nkind;
+    double *occ;   /* [nkeys][nocc]: talks by occasion */
+    size_t nkeys, nsat, nkind, nocc;
     long *days; /* (key, days) pairs, 2 longs each */
     size_t ndays, days_cap;
 } report;
@@ -148,7 +153,7 @@ static int load_areas(report *r, mq_error *err)
 static int load_cadres(report *r, mq_error *err)
 {
     const mq__report_rows *w = &r->rows;
-    size_t n = w->nneeds + w->nvisits + w->nhouses;
+    size_t n = 2 * w->nneeds + w->nvisits + w->nhouses + w->ntalks;
     const char **names = malloc((n + 1) * sizeof(*names));
 
     if (names == NULL)
@@ -160,6 +165,11 @@ static int load_cadres(report *r, mq_error *err)
         names[n++] = w->visits[i].cadre;
     for (size_t i = 0; i < w->nhouses; i++)
         names[n++] = w->houses[i].cadre;
+    for (size_t i = 0; i < w->ntalks; i++)
+        names[n++] = w->talks[i].cadre;
+    for (size_t i = 0; i < w->nneeds; i++)
+        if (w->needs[i].status != MQ__ST_RESOLVED)
+            names[n++] = w->needs[i].handler;
     r->cadres = names;
     for (size_t i = 0; i < n; i++) {
         if (names[i] == NULL)
@@ -264,7 +274,9 @@ static int count(report *r, mq_error *err)
     r->f = calloc(r->nkeys, sizeof(*r->f));
     r->sat = calloc(r->nkeys * r->nsat + 1, sizeof(*r->sat));
     r->kinds = calloc(r->nkeys * r->nkind + 1, sizeof(*r->kinds));
-    if (r->f == NULL || r->sat == NULL || r->kinds == NULL)
+    r->nocc = r->occasion != NULL ? r->occasion->nvalues : 0;
+    r->occ = calloc(r->nkeys * r->nocc + 1, sizeof(*r->occ));
+    if (r->f == NULL || r->sat == NULL || r->kinds == NULL || r->occ == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
 
     for (size_t i = 0; i < w->nneeds; i++) {
@@ -284,18 +296,40 @@ static int count(report *r, mq_error *err)
             f->p_received += n->petition;
             f->p_accepted += n->petition && n->accepted;
             f->p_closed += n->petition && resolved;
+            for (int j = 0; j < 3; j++)
+                f->served[j] += n->served[j];
             if (sat >= 0)
                 r->sat[keys[k] * r->nsat + (size_t)sat]++;
             if (n->has_days && add_days(r, keys[k], n->days) != 0)
                 return mq__fail(err, MQ_ENOMEM, "out of memory");
         }
     }
+    for (size_t i = 0; i < w->nneeds; i++) {
+        /* Who handles an unresolved need now: the cadre's key only. */
+        long c = mq__idmap_get(&r->cadre_ids, w->needs[i].handler);
+        if (w->needs[i].status != MQ__ST_RESOLVED && c >= 0)
+            r->f[1 + r->nareas + (size_t)c].handling++;
+    }
     for (size_t i = 0; i < w->nvisits; i++) {
         const mq__rvisit *v = &w->visits[i];
         long kind = choice(r->visit_kind, v->kind);
+        int reception = v->kind != NULL && strcmp(v->kind, r->cfg->reception_kind) == 0;
         size_t nk = keys_of(r, v->area, v->cadre, keys, MAX_KEYS);
-        for (size_t k = 0; kind >= 0 && k < nk; k++)
+        for (size_t k = 0; kind >= 0 && k < nk; k++) {
             r->kinds[keys[k] * r->nkind + (size_t)kind]++;
+            if (reception)
+                r->f[keys[k]].receptions += v->people;
+        }
+    }
+    for (size_t i = 0; i < w->ntalks; i++) {
+        const mq__rtalk *t = &w->talks[i];
+        long occ = choice(r->occasion, t->occasion);
+        size_t nk = keys_of(r, t->area, t->cadre, keys, MAX_KEYS);
+        for (size_t k = 0; k < nk; k++) {
+            r->f[keys[k]].talks++;
+            if (occ >= 0)
+                r->occ[keys[k] * r->nocc + (size_t)occ]++;
+        }
     }
     for (size_t i = 0; i < w->nhouses; i++) {
         size_t nk = keys_of(r, w->houses[i].area, w->houses[i].cadre, keys, MAX_KEYS);
@@ -335,6 +369,7 @@ static void report_free(report *r)
     free(r->f);
     free(r->sat);
     free(r->kinds);
+    free(r->occ);
     free(r->days);
 }
 
@@ -363,6 +398,7 @@ static void add_figures(const report *r, cJSON *o, long key)
     size_t k = key >= 0 ? (size_t)key : r->nkeys - 1; /* the last key is all zeros */
     const figs *f = &r->f[k];
     const double *sat = &r->sat[k * r->nsat], *kinds = &r->kinds[k * r->nkind];
+    const double *occ = &r->occ[k * r->nocc];
     cJSON *needs = cJSON_CreateObject(), *pet = cJSON_CreateObject();
 
     cJSON_AddNumberToObject(o, "households", f->households);
@@ -380,18 +416,22 @@ static void add_figures(const report *r, cJSON *o, long key)
     cJSON_AddItemToObject(needs, "satisfaction", choice_counts(r->satisfaction, sat));
     /* In yuan, to the fen: a sum of decimals carries binary dust. */
     cJSON_AddNumberToObject(needs, "yuan", round(f->yuan * 100.0) / 100.0);
+    cJSON_AddNumberToObject(needs, "served_households", f->served[0]);
+    cJSON_AddNumberToObject(needs, "served_people", f->served[1]);
+    cJSON_AddNumberToObject(needs, "served_livestock", f->served[2]);
     cJSON_AddItemToObject(o, "needs", needs);
 
     cJSON *visits = choice_counts(r->visit_kind, kinds);
-    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(visits, r->cfg->reception_kind);
     cJSON_AddNumberToObject(pet, "received", f->p_received);
     cJSON_AddNumberToObject(pet, "accepted", f->p_accepted);
     cJSON_AddNumberToObject(pet, "closed", f->p_closed);
     cJSON_AddItemToObject(pet, "rate", rate(f->p_closed, f->p_accepted));
-    cJSON_AddNumberToObject(pet, "receptions",
-                            cJSON_IsNumber(rec) ? rec->valuedouble : 0);
+    cJSON_AddNumberToObject(pet, "receptions", f->receptions);
     cJSON_AddItemToObject(o, "petitions", pet);
     cJSON_AddItemToObject(o, "visits", visits);
+    cJSON *talks = cJSON_AddObjectToObject(o, "talks");
+    cJSON_AddNumberToObject(talks, "total", f->talks);
+    cJSON_AddItemToObject(talks, "occasions", choice_counts(r->occasion, occ));
 }
 
 static void add_text(cJSON *o, const char *name, const char *v)
@@ -502,6 +542,7 @@ static int add_cadres(const report *r, cJSON *doc, mq_error *err)
         cJSON_AddStringToObject(o, "id", v[i].id);
         add_text(o, "name", v[i].name);
         add_figures(r, o, (long)v[i].key);
+        cJSON_AddNumberToObject(o, "handling", r->f[v[i].key].handling);
         cJSON_AddItemToArray(list, o);
     }
     free(v);
@@ -613,6 +654,8 @@ static int add_income(const report *r, cJSON *doc, mq_error *err)
         add_text(o, "area", in->area);
         add_text(o, "name", v[i].name);
         add_text(o, "period", in->period);
+        add_text(o, "channels", in->channels);
+        add_text(o, "measures", in->measures);
         if (in->has_income)
             cJSON_AddNumberToObject(o, "income_yuan", in->income);
         else
@@ -669,6 +712,7 @@ int mq_report_json(mq_store *s, const mq_report_query *q, char **out, mq_error *
                 .cfg = &cfg,
                 .satisfaction = schema_field(s, "need_action", "satisfaction"),
                 .visit_kind = schema_field(s, "visit", "kind"),
+                .occasion = schema_field(s, "talk", "occasion"),
                 .as_of = as_of,
                 .from = q->from != NULL ? from : NULL,
                 .area = q->area};

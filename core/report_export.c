@@ -320,32 +320,40 @@ static int level_color(const mq__report_cfg *cfg, const char *level, uint32_t *o
 
 /* ---- the report's tables --------------------------------------------------------- */
 
-/* The figure columns of an area or a cadre, after its name columns. */
-static const struct {
+/* A figure column of an area or a cadre: its header and where its value
+ * is in the report's JSON (o[a][b], or o[a]). */
+typedef struct figure_col {
     const char *head, *a, *b;
     kind k;
-} need_cols[] =
-    {
-        {"户数", "households", NULL, K_INT},
-        {"登记", "needs", "registered", K_INT},
-        {"受理", "needs", "accepted", K_INT},
-        {"办结", "needs", "resolved", K_INT},
-        {"在办", "needs", "open", K_INT},
-        {"超期", "needs", "overdue", K_INT},
-        {"超期办结", "needs", "resolved_late", K_INT},
-        {"办结率", "needs", "completion_rate", K_RATE},
-        {"办结天数中位数", "needs", "median_days_to_resolve", K_NUM},
-        {"协调金额(元)", "needs", "yuan", K_MONEY},
-},
-  petition_cols[] = {
-      {"信访登记", "petitions", "received", K_INT},
-      {"信访受理", "petitions", "accepted", K_INT},
-      {"信访办结", "petitions", "closed", K_INT},
-      {"信访办结率", "petitions", "rate", K_RATE},
-      {"接待来访(人次)", "petitions", "receptions", K_INT},
+} figure_col;
+
+static const figure_col need_cols[] = {
+    {"户数", "households", NULL, K_INT},
+    {"登记", "needs", "registered", K_INT},
+    {"受理", "needs", "accepted", K_INT},
+    {"办结", "needs", "resolved", K_INT},
+    {"在办", "needs", "open", K_INT},
+    {"超期", "needs", "overdue", K_INT},
+    {"超期办结", "needs", "resolved_late", K_INT},
+    {"办结率", "needs", "completion_rate", K_RATE},
+    {"办结天数中位数", "needs", "median_days_to_resolve", K_NUM},
+    {"协调金额(元)", "needs", "yuan", K_MONEY},
+    {"服务户数", "needs", "served_households", K_INT},
+    {"服务人数", "needs", "served_people", K_INT},
+    {"服务牲畜(头)", "needs", "served_livestock", K_INT},
+};
+static const figure_col petition_cols[] = {
+    {"信访登记", "petitions", "received", K_INT},
+    {"信访受理", "petitions", "accepted", K_INT},
+    {"信访办结", "petitions", "closed", K_INT},
+    {"信访办结率", "petitions", "rate", K_RATE},
+    {"接待来访(人次)", "petitions", "receptions", K_INT},
+};
+static const figure_col talk_cols[] = {
+    {"干部谈心谈话(人次)", "talks", "total", K_INT},
 };
 #define NCOLS(a)  (sizeof(a) / sizeof((a)[0]))
-#define MAX_HEADS 64
+#define MAX_HEADS 80
 
 /* The header row of a figure table: `first` names, then the figures. */
 static size_t figure_heads(const mq__report_cfg *cfg, const cJSON *sample,
@@ -363,7 +371,7 @@ static size_t figure_heads(const mq__report_cfg *cfg, const cJSON *sample,
      * (MAX_HEADS leaves room for 20 of each). */
     cJSON_ArrayForEach(it, get(sample, "needs", "satisfaction"))
     {
-        if (n < MAX_HEADS / 2)
+        if (n < MAX_HEADS / 3)
             heads[n++] = label(cfg, "satisfaction", it->string);
     }
     for (size_t i = 0; i < NCOLS(petition_cols); i++)
@@ -372,6 +380,16 @@ static size_t figure_heads(const mq__report_cfg *cfg, const cJSON *sample,
     {
         if (n < MAX_HEADS - 1) {
             snprintf(labels[nl], 48, "%s(人次)", label(cfg, "visit_kind", it->string));
+            heads[n++] = labels[nl++];
+        }
+    }
+    for (size_t i = 0; i < NCOLS(talk_cols) && n < MAX_HEADS - 1; i++)
+        heads[n++] = talk_cols[i].head;
+    /* 五必谈: a column per occasion of a talk between cadres */
+    cJSON_ArrayForEach(it, get(sample, "talks", "occasions"))
+    {
+        if (n < MAX_HEADS - 1) {
+            snprintf(labels[nl], 48, "谈心:%s", label(cfg, "occasion", it->string));
             heads[n++] = labels[nl++];
         }
     }
@@ -390,6 +408,9 @@ static void figure_cells(tab *t, const cJSON *o)
         tab_value(t, petition_cols[i].k, get(o, petition_cols[i].a, petition_cols[i].b),
                   NULL);
     cJSON_ArrayForEach(it, get(o, "visits", NULL)) tab_value(t, K_INT, it, NULL);
+    for (size_t i = 0; i < NCOLS(talk_cols); i++)
+        tab_value(t, talk_cols[i].k, get(o, talk_cols[i].a, talk_cols[i].b), NULL);
+    cJSON_ArrayForEach(it, get(o, "talks", "occasions")) tab_value(t, K_INT, it, NULL);
 }
 
 static void areas_table(tab *t, const mq__report_cfg *cfg, const cJSON *doc)
@@ -428,12 +449,15 @@ static void cadres_table(tab *t, const mq__report_cfg *cfg, const cJSON *doc)
     size_t n = figure_heads(cfg, get(doc, "total", NULL), first, 1, heads, labels);
 
     heads[1] = "联系户数";
+    heads[n - 1] = "当前经办(未办结)"; /* before the id, which moves last */
+    heads[n++] = "编号";
     tab_begin(t, "各干部民情办理、信访与走访", heads, n);
     cJSON_ArrayForEach(it, get(doc, "cadres", NULL))
     {
         const cJSON *name = get(it, "name", NULL);
         tab_text(t, cJSON_IsString(name) ? name->valuestring : "(未知干部)");
         figure_cells(t, it);
+        tab_value(t, K_INT, get(it, "handling", NULL), NULL);
         tab_value(t, K_TEXT, get(it, "id", NULL), NULL);
         tab_end_row(t);
     }
@@ -472,6 +496,8 @@ static void income_table(tab *t, const mq__report_cfg *cfg, const cJSON *doc)
                     cJSON_IsString(level) ? label(cfg, "income_level", level->valuestring)
                                           : NULL,
                     0, text);
+        tab_value(t, K_TEXT, get(it, "channels", NULL), NULL);
+        tab_value(t, K_TEXT, get(it, "measures", NULL), NULL);
         tab_value(t, K_TEXT, get(it, "id", NULL), NULL);
         tab_end_row(t);
     }

@@ -263,8 +263,8 @@ int mq__report_anc(mq_store *s, mq_error *err)
  * taken out of its JSON once (SQLite keeps the parse for the row).  Column
  * P_COL + i of a row is field i of its type below.
  */
-enum { T_NEED, T_ACTION, T_VISIT, T_HOUSEHOLD, T_INCOME, T_CADRE, T_COUNT };
-#define P_COLS 6
+enum { T_NEED, T_ACTION, T_VISIT, T_HOUSEHOLD, T_INCOME, T_TALK, T_CADRE, T_COUNT };
+#define P_COLS 10
 #define P_COL  4 /* after the type's number, id, version, area; parent last */
 static const struct {
     const char *type;
@@ -273,14 +273,17 @@ static const struct {
 } pass_types[T_COUNT] = {
     [T_NEED] = {"need",
                 {"household", "category", "source", "recorded_by", "recorded_at",
-                 "deadline"},
+                 "deadline", "area", "served_households", "served_people",
+                 "served_livestock"},
                 0x3},
     [T_ACTION] = {"need_action",
-                  {"action", "at", "by", "amount_yuan", "satisfaction"},
+                  {"action", "at", "by", "amount_yuan", "satisfaction", "to"},
                   0x4},
-    [T_VISIT] = {"visit", {"cadre", "kind", "at"}},
+    [T_VISIT] = {"visit", {"cadre", "kind", "at", "people"}},
     [T_HOUSEHOLD] = {"household", {"paired_cadre"}},
-    [T_INCOME] = {"village_income", {"period", "income_yuan", "target_yuan"}},
+    [T_INCOME] = {"village_income",
+                  {"period", "income_yuan", "target_yuan", "channels", "measures"}},
+    [T_TALK] = {"talk", {"cadre", "occasion", "at"}},
     [T_CADRE] = {"cadre", {"name"}},
 };
 
@@ -312,13 +315,16 @@ static int pass_sql(int what, int scoped, char *sql, size_t n, mq_error *err)
         append(sql, n, &used, " WHEN '%s' THEN %d", pass_types[t].type, t);
     append(sql, n, &used, " END, id, cv, area"); /* cv: the version */
     for (int c = 0; c < P_COLS; c++) {
-        append(sql, n, &used, ", CASE type");
-        for (int t = 0; t < last; t++)
-            if (pass_types[t].fields[c] != NULL &&
-                !(what == MQ__ROWS_ALL && (pass_types[t].list_only >> c & 1)))
-                append(sql, n, &used, " WHEN '%s' THEN json_extract(fields, '$.%s')",
-                       pass_types[t].type, pass_types[t].fields[c]);
-        append(sql, n, &used, " END");
+        int whens = 0;
+        for (int t = 0; t < last; t++) {
+            if (pass_types[t].fields[c] == NULL ||
+                (what == MQ__ROWS_ALL && (pass_types[t].list_only >> c & 1)))
+                continue;
+            append(sql, n, &used, "%s WHEN '%s' THEN json_extract(fields, '$.%s')",
+                   whens++ ? "" : ", CASE type", pass_types[t].type,
+                   pass_types[t].fields[c]);
+        }
+        append(sql, n, &used, whens ? " END" : ", NULL");
     }
     append(sql, n, &used, ", parent FROM record WHERE (type IN (");
     /* Cadres are read whatever their state, and have no area: the scope
@@ -438,7 +444,12 @@ static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
         if (grow((void **)&rows->needs, rows->nneeds, &cap[t], sizeof(mq__rneed)) != 0)
             return -1;
         mq__rneed *n = &rows->needs[rows->nneeds];
-        const int cols[] = {1, 3, c, c + 1, c + 2, c + 3, c + 4, c + 5};
+        /* A need of a group or a village names its area itself; the
+         * record's area (its household's) comes first. */
+        const int cols[] = {1,     sqlite3_column_type(st, 3) != SQLITE_NULL ? 3 : c + 6,
+                            c,     c + 1,
+                            c + 2, c + 3,
+                            c + 4, c + 5};
         const char *v[8];
         memset(n, 0, sizeof(*n));
         if (pack(&rows->text, st, cols, 8, v) != 0)
@@ -446,6 +457,9 @@ static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
         n->id = v[0], n->area = v[1], n->household = v[2], n->category = v[3];
         n->source = v[4], n->recorded_by = v[5], n->recorded_at = v[6],
         n->deadline = v[7];
+        n->served[0] = sqlite3_column_double(st, c + 7);
+        n->served[1] = sqlite3_column_double(st, c + 8);
+        n->served[2] = sqlite3_column_double(st, c + 9);
         rows->nneeds++;
         break;
     }
@@ -455,13 +469,14 @@ static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
         if (grow((void **)&rows->acts, rows->nacts, &cap[t], sizeof(mq__ract)) != 0)
             return -1;
         mq__ract *a = &rows->acts[rows->nacts];
-        const int cols[] = {P_COL + P_COLS, c + 1, 2, c + 2, c + 4};
-        const char *v[5];
+        const int cols[] = {P_COL + P_COLS, c + 1, 2, c + 2, c + 4, c + 5};
+        const char *v[6];
         const char *kind = mq__col_text(st, c);
         memset(a, 0, sizeof(*a));
-        if (pack(&rows->text, st, cols, 5, v) != 0)
+        if (pack(&rows->text, st, cols, 6, v) != 0)
             return -1;
         a->need = v[0], a->at = v[1], a->v = v[2], a->by = v[3], a->satisfaction = v[4];
+        a->to = kind != NULL && strcmp(kind, "transfer") == 0 ? v[5] : NULL;
         a->kind = kind == NULL                   ? MQ__ACT_OTHER
                   : strcmp(kind, "accept") == 0  ? MQ__ACT_ACCEPT
                   : strcmp(kind, "resolve") == 0 ? MQ__ACT_RESOLVE
@@ -483,6 +498,10 @@ static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
         if (pack(&rows->text, st, cols, 3, v) != 0)
             return -1;
         vi->area = v[0], vi->cadre = v[1], vi->kind = v[2];
+        /* A reception counts the people who came; one when not recorded. */
+        vi->people = sqlite3_column_type(st, c + 3) != SQLITE_NULL
+                         ? sqlite3_column_double(st, c + 3)
+                         : 1;
         rows->nvisits++;
         break;
     }
@@ -503,16 +522,32 @@ static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
             0)
             return -1;
         mq__rincome *i = &rows->income[rows->nincome];
-        const int cols[] = {1, 3, c};
-        const char *v[3];
-        if (pack(&rows->keep, st, cols, 3, v) != 0)
+        const int cols[] = {1, 3, c, c + 3, c + 4};
+        const char *v[5];
+        if (pack(&rows->keep, st, cols, 5, v) != 0)
             return -1;
-        i->id = v[0], i->area = v[1], i->period = v[2];
+        i->id = v[0], i->area = v[1], i->period = v[2], i->channels = v[3];
+        i->measures = v[4];
         i->has_income = sqlite3_column_type(st, c + 1) != SQLITE_NULL;
         i->has_target = sqlite3_column_type(st, c + 2) != SQLITE_NULL;
         i->income = sqlite3_column_double(st, c + 1);
         i->target = sqlite3_column_double(st, c + 2);
         rows->nincome++;
+        break;
+    }
+    case T_TALK: {
+        const char *at = mq__col_text(st, c + 2);
+        if (!on_or_before(at, as_of) || (from != NULL && strcmp(at, from) < 0))
+            return 0;
+        if (grow((void **)&rows->talks, rows->ntalks, &cap[t], sizeof(mq__rtalk)) != 0)
+            return -1;
+        mq__rtalk *k = &rows->talks[rows->ntalks];
+        const int cols[] = {3, c, c + 1};
+        const char *v[3];
+        if (pack(&rows->text, st, cols, 3, v) != 0)
+            return -1;
+        k->area = v[0], k->cadre = v[1], k->occasion = v[2];
+        rows->ntalks++;
         break;
     }
     case T_CADRE: {
@@ -691,8 +726,11 @@ static int fold(mq__report_rows *rows, const char *as_of, const mq__report_cfg *
     for (size_t i = 0; i < rows->nneeds; i++) {
         mq__rneed *n = &rows->needs[i];
         const mq__ract *last = NULL, *first_accept = NULL;
+        const char *to = NULL;
         for (; a < end && a->ni == i; a++) {
             n->actions++;
+            if (a->to != NULL)
+                to = a->to; /* the last counted transfer names the handler */
             if (a->kind == MQ__ACT_RESOLVE)
                 n->yuan += a->yuan;
             if (a->kind == MQ__ACT_ACCEPT && first_accept == NULL)
@@ -702,6 +740,9 @@ static int fold(mq__report_rows *rows, const char *as_of, const mq__report_cfg *
         }
         n->accepted = first_accept != NULL;
         n->accepted_by = first_accept != NULL ? first_accept->by : NULL;
+        n->handler = to != NULL               ? to
+                     : n->accepted_by != NULL ? n->accepted_by
+                                              : n->recorded_by;
         n->status = last == NULL                    ? MQ__ST_REGISTERED
                     : last->kind == MQ__ACT_ACCEPT  ? MQ__ST_OPEN
                     : last->kind == MQ__ACT_RESOLVE ? MQ__ST_RESOLVED
@@ -787,8 +828,10 @@ void mq__report_rows_drop(mq__report_rows *rows)
     free(rows->acts);
     free(rows->visits);
     free(rows->houses);
+    free(rows->talks);
     rows->needs = NULL, rows->acts = NULL, rows->visits = NULL, rows->houses = NULL;
-    rows->nneeds = rows->nacts = rows->nvisits = rows->nhouses = 0;
+    rows->talks = NULL;
+    rows->nneeds = rows->nacts = rows->nvisits = rows->nhouses = rows->ntalks = 0;
 }
 
 void mq__report_rows_free(mq__report_rows *rows)
@@ -806,10 +849,11 @@ static const char fold_table_sql[] =
     "DROP TABLE IF EXISTS temp.mq_fold;"
     "CREATE TEMP TABLE mq_fold(id, area, household, category, source,"
     " recorded_by, recorded_at, deadline, petition, actions, accepted, accepted_by,"
-    " status, resolved_at, satisfaction, yuan, overdue, days_overdue, late, days);";
+    " status, resolved_at, satisfaction, yuan, overdue, days_overdue, late, days,"
+    " handler);";
 static const char fold_insert_sql[] =
     "INSERT INTO temp.mq_fold VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 
 static int write_fold(mq_store *s, const mq__report_rows *rows, mq_error *err)
 {
@@ -844,6 +888,7 @@ static int write_fold(mq_store *s, const mq__report_rows *rows, mq_error *err)
             sqlite3_bind_int64(st, 20, n->days);
         else
             sqlite3_bind_null(st, 20);
+        sqlite3_bind_text(st, 21, n->handler, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             rc = mq__fail_sqlite(err, s->db, "writing the fold of needs");
         sqlite3_reset(st);

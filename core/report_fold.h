@@ -79,27 +79,37 @@ typedef struct mq__rneed {
     long days, days_overdue;  /* recorded_at to resolve; D - deadline if overdue */
     double yuan;              /* amount_yuan of counted resolves */
     const char *accepted_by;  /* the first counted accept's `by` */
+    const char *handler;      /* the last counted transfer's `to`, else
+                                 accepted_by, else recorded_by */
+    double served[3];         /* households, people, livestock it serves */
     const char *resolved_at;  /* the last resolve's `at`, when resolved */
     const char *satisfaction; /* the last resolve's, when resolved */
 } mq__rneed;
 
 typedef struct mq__ract {
     const char *need, *at, *v, *by, *satisfaction;
-    int kind; /* MQ__ACT_* */
+    const char *to; /* a transfer's new handler */
+    int kind;       /* MQ__ACT_* */
     double yuan;
     size_t ni; /* the index of its need in mq__report_rows.needs */
 } mq__ract;
 
 typedef struct mq__rvisit {
     const char *area, *cadre, *kind;
+    double people; /* who came to a reception; 1 when not recorded */
 } mq__rvisit;
+
+/* A talk between cadres (谈心谈话): who talked, the occasion (五必谈). */
+typedef struct mq__rtalk {
+    const char *area, *cadre, *occasion;
+} mq__rtalk;
 
 typedef struct mq__rhouse {
     const char *area, *cadre;
 } mq__rhouse;
 
 typedef struct mq__rincome {
-    const char *id, *area, *period;
+    const char *id, *area, *period, *channels, *measures;
     int has_income, has_target;
     double income, target;
 } mq__rincome;
@@ -123,6 +133,8 @@ typedef struct mq__report_rows {
     size_t nvisits;
     mq__rhouse *houses;
     size_t nhouses;
+    mq__rtalk *talks; /* the talks that count (at <= D, and >= from) */
+    size_t ntalks;
     mq__rincome *income;
     size_t nincome;
     mq__rcadre *cadres; /* sorted by id */
@@ -192,6 +204,9 @@ int mq__report_anc(mq_store *s, mq_error *err);
  *   overdue, days_overdue        not resolved, deadline before D; D - deadline
  *   late                         resolved after the deadline
  *   days                         recorded_at to resolved_at, when resolved
+ *   handler                      who handles it now: the last counted
+ *                                transfer's `to`, else who accepted it,
+ *                                else who recorded it
  */
 int mq__report_fold(mq_store *s, const char *as_of, const char *from, int scoped,
                     const mq__report_cfg *cfg, mq_error *err);

@@ -289,6 +289,7 @@ static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int
                 put(h, h->buf[h->n]);
             }
         }
+        put(h, "干部谈心谈话(人次)");
     }
 }
 
@@ -316,6 +317,7 @@ static void figure_cells(row *r, const cJSON *o, int needs, int others)
         put_pct(r, get(p, "rate", NULL));
         put_num(r, get(p, "receptions", NULL), 0);
         cJSON_ArrayForEach(it, get(o, "visits", NULL)) put_num(r, it, 0);
+        put_num(r, get(o, "talks", "total"), 0);
     }
 }
 

@@ -42,7 +42,11 @@ NEED_HEADS = [("户数", "households", None, "n"), ("登记", "needs", "register
               ("信访受理", "petitions", "accepted", "n"),
               ("信访办结", "petitions", "closed", "n"),
               ("信访办结率", "petitions", "rate", "rate"),
-              ("接待来访(人次)", "petitions", "receptions", "n")]
+              ("接待来访(人次)", "petitions", "receptions", "n"),
+              ("服务户数", "needs", "served_households", "n"),
+              ("服务人数", "needs", "served_people", "n"),
+              ("服务牲畜(头)", "needs", "served_livestock", "n"),
+              ("干部谈心谈话(人次)", "talks", "total", "n")]
 
 
 def sheet_rows(ws):
@@ -90,6 +94,13 @@ def check_figures(ws, entries, first, labels, schema, total=None):
             h = labels["visit_kind"][k] + "(人次)"
             check_cell("%s %s %s" % (ws.title, e["name"], h), r[col[h]], e["visits"][k],
                        "n", None)
+        for k in schema["types"]["talk"]["fields"]["occasion"]["values"]:
+            h = "谈心:" + labels["occasion"][k]
+            check_cell("%s %s %s" % (ws.title, e["name"], h), r[col[h]],
+                       e["talks"]["occasions"][k], "n", None)
+        if first == "干部":
+            check_cell("%s %s handling" % (ws.title, e["name"]), r[col["当前经办(未办结)"]],
+                       e["handling"], "n", None)
     if total is not None:
         last = list(ws.iter_rows(min_row=ws.max_row))[0]
         if last[0].value != "合计":
@@ -128,7 +139,8 @@ def check_report(xlsx, js, schema_path):
     for r, i in zip(rows, rep["income"]):
         vals = [c.value for c in r]
         exp = [i["name"], i["period"], i["income_yuan"], i["target_yuan"], i["ratio"],
-               labels["income_level"][i["level"]] if i["level"] else None, i["id"]]
+               labels["income_level"][i["level"]] if i["level"] else None,
+               i["channels"], i["measures"], i["id"]]
         for k, (a, b) in enumerate(zip(vals, exp)):
             if not (close(a, b) if isinstance(b, (int, float)) else a == b):
                 fail("income %s column %d: cell %r, JSON %r" % (i["id"], k, a, b))
