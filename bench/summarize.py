@@ -241,6 +241,37 @@ def main():
         R.add("7", "server peak RSS through the county syncs", "MiB",
               s[0]["server_maxrss_kib"] / 1024.0, None, "", None, None, 1)
 
+    # 8 the county's report and overdue list
+    for case, what in (("report", "county report (`minqing report --format json`)"),
+                       ("overdue", "county overdue list (`minqing needs --overdue`)")):
+        s = of(case)
+        if s:
+            R.add("8", "%s, s" % what, "s", median([x["mq"]["seconds"] for x in s]),
+                  median([x["floor"]["seconds"] for x in s]), "the same figures by plain SQL",
+                  "≤ 2× floor", "ratio<=2", len(s))
+            R.add("8", "%s, s (under one second)" % what, "s",
+                  median([x["mq"]["seconds"] for x in s]), None, "", "< 1 s", "value<=1",
+                  len(s))
+            R.add("8", "%s, CPU s (user + sys)" % what, "s",
+                  median([x["mq"]["user_s"] + x["mq"]["sys_s"] for x in s]),
+                  median([x["floor"]["user_s"] + x["floor"]["sys_s"] for x in s]),
+                  "the floor's CPU", None, None, len(s))
+            R.add("8", "%s, peak RSS" % what, "MiB",
+                  median([x["mq"]["maxrss_kib"] / 1024.0 for x in s]),
+                  median([x["floor"]["maxrss_kib"] / 1024.0 for x in s]), "the floor's",
+                  None, None, len(s))
+            R.add("8", "%s agrees with the floor (runs that agree)" % what, "",
+                  sum(1 for x in s if x["check"]["agree"]), None, "", "every run",
+                  "value==%d" % len(s), len(s))
+
+    s = of("export")
+    if s:
+        R.add("8", "county export of every need as XLSX, s", "s",
+              median([x["mq"]["seconds"] for x in s]), None, "", None, None, len(s),
+              note="%.1f MB written" % (median([x["bytes"] for x in s]) / 1e6))
+        R.add("8", "county export of every need as XLSX, peak RSS", "MiB",
+              max(x["mq"]["maxrss_kib"] for x in s) / 1024.0, None, "", None, None, len(s))
+
     lines = ["| case | figure | median | floor | ratio | target | holds | runs |",
              "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
     for r in R.rows:

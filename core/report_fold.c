@@ -18,9 +18,14 @@
  *     itself is in time; no deadline, never overdue);
  *   - resolved late: resolved, and the last resolve after the deadline.
  *
- * The fold is one SQL statement over the stored JSON, written once into
- * temp.mq_fold; every figure is an aggregate over that table.
+ * The records are read in one pass over the record table (each row's
+ * fields taken out of its JSON by SQL) into plain arrays, and the fold is
+ * one walk in C over the actions sorted by need, `at` and version.  The
+ * report counts from those arrays (report.c); the needs list joins the
+ * fold written out as temp.mq_fold (needs.c).
  */
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,16 +192,7 @@ void mq__report_read_end(mq_store *s, int began)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     else
         sqlite3_exec(
-            s->db,
-            "DROP TABLE IF EXISTS temp.mq_fold; DROP TABLE IF EXISTS temp.mq_anc;"
-            "DROP TABLE IF EXISTS temp.mq_nagg; DROP TABLE IF EXISTS temp.mq_nmed;"
-            "DROP TABLE IF EXISTS temp.mq_nsat; DROP TABLE IF EXISTS temp.mq_v;"
-            "DROP TABLE IF EXISTS temp.mq_vagg; DROP TABLE IF EXISTS temp.mq_h;"
-            "DROP TABLE IF EXISTS temp.mq_hagg; DROP TABLE IF EXISTS temp.mq_need;"
-            "DROP TABLE IF EXISTS temp.mq_act; DROP TABLE IF EXISTS temp.mq_nleaf;"
-            "DROP TABLE IF EXISTS temp.mq_dleaf; DROP TABLE IF EXISTS temp.mq_days;"
-            "DROP TABLE IF EXISTS temp.mq_sleaf; DROP TABLE IF EXISTS temp.mq_vleaf;"
-            "DROP TABLE IF EXISTS temp.mq_hleaf;",
+            s->db, "DROP TABLE IF EXISTS temp.mq_fold; DROP TABLE IF EXISTS temp.mq_anc;",
             NULL, NULL, NULL);
 }
 
@@ -234,12 +230,12 @@ int mq__report_scope(mq_store *s, const char *area, mq_error *err)
     return mq__scope_fill(s, &area, 1, err);
 }
 
-/* ---- the fold ------------------------------------------------------------ */
+/* ---- the scope path -------------------------------------------------------- */
 
-/* The scope path: each area with itself and every area above it.  UNION
- * ends a walk that meets a cycle of parents (bad data must not hang).  %s is
- * the area type's name, spelt out so that the partial index of the area
- * tree (store.c) serves the walk. */
+/* Each area with itself and every area above it.  UNION ends a walk that
+ * meets a cycle of parents (bad data must not hang).  %s is the area type's
+ * name, spelt out so that the partial index of the area tree (store.c)
+ * serves the walk. */
 static const char anc_sql[] =
     "DROP TABLE IF EXISTS temp.mq_anc;"
     "CREATE TEMP TABLE mq_anc(area TEXT NOT NULL, anc TEXT NOT NULL,"
@@ -250,110 +246,671 @@ static const char anc_sql[] =
     "  WHERE r.type = '%s' AND r.parent IS NOT NULL)"
     " INSERT OR IGNORE INTO mq_anc(area, anc) SELECT area, anc FROM up;";
 
-/*
- * The needs that exist as of D (?1; and from ?2), and their actions that
- * count, each with the fields the fold reads taken out of the JSON once.
- * %s: the scope filter, twice.
- */
-static const char rows_sql[] =
-    "DROP TABLE IF EXISTS temp.mq_need;"
-    "CREATE TEMP TABLE mq_need AS SELECT id, area,"
-    " json_extract(fields, '$.household') AS household,"
-    " json_extract(fields, '$.category') AS category,"
-    " json_extract(fields, '$.source') AS source,"
-    " json_extract(fields, '$.recorded_by') AS recorded_by,"
-    " json_extract(fields, '$.recorded_at') AS recorded_at,"
-    " json_extract(fields, '$.deadline') AS deadline"
-    " FROM record WHERE type = 'need' AND deleted = 0 %s"
-    " AND ((?2 IS NULL AND json_extract(fields, '$.recorded_at') IS NULL)"
-    " OR (json_extract(fields, '$.recorded_at') <= ?1"
-    " AND (?2 IS NULL OR json_extract(fields, '$.recorded_at') >= ?2)));"
-    "DROP TABLE IF EXISTS temp.mq_act;"
-    "CREATE TEMP TABLE mq_act AS SELECT parent AS need,"
-    " json_extract(fields, '$.action') AS kind, json_extract(fields, '$.at') AS at,"
-    " cv AS v, json_extract(fields, '$.by') AS by,"
-    " json_extract(fields, '$.amount_yuan') AS yuan,"
-    " json_extract(fields, '$.satisfaction') AS satisfaction"
-    " FROM record WHERE type = 'need_action' AND deleted = 0 %s"
-    " AND json_extract(fields, '$.at') <= ?1;"
-    "CREATE INDEX temp.mq_act_order ON mq_act(need, at, v);";
+int mq__report_anc(mq_store *s, mq_error *err)
+{
+    const char *type = mq__area_type_name(s);
+    char sql[sizeof(anc_sql) + 128];
+
+    snprintf(sql, sizeof(sql), anc_sql, type, type);
+    return mq__report_exec(s, sql, NULL, NULL, err);
+}
+
+/* ---- one pass over the record table ----------------------------------------- */
 
 /*
- * The fold, as the header of this file states it: per need, the last
- * counted accept, resolve or reopen (ties by version) sets the status; the
- * first counted accept names who took it.  ?1 is D, ?4 the petition
- * sources.
+ * The record table has no index by type, and a report reads five types of
+ * it, spread over every page: one scan reads them all, each row's fields
+ * taken out of its JSON once (SQLite keeps the parse for the row).  Column
+ * P_COL + i of a row is field i of its type below.
  */
-static const char fold_sql[] =
+enum { T_NEED, T_ACTION, T_VISIT, T_HOUSEHOLD, T_INCOME, T_TALK, T_CADRE, T_COUNT };
+#define P_COLS 10
+#define P_COL  4 /* after the type's number, id, version, area; parent last */
+static const struct {
+    const char *type;
+    const char *fields[P_COLS];
+    unsigned list_only; /* bit i: field i only the needs list shows */
+} pass_types[T_COUNT] = {
+    [T_NEED] = {"need",
+                {"household", "category", "source", "recorded_by", "recorded_at",
+                 "deadline", "area", "served_households", "served_people",
+                 "served_livestock"},
+                0x3},
+    [T_ACTION] = {"need_action",
+                  {"action", "at", "by", "amount_yuan", "satisfaction", "to"},
+                  0x4},
+    [T_VISIT] = {"visit", {"cadre", "kind", "at", "people"}},
+    [T_HOUSEHOLD] = {"household", {"paired_cadre"}},
+    [T_INCOME] = {"village_income",
+                  {"period", "income_yuan", "target_yuan", "channels", "measures"}},
+    [T_TALK] = {"talk", {"cadre", "occasion", "at"}},
+    [T_CADRE] = {"cadre", {"name"}},
+};
+
+/* Appends to buf[*used] as snprintf does, never past n. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+append(char *buf, size_t n, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (*used < n) {
+        va_start(ap, fmt);
+        int k = vsnprintf(buf + *used, n - *used, fmt, ap);
+        va_end(ap);
+        *used += k > 0 ? (size_t)k : 0;
+    }
+}
+
+/* The scan's statement for the types of `what`; 0 or MQ_ENOMEM. */
+static int pass_sql(int what, int scoped, char *sql, size_t n, mq_error *err)
+{
+    int last = what == MQ__ROWS_ALL ? T_COUNT : T_ACTION + 1;
+    size_t used = 0;
+
+    append(sql, n, &used, "SELECT CASE type");
+    for (int t = 0; t < last; t++)
+        append(sql, n, &used, " WHEN '%s' THEN %d", pass_types[t].type, t);
+    append(sql, n, &used, " END, id, cv, area"); /* cv: the version */
+    for (int c = 0; c < P_COLS; c++) {
+        int whens = 0;
+        for (int t = 0; t < last; t++) {
+            if (pass_types[t].fields[c] == NULL ||
+                (what == MQ__ROWS_ALL && (pass_types[t].list_only >> c & 1)))
+                continue;
+            append(sql, n, &used, "%s WHEN '%s' THEN json_extract(fields, '$.%s')",
+                   whens++ ? "" : ", CASE type", pass_types[t].type,
+                   pass_types[t].fields[c]);
+        }
+        append(sql, n, &used, whens ? " END" : ", NULL");
+    }
+    append(sql, n, &used, ", parent FROM record WHERE (type IN (");
+    /* Cadres are read whatever their state, and have no area: the scope
+     * does not filter them. */
+    for (int t = 0; t < last && t != T_CADRE; t++)
+        append(sql, n, &used, "%s'%s'", t > 0 ? ", " : "", pass_types[t].type);
+    append(sql, n, &used, ") AND deleted = 0%s)",
+           scoped ? " AND area IN (SELECT id FROM temp.mq_scope)" : "");
+    if (last > T_CADRE)
+        append(sql, n, &used, " OR type = '%s'", pass_types[T_CADRE].type);
+    if (used >= n)
+        return mq__fail(err, MQ_ENOMEM, "the report's scan does not fit its buffer");
+    return 0;
+}
+
+/*
+ * The rows' strings are copied into chunks of text, many rows to a chunk:
+ * a county's report holds some 150,000 rows, and one allocation each would
+ * cost more than reading them.
+ */
+#define TEXT_CHUNK 65536
+struct mq__rtext {
+    struct mq__rtext *next;
+    size_t used, size;
+    char data[];
+};
+
+/* Room for n bytes in the chunks of `list`; NULL when out of memory. */
+static char *text_alloc(struct mq__rtext **list, size_t n)
+{
+    struct mq__rtext *t = *list;
+
+    if (t == NULL || t->size - t->used < n) {
+        size_t size = n > TEXT_CHUNK ? n : TEXT_CHUNK;
+        t = malloc(sizeof(*t) + size);
+        if (t == NULL)
+            return NULL;
+        t->next = *list;
+        t->used = 0;
+        t->size = size;
+        *list = t;
+    }
+    t->used += n;
+    return t->data + t->used - n;
+}
+
+/*
+ * Copies the text of columns `cols` (n of them) of the current row into the
+ * chunks of `list`, pointed to by out[i] (NULL for a NULL column).  Returns
+ * -1 when out of memory.
+ */
+static int pack(struct mq__rtext **list, sqlite3_stmt *st, const int *cols, int n,
+                const char **out)
+{
+    size_t len[P_COLS + 4], total = 0;
+    const char *text[P_COLS + 4];
+
+    for (int i = 0; i < n; i++) {
+        text[i] = mq__col_text(st, cols[i]);
+        len[i] = text[i] != NULL ? (size_t)sqlite3_column_bytes(st, cols[i]) + 1 : 0;
+        total += len[i];
+    }
+    char *p = text_alloc(list, total + 1);
+    if (p == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (text[i] == NULL) {
+            out[i] = NULL;
+            continue;
+        }
+        memcpy(p, text[i], len[i]);
+        out[i] = p;
+        p += len[i];
+    }
+    return 0;
+}
+
+/* Makes room for one more element of `size` bytes in *arr (holding *n). */
+static int grow(void **arr, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 256;
+    void *p = realloc(*arr, c * size);
+    if (p == NULL)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+static int cmp_text(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "");
+}
+
+/* On or before `day`; a missing value never is. */
+static int on_or_before(const char *v, const char *day)
+{
+    return v != NULL && strcmp(v, day) <= 0;
+}
+
+/* One row of the scan into `rows`, unless it does not count as of D. */
+static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
+                    mq__report_rows *rows, size_t cap[T_COUNT])
+{
+    const int c = P_COL;
+    int t = sqlite3_column_int(st, 0);
+    switch (t) {
+    case T_NEED: {
+        const char *at = mq__col_text(st, c + 4);
+        int exists = at == NULL ? from == NULL
+                                : on_or_before(at, as_of) &&
+                                      (from == NULL || strcmp(at, from) >= 0);
+        if (!exists)
+            return 0;
+        if (grow((void **)&rows->needs, rows->nneeds, &cap[t], sizeof(mq__rneed)) != 0)
+            return -1;
+        mq__rneed *n = &rows->needs[rows->nneeds];
+        /* A need of a group or a village names its area itself; the
+         * record's area (its household's) comes first. */
+        const int cols[] = {1,     sqlite3_column_type(st, 3) != SQLITE_NULL ? 3 : c + 6,
+                            c,     c + 1,
+                            c + 2, c + 3,
+                            c + 4, c + 5};
+        const char *v[8];
+        memset(n, 0, sizeof(*n));
+        if (pack(&rows->text, st, cols, 8, v) != 0)
+            return -1;
+        n->id = v[0], n->area = v[1], n->household = v[2], n->category = v[3];
+        n->source = v[4], n->recorded_by = v[5], n->recorded_at = v[6],
+        n->deadline = v[7];
+        n->served[0] = sqlite3_column_double(st, c + 7);
+        n->served[1] = sqlite3_column_double(st, c + 8);
+        n->served[2] = sqlite3_column_double(st, c + 9);
+        rows->nneeds++;
+        break;
+    }
+    case T_ACTION: {
+        if (!on_or_before(mq__col_text(st, c + 1), as_of))
+            return 0;
+        if (grow((void **)&rows->acts, rows->nacts, &cap[t], sizeof(mq__ract)) != 0)
+            return -1;
+        mq__ract *a = &rows->acts[rows->nacts];
+        const int cols[] = {P_COL + P_COLS, c + 1, 2, c + 2, c + 4, c + 5};
+        const char *v[6];
+        const char *kind = mq__col_text(st, c);
+        memset(a, 0, sizeof(*a));
+        if (pack(&rows->text, st, cols, 6, v) != 0)
+            return -1;
+        a->need = v[0], a->at = v[1], a->v = v[2], a->by = v[3], a->satisfaction = v[4];
+        a->to = kind != NULL && strcmp(kind, "transfer") == 0 ? v[5] : NULL;
+        a->kind = kind == NULL                   ? MQ__ACT_OTHER
+                  : strcmp(kind, "accept") == 0  ? MQ__ACT_ACCEPT
+                  : strcmp(kind, "resolve") == 0 ? MQ__ACT_RESOLVE
+                  : strcmp(kind, "reopen") == 0  ? MQ__ACT_REOPEN
+                                                 : MQ__ACT_OTHER;
+        a->yuan = sqlite3_column_double(st, c + 3); /* NULL reads as 0 */
+        rows->nacts++;
+        break;
+    }
+    case T_VISIT: {
+        const char *at = mq__col_text(st, c + 2);
+        if (!on_or_before(at, as_of) || (from != NULL && strcmp(at, from) < 0))
+            return 0;
+        if (grow((void **)&rows->visits, rows->nvisits, &cap[t], sizeof(mq__rvisit)) != 0)
+            return -1;
+        mq__rvisit *vi = &rows->visits[rows->nvisits];
+        const int cols[] = {3, c, c + 1};
+        const char *v[3];
+        if (pack(&rows->text, st, cols, 3, v) != 0)
+            return -1;
+        vi->area = v[0], vi->cadre = v[1], vi->kind = v[2];
+        /* A reception counts the people who came; one when not recorded. */
+        vi->people = sqlite3_column_type(st, c + 3) != SQLITE_NULL
+                         ? sqlite3_column_double(st, c + 3)
+                         : 1;
+        rows->nvisits++;
+        break;
+    }
+    case T_HOUSEHOLD: {
+        if (grow((void **)&rows->houses, rows->nhouses, &cap[t], sizeof(mq__rhouse)) != 0)
+            return -1;
+        mq__rhouse *h = &rows->houses[rows->nhouses];
+        const int cols[] = {3, c};
+        const char *v[2];
+        if (pack(&rows->text, st, cols, 2, v) != 0)
+            return -1;
+        h->area = v[0], h->cadre = v[1];
+        rows->nhouses++;
+        break;
+    }
+    case T_INCOME: {
+        if (grow((void **)&rows->income, rows->nincome, &cap[t], sizeof(mq__rincome)) !=
+            0)
+            return -1;
+        mq__rincome *i = &rows->income[rows->nincome];
+        const int cols[] = {1, 3, c, c + 3, c + 4};
+        const char *v[5];
+        if (pack(&rows->keep, st, cols, 5, v) != 0)
+            return -1;
+        i->id = v[0], i->area = v[1], i->period = v[2], i->channels = v[3];
+        i->measures = v[4];
+        i->has_income = sqlite3_column_type(st, c + 1) != SQLITE_NULL;
+        i->has_target = sqlite3_column_type(st, c + 2) != SQLITE_NULL;
+        i->income = sqlite3_column_double(st, c + 1);
+        i->target = sqlite3_column_double(st, c + 2);
+        rows->nincome++;
+        break;
+    }
+    case T_TALK: {
+        const char *at = mq__col_text(st, c + 2);
+        if (!on_or_before(at, as_of) || (from != NULL && strcmp(at, from) < 0))
+            return 0;
+        if (grow((void **)&rows->talks, rows->ntalks, &cap[t], sizeof(mq__rtalk)) != 0)
+            return -1;
+        mq__rtalk *k = &rows->talks[rows->ntalks];
+        const int cols[] = {3, c, c + 1};
+        const char *v[3];
+        if (pack(&rows->text, st, cols, 3, v) != 0)
+            return -1;
+        k->area = v[0], k->cadre = v[1], k->occasion = v[2];
+        rows->ntalks++;
+        break;
+    }
+    case T_CADRE: {
+        if (grow((void **)&rows->cadres, rows->ncadres, &cap[t], sizeof(mq__rcadre)) != 0)
+            return -1;
+        mq__rcadre *k = &rows->cadres[rows->ncadres];
+        const int cols[] = {1, c};
+        const char *v[2];
+        if (pack(&rows->keep, st, cols, 2, v) != 0)
+            return -1;
+        k->id = v[0], k->name = v[1];
+        rows->ncadres++;
+        break;
+    }
+    default:
+        return 0;
+    }
+    return 0;
+}
+
+/* ---- ids to indices ---------------------------------------------------------- */
+
+/* FNV-1a: ids are random UUIDs, any fair hash spreads them. */
+static size_t hash_text(const char *s)
+{
+    uint64_t h = 14695981039346656037u;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (size_t)(h ^ (h >> 32));
+}
+
+long mq__idmap_get(const mq__idmap *m, const char *key)
+{
+    if (m->key == NULL || key == NULL)
+        return -1;
+    for (size_t i = hash_text(key) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->key[i] == NULL)
+            return -1;
+        if (strcmp(m->key[i], key) == 0)
+            return (long)m->val[i];
+    }
+}
+
+/* Doubles the table (at least 1024 slots), keeping every key. */
+static int idmap_grow(mq__idmap *m)
+{
+    size_t slots = m->key != NULL ? 2 * (m->mask + 1) : 1024;
+    const char **key = calloc(slots, sizeof(*key));
+    size_t *val = malloc(slots * sizeof(*val));
+
+    if (key == NULL || val == NULL) {
+        free(key);
+        free(val);
+        return -1;
+    }
+    for (size_t i = 0; m->key != NULL && i <= m->mask; i++) {
+        if (m->key[i] == NULL)
+            continue;
+        size_t j = hash_text(m->key[i]) & (slots - 1);
+        while (key[j] != NULL)
+            j = (j + 1) & (slots - 1);
+        key[j] = m->key[i];
+        val[j] = m->val[i];
+    }
+    free(m->key);
+    free(m->val);
+    m->key = key;
+    m->val = val;
+    m->mask = slots - 1;
+    return 0;
+}
+
+long mq__idmap_put(mq__idmap *m, const char *key, size_t val)
+{
+    /* At most half full: probes stay short. */
+    if ((m->key == NULL || 2 * (m->n + 1) > m->mask + 1) && idmap_grow(m) != 0)
+        return -1;
+    size_t i = hash_text(key) & m->mask;
+    for (; m->key[i] != NULL; i = (i + 1) & m->mask)
+        if (strcmp(m->key[i], key) == 0)
+            return (long)m->val[i];
+    m->key[i] = key;
+    m->val[i] = val;
+    m->n++;
+    return (long)val;
+}
+
+void mq__idmap_free(mq__idmap *m)
+{
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- the fold ------------------------------------------------------------- */
+
+/* The day number of "YYYY-MM-DD" (days from 1970-01-01, proleptic Gregorian
+ * calendar), as julianday() counts them; 0 if `d` is not such a day. */
+static int day_number(const char *d, long *out)
+{
+    if (d == NULL || strlen(d) < 10 || d[4] != '-' || d[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
+            return 0;
+    long y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+    long m = (d[5] - '0') * 10 + (d[6] - '0'), day = (d[8] - '0') * 10 + (d[9] - '0');
+    /* Days from civil (H. Hinnant's algorithm): March-based years. */
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    *out = era * 146097 + doe - 719468;
+    return 1;
+}
+
+/* The fold's order: by need, then `at`, then version, as every replica. */
+static int cmp_act(const void *pa, const void *pb)
+{
+    const mq__ract *a = pa, *b = pb;
+    int c;
+
+    if (a->ni != b->ni)
+        return a->ni < b->ni ? -1 : 1;
+    if ((c = cmp_text(a->at, b->at)) != 0)
+        return c;
+    return cmp_text(a->v, b->v);
+}
+
+static int is_petition(const mq__report_cfg *cfg, const char *source)
+{
+    const cJSON *it;
+
+    if (source == NULL)
+        return 0;
+    cJSON_ArrayForEach(it, cfg->petition_sources)
+    {
+        if (strcmp(it->valuestring, source) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The fold itself, as this file's header states it.  Actions whose need does
+ * not exist on D (or is not in the scope) are dropped; the rest are sorted
+ * and walked once, need by need.
+ */
+static int fold(mq__report_rows *rows, const char *as_of, const mq__report_cfg *cfg)
+{
+    mq__idmap ids = {0};
+    size_t kept = 0;
+    long today = 0;
+    int has_today = day_number(as_of, &today);
+
+    for (size_t i = 0; i < rows->nneeds; i++)
+        if (mq__idmap_put(&ids, rows->needs[i].id, i) < 0) {
+            mq__idmap_free(&ids);
+            return -1;
+        }
+    for (size_t i = 0; i < rows->nacts; i++) {
+        mq__ract *a = &rows->acts[i];
+        long ni = mq__idmap_get(&ids, a->need);
+        if (ni < 0)
+            continue;
+        a->ni = (size_t)ni;
+        rows->acts[kept++] = *a;
+    }
+    mq__idmap_free(&ids);
+    rows->nacts = kept;
+    qsort(rows->acts, rows->nacts, sizeof(mq__ract), cmp_act);
+
+    const mq__ract *a = rows->acts, *end = rows->acts + rows->nacts;
+    for (size_t i = 0; i < rows->nneeds; i++) {
+        mq__rneed *n = &rows->needs[i];
+        const mq__ract *last = NULL, *first_accept = NULL;
+        const char *to = NULL;
+        for (; a < end && a->ni == i; a++) {
+            n->actions++;
+            if (a->to != NULL)
+                to = a->to; /* the last counted transfer names the handler */
+            if (a->kind == MQ__ACT_RESOLVE)
+                n->yuan += a->yuan;
+            if (a->kind == MQ__ACT_ACCEPT && first_accept == NULL)
+                first_accept = a;
+            if (a->kind != MQ__ACT_OTHER)
+                last = a;
+        }
+        n->accepted = first_accept != NULL;
+        n->accepted_by = first_accept != NULL ? first_accept->by : NULL;
+        n->handler = to != NULL               ? to
+                     : n->accepted_by != NULL ? n->accepted_by
+                                              : n->recorded_by;
+        n->status = last == NULL                    ? MQ__ST_REGISTERED
+                    : last->kind == MQ__ACT_ACCEPT  ? MQ__ST_OPEN
+                    : last->kind == MQ__ACT_RESOLVE ? MQ__ST_RESOLVED
+                                                    : MQ__ST_REOPENED;
+        int resolved = n->status == MQ__ST_RESOLVED;
+        if (resolved) {
+            n->resolved_at = last->at;
+            n->satisfaction = last->satisfaction;
+        }
+        n->petition = is_petition(cfg, n->source);
+        n->overdue = !resolved && n->deadline != NULL && strcmp(n->deadline, as_of) < 0;
+        n->late =
+            resolved && n->deadline != NULL && cmp_text(n->resolved_at, n->deadline) > 0;
+        long d0, d1;
+        if (n->overdue && has_today && day_number(n->deadline, &d0))
+            n->days_overdue = today - d0;
+        if (resolved && day_number(n->recorded_at, &d0) &&
+            day_number(n->resolved_at, &d1)) {
+            n->has_days = 1;
+            n->days = d1 - d0;
+        }
+    }
+    return 0;
+}
+
+const char *mq__report_status_name(int status)
+{
+    static const char *const names[] = {"registered", "open", "reopened", "resolved"};
+
+    return status >= 0 && status <= MQ__ST_RESOLVED ? names[status] : "registered";
+}
+
+int mq__report_cmp_cadre(const void *a, const void *b)
+{
+    return strcmp(((const mq__rcadre *)a)->id, ((const mq__rcadre *)b)->id);
+}
+
+int mq__report_rows_load(mq_store *s, const char *as_of, const char *from, int scoped,
+                         int what, const mq__report_cfg *cfg, mq__report_rows *rows,
+                         mq_error *err)
+{
+    char sql[4096];
+    size_t cap[T_COUNT] = {0};
+    sqlite3_stmt *st;
+    int rc, step;
+
+    memset(rows, 0, sizeof(*rows));
+    if ((rc = pass_sql(what, scoped, sql, sizeof(sql), err)) != 0)
+        return rc;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "preparing the report's scan");
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        if (take_row(st, as_of, from, rows, cap) != 0) {
+            sqlite3_finalize(st);
+            return mq__fail(err, MQ_ENOMEM, "out of memory reading the report's records");
+        }
+    rc = step == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "reading the records");
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < rows->ncadres; i++)
+        if (rows->cadres[i].id == NULL) /* cannot be: id is NOT NULL */
+            rows->cadres[i].id = "";
+    qsort(rows->cadres, rows->ncadres, sizeof(mq__rcadre), mq__report_cmp_cadre);
+    if (fold(rows, as_of, cfg) != 0)
+        return mq__fail(err, MQ_ENOMEM, "out of memory folding needs");
+    return 0;
+}
+
+static void text_free(struct mq__rtext **list)
+{
+    while (*list != NULL) {
+        struct mq__rtext *next = (*list)->next;
+        free(*list);
+        *list = next;
+    }
+}
+
+void mq__report_rows_drop(mq__report_rows *rows)
+{
+    text_free(&rows->text);
+    free(rows->needs);
+    free(rows->acts);
+    free(rows->visits);
+    free(rows->houses);
+    free(rows->talks);
+    rows->needs = NULL, rows->acts = NULL, rows->visits = NULL, rows->houses = NULL;
+    rows->talks = NULL;
+    rows->nneeds = rows->nacts = rows->nvisits = rows->nhouses = rows->ntalks = 0;
+}
+
+void mq__report_rows_free(mq__report_rows *rows)
+{
+    mq__report_rows_drop(rows);
+    text_free(&rows->keep);
+    free(rows->income);
+    free(rows->cadres);
+    memset(rows, 0, sizeof(*rows));
+}
+
+/* ---- the fold as a table, for the needs list --------------------------------- */
+
+static const char fold_table_sql[] =
     "DROP TABLE IF EXISTS temp.mq_fold;"
-    "CREATE TEMP TABLE mq_fold AS"
-    " WITH step AS (SELECT n.*,"
-    "  (SELECT count(*) FROM mq_act a WHERE a.need = n.id) AS actions,"
-    "  (SELECT total(yuan) FROM mq_act a WHERE a.need = n.id AND a.kind = 'resolve')"
-    "  AS yuan,"
-    "  (SELECT rowid FROM mq_act a WHERE a.need = n.id AND a.kind = 'accept'"
-    "   ORDER BY a.at, a.v LIMIT 1) AS first_accept,"
-    "  (SELECT rowid FROM mq_act a WHERE a.need = n.id"
-    "   AND a.kind IN ('accept', 'resolve', 'reopen')"
-    "   ORDER BY a.at DESC, a.v DESC LIMIT 1) AS last_step"
-    "  FROM temp.mq_need n),"
-    " folded AS (SELECT step.id, step.area, step.household, step.category, step.source,"
-    "  step.recorded_by, step.recorded_at, step.deadline, step.actions, step.yuan,"
-    "  step.first_accept IS NOT NULL AS accepted, fa.by AS accepted_by,"
-    "  CASE l.kind WHEN 'accept' THEN 'open' WHEN 'resolve' THEN 'resolved'"
-    "  WHEN 'reopen' THEN 'reopened' ELSE 'registered' END AS status,"
-    "  CASE WHEN l.kind = 'resolve' THEN l.at END AS resolved_at,"
-    "  CASE WHEN l.kind = 'resolve' THEN l.satisfaction END AS satisfaction"
-    "  FROM step LEFT JOIN temp.mq_act fa ON fa.rowid = step.first_accept"
-    "  LEFT JOIN temp.mq_act l ON l.rowid = step.last_step),"
-    " marked AS (SELECT *,"
-    "  coalesce(source IN (SELECT value FROM json_each(?4)), 0) AS petition,"
-    "  coalesce(status != 'resolved' AND deadline < ?1, 0) AS overdue,"
-    "  coalesce(status = 'resolved' AND resolved_at > deadline, 0) AS late"
-    "  FROM folded)"
-    " SELECT *,"
-    " CASE WHEN overdue THEN CAST(julianday(?1) - julianday(deadline) AS INTEGER)"
-    " END AS days_overdue,"
-    " CASE WHEN status = 'resolved' AND recorded_at IS NOT NULL"
-    " THEN CAST(julianday(resolved_at) - julianday(recorded_at) AS INTEGER) END AS days"
-    " FROM marked;"
-    "CREATE INDEX temp.mq_fold_area ON mq_fold(area);";
+    "CREATE TEMP TABLE mq_fold(id, area, household, category, source,"
+    " recorded_by, recorded_at, deadline, petition, actions, accepted, accepted_by,"
+    " status, resolved_at, satisfaction, yuan, overdue, days_overdue, late, days,"
+    " handler);";
+static const char fold_insert_sql[] =
+    "INSERT INTO temp.mq_fold VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+
+static int write_fold(mq_store *s, const mq__report_rows *rows, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = mq__report_exec(s, fold_table_sql, NULL, NULL, err);
+
+    if (rc != 0)
+        return rc;
+    if (sqlite3_prepare_v2(s->db, fold_insert_sql, -1, &st, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "preparing the fold's table");
+    for (size_t i = 0; rc == 0 && i < rows->nneeds; i++) {
+        const mq__rneed *n = &rows->needs[i];
+        const char *text[] = {n->id,     n->area,        n->household,   n->category,
+                              n->source, n->recorded_by, n->recorded_at, n->deadline};
+        for (int c = 0; c < 8; c++)
+            sqlite3_bind_text(st, c + 1, text[c], -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 9, n->petition);
+        sqlite3_bind_int(st, 10, n->actions);
+        sqlite3_bind_int(st, 11, n->accepted);
+        sqlite3_bind_text(st, 12, n->accepted_by, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, mq__report_status_name(n->status), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 14, n->resolved_at, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 15, n->satisfaction, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 16, n->yuan);
+        sqlite3_bind_int(st, 17, n->overdue);
+        if (n->overdue)
+            sqlite3_bind_int64(st, 18, n->days_overdue);
+        else
+            sqlite3_bind_null(st, 18);
+        sqlite3_bind_int(st, 19, n->late);
+        if (n->has_days)
+            sqlite3_bind_int64(st, 20, n->days);
+        else
+            sqlite3_bind_null(st, 20);
+        sqlite3_bind_text(st, 21, n->handler, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = mq__fail_sqlite(err, s->db, "writing the fold of needs");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0)
+        rc = mq__report_exec(s, "CREATE INDEX temp.mq_fold_area ON mq_fold(area);", NULL,
+                             NULL, err);
+    return rc;
+}
 
 int mq__report_fold(mq_store *s, const char *as_of, const char *from, int scoped,
                     const mq__report_cfg *cfg, mq_error *err)
 {
-    static const char scope[] = "AND area IN (SELECT id FROM temp.mq_scope)";
-    const char *type = mq__area_type_name(s), *f = scoped ? scope : "";
-    char sql[sizeof(rows_sql) + 2 * sizeof(scope) + sizeof(anc_sql) + 128];
-    sqlite3_stmt *st = NULL;
-    const char *tail;
+    mq__report_rows rows;
     int rc;
 
-    snprintf(sql, sizeof(sql), anc_sql, type, type);
-    if ((rc = mq__report_exec(s, sql, as_of, from, err)) != 0)
+    if ((rc = mq__report_anc(s, err)) != 0)
         return rc;
-    snprintf(sql, sizeof(sql), rows_sql, f, f);
-    if ((rc = mq__report_exec(s, sql, as_of, from, err)) != 0)
-        return rc;
-    /* The drop, then the fold, which binds the sources, then its index. */
-    char *sources = cJSON_PrintUnformatted(cfg->petition_sources);
-    if (sources == NULL)
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    for (tail = fold_sql; rc == 0 && *tail != '\0';) {
-        if (sqlite3_prepare_v2(s->db, tail, -1, &st, &tail) != SQLITE_OK) {
-            rc = mq__fail_sqlite(err, s->db, "preparing the fold of needs");
-            break;
-        }
-        if (st == NULL)
-            break;
-        mq__report_bind(s, st, as_of, from);
-        int i = sqlite3_bind_parameter_index(st, "?4");
-        if (i > 0)
-            sqlite3_bind_text(st, i, sources, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = mq__fail_sqlite(err, s->db, "folding needs");
-        sqlite3_finalize(st);
-    }
-    cJSON_free(sources);
+    rc = mq__report_rows_load(s, as_of, from, scoped, MQ__ROWS_NEEDS, cfg, &rows, err);
+    if (rc == 0)
+        rc = write_fold(s, &rows, err);
+    mq__report_rows_free(&rows);
     return rc;
 }

@@ -3,7 +3,7 @@
  * the library computes them (mq_report_json()), written for a person
  * (text: names, Chinese labels, aligned columns), for a program (the JSON
  * as it comes) or for a spreadsheet (CSV in UTF-8 with a byte order mark,
- * Chinese headers).
+ * or XLSX, both with Chinese headers: mq_report_export()).
  *
  * Also the table writer that `needs` shares: cells of text laid out either
  * in aligned columns, measured in the columns a terminal gives them (a
@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "sheet.h"
 #include "minqing/report.h"
 
 /* ---- tables ---------------------------------------------------------------- */
@@ -288,6 +289,7 @@ static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int
                 put(h, h->buf[h->n]);
             }
         }
+        put(h, "干部谈心谈话(人次)");
     }
 }
 
@@ -315,6 +317,7 @@ static void figure_cells(row *r, const cJSON *o, int needs, int others)
         put_pct(r, get(p, "rate", NULL));
         put_num(r, get(p, "receptions", NULL), 0);
         cJSON_ArrayForEach(it, get(o, "visits", NULL)) put_num(r, it, 0);
+        put_num(r, get(o, "talks", "total"), 0);
     }
 }
 
@@ -333,83 +336,61 @@ static const char *indented(char *buf, size_t n, const cJSON *area)
     return buf;
 }
 
-typedef enum { OUT_TEXT, OUT_JSON, OUT_CSV } out_format;
+typedef enum { OUT_TEXT, OUT_JSON, OUT_CSV, OUT_XLSX } out_format;
 
 /*
- * Builds the tables of the report.  Text splits each list in two (the needs,
- * then satisfaction, petitions and visits) to stay readable on a screen;
- * CSV keeps one wide table per list, with the ids for a spreadsheet's
- * lookups.
+ * Builds the text tables of the report, each list split in two (the needs,
+ * then satisfaction, petitions and visits) to stay readable on a screen.
+ * CSV and XLSX are the library's (mq_report_export()).
  */
-static int write_tables(const cJSON *doc, const cJSON *labels, out_format fmt, FILE *out)
+static int write_tables(const cJSON *doc, const cJSON *labels, FILE *out)
 {
     const cJSON *areas = get(doc, "areas", NULL), *cadres = get(doc, "cadres", NULL);
     const cJSON *income = get(doc, "income", NULL), *total = get(doc, "total", NULL);
     const cJSON *it;
-    int csv = fmt == OUT_CSV;
-    int parts = csv ? 1 : 2;
     mq_cli_table t;
     int rc = 0;
 
-    for (int part = 0; part < parts && rc == 0; part++) {
-        int needs = csv || part == 0, others = csv || part == 1;
+    for (int part = 0; part < 2 && rc == 0; part++) {
+        int needs = part == 0, others = part == 1;
         row h = {{0}, {{0}}, 0};
         put(&h, "地区");
         put(&h, "级别");
         figure_headers(&h, total, labels, needs, others);
-        if (csv)
-            put(&h, "编号");
         mq_cli_table_init(&t, part == 0 ? "各地区民情办理" : "各地区满意度、信访与走访",
                           h.n);
-        if (csv)
-            t.title = "各地区民情办理、信访与走访";
         rc |= mq_cli_table_add(&t, h.cells);
         cJSON_ArrayForEach(it, areas)
         {
             row r = {{0}, {{0}}, 0};
             char name[160];
             const cJSON *level = get(it, "level", NULL);
-            put(&r, csv ? (cJSON_IsString(get(it, "name", NULL))
-                               ? get(it, "name", NULL)->valuestring
-                               : "")
-                        : indented(name, sizeof(name), it));
+            put(&r, indented(name, sizeof(name), it));
             put(&r, cJSON_IsString(level)
                         ? mq_cli_label(labels, "level", level->valuestring)
                         : "");
             figure_cells(&r, it, needs, others);
-            if (csv)
-                put(&r, get(it, "id", NULL)->valuestring);
             rc |= mq_cli_table_add(&t, r.cells);
         }
-        if (!cJSON_IsArray(areas) || cJSON_GetArraySize(areas) == 0 || csv) {
+        if (!cJSON_IsArray(areas) || cJSON_GetArraySize(areas) == 0) {
             row r = {{0}, {{0}}, 0};
             put(&r, "合计");
             put(&r, "");
             figure_cells(&r, total, needs, others);
-            if (csv)
-                put(&r, "");
             rc |= mq_cli_table_add(&t, r.cells);
         }
-        if (csv)
-            mq_cli_table_csv(&t, out), fputs("\r\n", out);
-        else
-            mq_cli_table_text(&t, out);
+        mq_cli_table_text(&t, out);
         mq_cli_table_free(&t);
     }
-    for (int part = 0; part < parts && rc == 0; part++) {
-        int needs = csv || part == 0, others = csv || part == 1;
+    for (int part = 0; part < 2 && rc == 0; part++) {
+        int needs = part == 0, others = part == 1;
         row h = {{0}, {{0}}, 0};
         put(&h, "干部");
         figure_headers(&h, total, labels, needs, others);
         if (needs)
             h.cells[1] = "联系户数";
-        if (csv)
-            put(&h, "编号");
-        mq_cli_table_init(&t,
-                          csv         ? "各干部民情办理、信访与走访"
-                          : part == 0 ? "各干部民情办理(首问责任)"
-                                      : "各干部满意度、信访与走访",
-                          h.n);
+        mq_cli_table_init(
+            &t, part == 0 ? "各干部民情办理(首问责任)" : "各干部满意度、信访与走访", h.n);
         rc |= mq_cli_table_add(&t, h.cells);
         cJSON_ArrayForEach(it, cadres)
         {
@@ -417,14 +398,9 @@ static int write_tables(const cJSON *doc, const cJSON *labels, out_format fmt, F
             const cJSON *name = get(it, "name", NULL);
             put(&r, cJSON_IsString(name) ? name->valuestring : "(未知干部)");
             figure_cells(&r, it, needs, others);
-            if (csv)
-                put(&r, get(it, "id", NULL)->valuestring);
             rc |= mq_cli_table_add(&t, r.cells);
         }
-        if (csv)
-            mq_cli_table_csv(&t, out), fputs("\r\n", out);
-        else
-            mq_cli_table_text(&t, out);
+        mq_cli_table_text(&t, out);
         mq_cli_table_free(&t);
     }
     if (rc == 0) {
@@ -433,8 +409,6 @@ static int write_tables(const cJSON *doc, const cJSON *labels, out_format fmt, F
         row h = {{0}, {{0}}, 0};
         for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++)
             put(&h, heads[i]);
-        if (csv)
-            put(&h, "编号");
         mq_cli_table_init(&t, "村集体经济收入五级预警", h.n);
         rc |= mq_cli_table_add(&t, h.cells);
         cJSON_ArrayForEach(it, income)
@@ -450,14 +424,9 @@ static int write_tables(const cJSON *doc, const cJSON *labels, out_format fmt, F
             put(&r, cJSON_IsString(level)
                         ? mq_cli_label(labels, "income_level", level->valuestring)
                         : "");
-            if (csv)
-                put(&r, get(it, "id", NULL)->valuestring);
             rc |= mq_cli_table_add(&t, r.cells);
         }
-        if (csv)
-            mq_cli_table_csv(&t, out);
-        else
-            mq_cli_table_text(&t, out);
+        mq_cli_table_text(&t, out);
         mq_cli_table_free(&t);
     }
     if (rc != 0)
@@ -518,9 +487,11 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv)
             fmt = OUT_JSON;
         else if (strcmp(format, "csv") == 0)
             fmt = OUT_CSV;
+        else if (strcmp(format, "xlsx") == 0)
+            fmt = OUT_XLSX;
         else
             return mq_cli_usage_error(
-                cli, "--format: must be text, json or csv, not \"%s\"", format);
+                cli, "--format: must be text, json, csv or xlsx, not \"%s\"", format);
     }
     if ((rc = mq_cli_check_day(cli, "--as-of", as_of)) != 0 ||
         (rc = mq_cli_check_day(cli, "--from", from)) != 0)
@@ -533,10 +504,15 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv)
                                   area);
     if (file != NULL && file[0] == '\0')
         return mq_cli_usage_error(cli, "-o: the file name is empty");
+    if (fmt == OUT_XLSX && (file == NULL || strcmp(file, "-") == 0))
+        return mq_cli_usage_error(
+            cli, "--format xlsx: needs -o FILE (a workbook is not text)");
     if ((rc = mq_cli_open(cli, MQ_CLI_INITIALISED, &store, NULL)) != 0)
         return rc;
 
     mq_report_query q = {area, as_of, from};
+    if (fmt == OUT_CSV || fmt == OUT_XLSX)
+        return mq_cli_sheet(cli, store, file, fmt == OUT_XLSX, &q, NULL);
     char *json = NULL, *labels_json = NULL;
     mq_error_clear(&err);
     int mrc = mq_report_json(store, &q, &json, &err);
@@ -559,12 +535,9 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv)
         if (fmt == OUT_JSON) {
             fputs(json, out.fp);
             putc('\n', out.fp);
-        } else if (fmt == OUT_CSV) {
-            fputs("\xEF\xBB\xBF", out.fp); /* the BOM: Excel then reads UTF-8 */
-            rc = write_tables(doc, labels, fmt, out.fp);
         } else {
             text_heading(doc, out.fp);
-            rc = write_tables(doc, labels, fmt, out.fp);
+            rc = write_tables(doc, labels, out.fp);
         }
         if (rc == 0)
             rc = mq_cli_output_commit(&out);

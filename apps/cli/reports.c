@@ -6,7 +6,8 @@
  * --as-of fixes the day D (--today is its old name): a need recorded after
  * D is not listed and an action after D does not count, so a list can be
  * reproduced, and checked, on any later day.  JSON Lines by default (one
- * need a line, names beside the ids); --format text for a person.
+ * need a line, names beside the ids); --format text for a person; csv or
+ * xlsx (-o FILE) for a spreadsheet, streamed row by row (sheet.c).
  */
 #include "cli.h"
 
@@ -15,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "sheet.h"
 #include "minqing/report.h"
 
 /* What the text table needs while the walk runs. */
@@ -75,16 +77,17 @@ int mq_cli_needs(const mq_cli *cli, int argc, char **argv)
         {"--overdue", NULL, MQ_CLI_FLAG}, {"--area", NULL, MQ_CLI_VALUE},
         {"--today", NULL, MQ_CLI_VALUE},  {"--as-of", NULL, MQ_CLI_VALUE},
         {"--cadre", NULL, MQ_CLI_VALUE},  {"--category", NULL, MQ_CLI_VALUE},
-        {"--status", NULL, MQ_CLI_VALUE}, {"--format", NULL, MQ_CLI_VALUE}};
+        {"--status", NULL, MQ_CLI_VALUE}, {"--format", NULL, MQ_CLI_VALUE},
+        {"-o", "--output", MQ_CLI_VALUE}};
     mq_cli_args a;
     mq_store *store;
     mq_error err;
 
-    int rc = mq_cli_parse(cli, argc, argv, opts, 8, NULL, 0, 0, &a);
+    int rc = mq_cli_parse(cli, argc, argv, opts, 9, NULL, 0, 0, &a);
     if (rc != 0)
         return rc;
     const char *as_of = a.value[3] != NULL ? a.value[3] : a.value[2];
-    const char *format = a.value[7];
+    const char *format = a.value[7], *file = a.value[8];
     if (a.value[2] != NULL && a.value[3] != NULL)
         return mq_cli_usage_error(cli, "--today is the old name of --as-of: give one");
     /* --today keeps the message it always had for a value not shaped as a
@@ -96,9 +99,18 @@ int mq_cli_needs(const mq_cli *cli, int argc, char **argv)
         0)
         return rc;
     int text = format != NULL && strcmp(format, "text") == 0;
-    if (format != NULL && !text && strcmp(format, "json") != 0)
-        return mq_cli_usage_error(cli, "--format: must be json or text, not \"%s\"",
-                                  format);
+    int csv = format != NULL && strcmp(format, "csv") == 0;
+    int xlsx = format != NULL && strcmp(format, "xlsx") == 0;
+    if (format != NULL && !text && !csv && !xlsx && strcmp(format, "json") != 0)
+        return mq_cli_usage_error(
+            cli, "--format: must be json, text, csv or xlsx, not \"%s\"", format);
+    if (file != NULL && (file[0] == '\0' || (!csv && !xlsx)))
+        return mq_cli_usage_error(cli, file[0] == '\0'
+                                           ? "-o: the file name is empty"
+                                           : "-o: writes --format csv or xlsx only");
+    if (xlsx && (file == NULL || strcmp(file, "-") == 0))
+        return mq_cli_usage_error(
+            cli, "--format xlsx: needs -o FILE (a workbook is not text)");
     const char *checks[][2] = {{"--area", a.value[1]}, {"--cadre", a.value[4]}};
     for (size_t i = 0; i < 2; i++)
         if (checks[i][1] != NULL && !mq_valid_uuid(checks[i][1]))
@@ -109,6 +121,8 @@ int mq_cli_needs(const mq_cli *cli, int argc, char **argv)
 
     mq_report_needs_query q = {a.value[1], as_of,      a.value[4],
                                a.value[5], a.value[6], a.value[0] != NULL};
+    if (csv || xlsx)
+        return mq_cli_sheet(cli, store, file, xlsx, NULL, &q);
     text_ctx t = {{0}, NULL, 0};
     char *labels = NULL;
     mq_error_clear(&err);

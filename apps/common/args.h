@@ -68,7 +68,7 @@ typedef struct mq_args_spec {
     int leading;
 } mq_args_spec;
 
-#define MQ_ARGS_MAX_OPTS 8
+#define MQ_ARGS_MAX_OPTS 12
 #define MQ_ARGS_MAX_POS  2
 
 /** A command's words, parsed.  The strings are borrowed from argv. */

@@ -25,6 +25,8 @@
 #ifndef MINQING_REPORT_H
 #define MINQING_REPORT_H
 
+#include <stdio.h>
+
 #include "error.h"
 #include "store.h"
 
@@ -116,6 +118,47 @@ int mq_report_needs(mq_store *store, const mq_report_needs_query *q, mq_json_cb 
  * @param[out] out  the JSON text, the caller's (mq_free())
  */
 int mq_report_labels(mq_store *store, char **out, mq_error *err);
+
+/** The spreadsheet formats of mq_report_export() and mq_report_needs_export(). */
+typedef enum mq_report_format {
+    /** UTF-8 with a byte order mark, RFC 4180, rows ending CRLF; rates as
+     *  "42.6%" (which Excel reads as the number 0.426) */
+    MQ_REPORT_CSV = 1,
+    /** Office Open XML: dates as dates, counts and money as numbers, rates
+     *  as numbers shown as percentages, income levels filled in colour */
+    MQ_REPORT_XLSX = 2
+} mq_report_format;
+
+/**
+ * Writes the report of `q` as a spreadsheet: the areas (with the total
+ * last), the cadres and the village income, each a table (a CSV block with
+ * its title, or an XLSX sheet) with Chinese headers and each row's record
+ * id last; in XLSX also the five-level warning as a grid of villages by
+ * period ("五级预警"), each cell the ratio filled in its level's colour
+ * (the schema's reports.income_levels[].color).
+ *
+ * These calls live in their own library, minqing_report_export, which
+ * links libxlsxwriter.
+ *
+ * @param out   where CSV goes (the caller's stream, left open); unused for XLSX
+ * @param path  the file XLSX is written to (created or truncated); unused
+ *              for CSV
+ * @return 0 or an error code, as mq_report_json(); MQ_EIO when the file
+ *         cannot be written (a partial file may be left at `path`)
+ */
+int mq_report_export(mq_store *store, const mq_report_query *q, mq_report_format format,
+                     FILE *out, const char *path, mq_error *err);
+
+/**
+ * Writes the needs list of `q` (mq_report_needs()) as a spreadsheet: one
+ * row a need, earliest deadline first, with Chinese headers and labels,
+ * dates as dates.  The rows stream: each is written as the walk gives it
+ * (XLSX in libxlsxwriter's constant_memory mode), so memory does not grow
+ * with the list.  `out` and `path` as in mq_report_export().
+ */
+int mq_report_needs_export(mq_store *store, const mq_report_needs_query *q,
+                           mq_report_format format, FILE *out, const char *path,
+                           mq_error *err);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,7 @@
 #include "minqing/minqing.h"
 #include "platform.h"
 #include "proto.h"
+#include "reports.h"
 
 /*
  * What connections may hold.  Idle connections are what a flood holds, so
@@ -64,7 +65,7 @@ typedef struct server {
 } server;
 
 /* The endpoints, as routed. */
-enum endpoint { EP_HEALTH, EP_SESSION, EP_PUSH, EP_PULL, EP_SCHEMA };
+enum endpoint { EP_HEALTH, EP_SESSION, EP_PUSH, EP_PULL, EP_SCHEMA, EP_REPORTS };
 
 /*
  * One request, from its request line (on_uri()) to its end (on_completed()).
@@ -1004,7 +1005,8 @@ static const struct {
                  {"/v1/session", EP_SESSION, "GET, HEAD"},
                  {"/v1/push", EP_PUSH, "POST"},
                  {"/v1/pull", EP_PULL, "GET, HEAD"},
-                 {"/v1/schema", EP_SCHEMA, "GET, HEAD"}};
+                 {"/v1/schema", EP_SCHEMA, "GET, HEAD"},
+                 {"/v1/reports", EP_REPORTS, "GET, HEAD"}};
 
 /* The endpoint whose path is the raw target's path exactly, or -1: no
  * escapes, no trailing slash, nothing after a NUL. */
@@ -1093,6 +1095,8 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
             r = do_schema(conn, st);
         else if (ep == EP_PULL)
             r = do_pull(sv, conn, st, &dev);
+        else if (ep == EP_REPORTS)
+            r = mq_server_reports(conn, st, &dev);
         else if (final)
             r = do_push(sv, conn, st, &dev, rq);
         else

@@ -16,7 +16,7 @@ endif()
 set(c11 assert complex ctype errno fenv float inttypes iso646 limits locale math
         setjmp stdalign stdarg stdatomic stdbool stddef stdint stdio stdlib
         stdnoreturn string tgmath threads time uchar wchar wctype)
-set(deps cjson/cJSON sqlite3 microhttpd curl/curl zlib libpq-fe)
+set(deps cjson/cJSON sqlite3 microhttpd curl/curl zlib libpq-fe xlsxwriter)
 set(dep_prefixes openssl/)
 
 set(bad "")

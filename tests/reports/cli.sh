@@ -92,7 +92,7 @@ refused "an unknown area" '--area: area "00000000-0000-4000-8000-000000000000": 
 refused "an area that is not a UUID" '--area: must be an area id (a UUID), not "中和"' --area 中和
 HH=$(grep -m1 '"type":"household"' "$TMP/village.jsonl" | py 'd["id"]')
 refused "a household as area" 'the record is not an area' --area "$HH"
-refused "an unknown format" '--format: must be text, json or csv, not "pdf"' --format pdf
+refused "an unknown format" '--format: must be text, json, csv or xlsx, not "pdf"' --format pdf
 mq "$DB" report --as-of 2012-06-30 --bogus
 expect_rc 2 "an unknown option"
 echo "ok"

@@ -3,7 +3,11 @@
 # in time, no deadline is never overdue, an action after D is not counted,
 # a need recorded after D does not exist, reopen after resolve, a second
 # resolve, two actions of one day in the order they were written, null
-# rates when nothing is accepted, the income levels at their thresholds.
+# rates when nothing is accepted, the income levels at their thresholds;
+# days counted across month ends and a leap day; talks between cadres by
+# occasion (五必谈) per cadre and level, receptions counted in people, the
+# households, people and livestock a need serves, the handler after a
+# transfer, the income record's channels and measures.
 source "$(dirname "$0")/../cli/lib.sh"
 
 DB=$TMP/rules.db
@@ -186,4 +190,82 @@ report 2024-03-10 --area "$G2" >"$R"
 expect_eq "[[\"$G2\"], 1, 1, [\"$K2\"]]" "$(pick "[[a['id'] for a in r['areas']], r['total']['needs']['registered'], r['total']['households'], [c['id'] for c in r['cadres']]]" <"$R")" \
     "--area keeps the area and below"
 expect_eq '[]' "$(pick "r['income']" <"$R")" "--area of a group lists no village income"
+
+# Days across a month end, a year end and 29 February 2024: 2024-02-27 to
+# 2024-03-02 is 4 days, 2023-12-30 to 2024-03-01 is 62, 2023-02-27 to
+# 2023-03-02 is 3; on 2024-03-01 N12 is 3 days overdue and N10 2.
+DB=$TMP/days.db
+ok "$DB" init --site days >/dev/null
+COUNTY=$(put area '{"name":"永仁县","level":"county"}')
+G=$(put area "{\"name\":\"立戈村民小组\",\"level\":\"group\",\"parent\":\"$COUNTY\"}")
+K1=$(put cadre '{"name":"李春全"}')
+H=$(put household "{\"area\":\"$G\",\"head_name\":\"王国兴\",\"head_id_number\":\"532327198001010015\",\"paired_cadre\":\"$K1\"}")
+N10=$(need "$H" "$K1" 2024-02-27 2024-02-28 home_visit)
+act "$N10" resolve 2024-03-02
+N11=$(need "$H" "$K1" 2023-12-30 - home_visit)
+act "$N11" resolve 2024-03-01
+N12=$(need "$H" "$K1" 2023-02-27 2024-02-27 home_visit)
+act "$N12" resolve 2023-03-02
+act "$N12" reopen 2023-03-03
+R=$TMP/rdays.json
+report 2024-03-02 >"$R"
+expect_eq '[2, 33, 1]' "$(pick "[r['total']['needs']['resolved'], r['total']['needs']['median_days_to_resolve'], r['total']['needs']['resolved_late']]" <"$R")" \
+    "days to resolve across a leap day"
+R=$TMP/rdays2.json
+report 2024-03-01 >"$R"
+expect_eq '[1, 62]' "$(pick "[r['total']['needs']['resolved'], r['total']['needs']['median_days_to_resolve']]" <"$R")" \
+    "days to resolve across a year end"
+R=$TMP/rdays3.json
+report 2023-03-02 >"$R"
+expect_eq 3 "$(pick "r['total']['needs']['median_days_to_resolve']" <"$R")" "days in a year without 29 February"
+got=$(ok "$DB" needs --as-of 2024-03-01 --overdue | python3 -c 'import json,sys; print([[r["id"], r["days_overdue"]] for r in map(json.loads, sys.stdin)])')
+expect_eq "[['$N12', 3], ['$N10', 2]]" "$got" "days overdue across 29 February"
+
+# The records the programme keeps beyond the cards (the schema's additions).
+DB=$TMP/more.db
+ok "$DB" init --site more >/dev/null
+COUNTY=$(put area '{"name":"永仁县","level":"county"}')
+TOWN=$(put area "{\"name\":\"中和镇\",\"level\":\"township\",\"parent\":\"$COUNTY\"}")
+VILLAGE=$(put area "{\"name\":\"中和村委会\",\"level\":\"village\",\"parent\":\"$TOWN\"}")
+G=$(put area "{\"name\":\"立戈村民小组\",\"level\":\"group\",\"parent\":\"$VILLAGE\"}")
+K1=$(put cadre '{"name":"李春全","position":"乡党委书记"}')
+K2=$(put cadre '{"name":"杨再春"}')
+K3=$(put cadre '{"name":"王国兴"}')
+H=$(put household "{\"area\":\"$G\",\"head_name\":\"张秀英\",\"head_id_number\":\"532327197502020022\",\"paired_cadre\":\"$K2\"}")
+talk() { # talk AREA CADRE AT OCCASION|- [EXTRA]
+    local occ=""
+    [[ $4 != - ]] && occ=",\"occasion\":\"$4\""
+    put talk "{\"area\":\"$1\",\"cadre\":\"$2\",\"at\":\"$3\"$occ${5:+,$5}}" >/dev/null
+}
+talk "$TOWN" "$K1" 2024-03-01 key_post "\"with_cadre\":\"$K2\""
+talk "$TOWN" "$K1" 2024-03-02 post_changed "\"with_name\":\"赵明\",\"with_unit\":\"县林业局\""
+talk "$VILLAGE" "$K1" 2024-03-03 hardship_or_illness "\"with_cadre\":\"$K3\""
+talk "$VILLAGE" "$K2" 2024-03-04 - "\"with_cadre\":\"$K3\""
+talk "$VILLAGE" "$K2" 2024-03-20 long_hard_service "\"with_cadre\":\"$K1\""
+put visit "{\"household\":\"$H\",\"cadre\":\"$K2\",\"at\":\"2024-03-05\",\"kind\":\"petition_reception\",\"people\":12}" >/dev/null
+put visit "{\"household\":\"$H\",\"cadre\":\"$K2\",\"at\":\"2024-03-06\",\"kind\":\"petition_reception\"}" >/dev/null
+N=$(put need "{\"household\":\"$H\",\"category\":\"drinking_water\",\"description\":\"小组需建水窖\",\"recorded_by\":\"$K2\",\"recorded_at\":\"2024-03-01\",\"served_households\":23,\"served_people\":96,\"served_livestock\":140}")
+act "$N" accept 2024-03-01
+put need_action "{\"need\":\"$N\",\"action\":\"transfer\",\"by\":\"$K2\",\"to\":\"$K3\",\"at\":\"2024-03-02\"}" >/dev/null
+put village_income "{\"area\":\"$VILLAGE\",\"period\":\"2024Q1\",\"income_yuan\":5000,\"target_yuan\":10000,\"channels\":\"水库承包\",\"measures\":\"发展核桃产业\"}" >/dev/null
+R=$TMP/rmore.json
+report 2024-03-10 >"$R"
+expect_eq '[4, 4, 4, 2, 0]' "$(pick "[r['total']['talks']['total']] + [area(i)['talks']['total'] for i in [\"$COUNTY\", \"$TOWN\", \"$VILLAGE\", \"$G\"]]" <"$R")" \
+    "talks between cadres by level (the one of 03-20 is after D)"
+expect_eq '{"hardship_or_illness": 1, "key_post": 1, "long_hard_service": 0, "none": 0, "post_changed": 1, "troubled_unit": 0}' \
+    "$(pick "cadre(\"$K1\")['talks']['occasions']" <"$R")" "talks per cadre by occasion (五必谈)"
+expect_eq '[3, 1]' "$(pick "[cadre(\"$K1\")['talks']['total'], cadre(\"$K2\")['talks']['total']]" <"$R")" \
+    "talks in person-times per cadre; a talk without an occasion counts"
+expect_eq '[13, 2]' "$(pick "[r['total']['petitions']['receptions'], r['total']['visits']['petition_reception']]" <"$R")" \
+    "receptions counted in people (12 and 1), visits in person-times"
+expect_eq '[23, 96, 140]' "$(pick "[area(\"$G\")['needs'][k] for k in ('served_households', 'served_people', 'served_livestock')]" <"$R")" \
+    "what a need serves"
+expect_eq '[1, 0]' "$(pick "[cadre(\"$K3\")['handling'], cadre(\"$K2\")['handling']]" <"$R")" \
+    "the handler after a transfer"
+expect_eq '[["水库承包", "发展核桃产业"]]' "$(pick "[[i['channels'], i['measures']] for i in r['income']]" <"$R")" \
+    "the income record's channels and measures"
+# a talk's occasion must be one of the five, or none
+mq "$DB" put talk <<<"{\"area\":\"$VILLAGE\",\"cadre\":\"$K1\",\"at\":\"2024-03-01\",\"occasion\":\"lunch\"}"
+[[ $RC -ne 0 ]] || fail "a talk with an unknown occasion was taken"
+grep -q "occasion" "$ERR" || fail "the refusal names the field: $(cat "$ERR")"
 echo "ok"
