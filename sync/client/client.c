@@ -53,6 +53,8 @@
 #define SOURCE_SERVER     "server"
 #define MAX_WAIT_MS       10000u
 #define DEFAULT_BUDGET_MS 10000u
+/* The shortest wait worth a last attempt at the end of the budget. */
+#define MIN_LAST_WAIT_MS 250u
 
 typedef struct client {
     mq_store *store;
@@ -348,6 +350,12 @@ static int request(client *c, const char *method, const char *path, const char *
         mq_platform_random(&r, sizeof r);
         unsigned wait = capped / 2 + r % (capped / 2 + 1); /* in [capped/2, capped] */
         int64_t spent = mq_platform_time_ms() - start;
+        /* A wait that would overrun the budget is cut to its end, for one
+         * last attempt there: --wait N tries for about N seconds, not for
+         * whatever the random backoff happens to leave of them. */
+        if (spent >= 0 && (uint64_t)spent + wait > c->budget_ms &&
+            (uint64_t)spent + MIN_LAST_WAIT_MS <= c->budget_ms)
+            wait = (unsigned)(c->budget_ms - (uint64_t)spent);
         if (spent < 0 || (uint64_t)spent + wait > c->budget_ms) {
             free(gz);
             /* The last attempt's error, with how long we tried. */
