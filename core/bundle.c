@@ -197,7 +197,7 @@ static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
         rc = change_within(s, &c, areas, nareas, &in, err);
     if (rc == 0 && !in)
         *result = MQ_OUT_OF_SCOPE;
-    else if (rc == 0)
+    else if (rc == 0 && (rc = mq__change_check_log(s, &c, err)) == 0)
         rc = mq__merge(s, &c, source != NULL ? source : "bundle", result, err);
     mq__change_clear(&c);
     return rc;

@@ -109,6 +109,81 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         }
         c->base = base;
     }
+    /* M6 needs no state to see an edit: a log record's only change is its
+     * creation, and a creation names no base. */
+    if (c->type->log && c->base != NULL && c->base->child != NULL)
+        return bad(err, c,
+                   "%s %s is a log record, written once and never edited (M6): a change "
+                   "with a base edits it",
+                   c->type->name, c->id);
     c->set = set; /* borrowed from obj: the change is parsed once, never copied */
     return 0;
+}
+
+/* Whether version `v` is in the log already (M1 will call it a duplicate). */
+static int logged(mq_store *s, const char *v, int *yes, mq_error *err)
+{
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM change WHERE v = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    *yes = rc == SQLITE_ROW;
+    return 0;
+}
+
+int mq__change_check_log(mq_store *s, const mq__change *c, mq_error *err)
+{
+    mq__kind k;
+    mq__rec rec;
+    int rc, dup = 0;
+
+    if (!c->type->log)
+        return 0;
+    if ((rc = mq__kind_get(s, c->id, &k, err)) != 0)
+        return rc;
+    /* A first creation, a record of another type (the merge refuses it) or
+     * a version already here (a duplicate) is not this rule's to judge. */
+    if (!k.exists || k.type != c->type)
+        return 0;
+    if ((rc = logged(s, c->v, &dup, err)) != 0 || dup)
+        return rc;
+    if ((rc = mq__rec_load(s, c->id, &rec, err)) != 0)
+        return rc;
+    /* Cleared (null) and absent fields are the same value. */
+    cJSON *have = mq__json_strip_nulls(rec.fields);
+    cJSON *got = mq__json_strip_nulls(c->set);
+    const char *differs = NULL;
+    const cJSON *it;
+    if (have == NULL || got == NULL) {
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+        goto done;
+    }
+    cJSON_ArrayForEach(it, got)
+    {
+        if (!cJSON_Compare(it, cJSON_GetObjectItemCaseSensitive(have, it->string), 1)) {
+            differs = it->string;
+            break;
+        }
+    }
+    cJSON_ArrayForEach(it, have)
+    {
+        if (differs == NULL && cJSON_GetObjectItemCaseSensitive(got, it->string) == NULL)
+            differs = it->string;
+    }
+    if (differs != NULL)
+        rc = bad(err, c,
+                 "%s %s is a log record, written once and never edited (M6): this "
+                 "creation differs from the one held here in field %s",
+                 c->type->name, c->id, differs);
+done:
+    cJSON_Delete(have);
+    cJSON_Delete(got);
+    mq__rec_clear(&rec);
+    return rc;
 }

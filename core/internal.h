@@ -342,6 +342,14 @@ void mq__change_clear(mq__change *c);
  */
 int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
 
+/*
+ * M6 for a change from another replica: a log record's only change is its
+ * creation.  A second creation of a log record held here (another version,
+ * no base) must set exactly the fields it holds; a different one is refused
+ * (MQ_EINVAL): the first creation a replica holds stands.  0 otherwise.
+ */
+int mq__change_check_log(mq_store *s, const mq__change *c, mq_error *err);
+
 /* ---- the conflict table (conflicts.c) ------------------------------------ */
 
 /* Adds (on) or removes the conflict row of (rid, field). */

@@ -1,0 +1,259 @@
+/*
+ * tests/core/test_hostile.c - what another replica, a forged bundle or a
+ * careless caller may hand the store, and what the store must refuse:
+ * edits of log records over the wire, forged authors and versions, values
+ * cut by \u0000 or out of range, broken bundles, files that are not ours,
+ * and clocks that run ahead.  Each case names the rule in the error.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "harness.h"
+#include "internal.h"
+#include "minqing/minqing.h"
+
+#define COUNTY  "00000000-0000-4000-8000-000000000001"
+#define VILLAGE "00000000-0000-4000-8000-000000000002"
+#define GROUP   "00000000-0000-4000-8000-000000000003"
+#define CADRE   "00000000-0000-4000-8000-0000000000c1"
+#define HH      "00000000-0000-4000-8000-0000000000a1"
+#define NEED    "00000000-0000-4000-8000-0000000000d1"
+#define ACT     "00000000-0000-4000-8000-0000000000d2"
+#define VISIT   "00000000-0000-4000-8000-0000000000e1"
+
+static char dir[] = "/tmp/mq-test-hostile-XXXXXX";
+static int serial;
+
+static mq_store *open_replica(const char *site)
+{
+    char path[256];
+    mq_store *s = NULL;
+    mq_error err;
+
+    snprintf(path, sizeof(path), "%s/r%d.db", dir, serial++);
+    if (mq_store_open(&s, path, &err) != 0 || mq_store_init(s, site, NULL, &err) != 0) {
+        fprintf(stderr, "open %s: %s\n", path, err.message);
+        exit(2);
+    }
+    return s;
+}
+
+static int put(mq_store *s, const char *type, const char *id, const char *json)
+{
+    mq_error err;
+    int rc = mq_store_put(s, type, id, json, NULL, NULL, &err);
+
+    if (rc != 0)
+        fprintf(stderr, "  put %s %s: %s\n", type, id, err.message);
+    return rc;
+}
+
+static void seed(mq_store *s)
+{
+    put(s, "area", COUNTY, "{\"name\":\"永仁县\",\"level\":\"county\"}");
+    put(s, "area", VILLAGE,
+        "{\"name\":\"中和村委会\",\"level\":\"village\",\"parent\":\"" COUNTY "\"}");
+    put(s, "area", GROUP,
+        "{\"name\":\"立戈村民小组\",\"level\":\"group\",\"parent\":\"" VILLAGE "\"}");
+    put(s, "cadre", CADRE, "{\"name\":\"杨再春\"}");
+    put(s, "household", HH,
+        "{\"area\":\"" GROUP "\",\"head_name\":\"李明\",\"head_id_number\":"
+        "\"532327198001010015\",\"phone\":\"13800000000\",\"size\":3}");
+}
+
+static int collect(void *ctx, const char *json)
+{
+    cJSON_AddItemToArray(ctx, cJSON_Parse(json));
+    return 0;
+}
+
+/* Applies every change of `from` to `to`; returns how many were refused. */
+static int exchange(mq_store *from, mq_store *to)
+{
+    mq_changes_query q = {0, 0, NULL, 0, NULL};
+    cJSON *arr = cJSON_CreateArray();
+    const cJSON *c;
+    int refused = 0;
+    mq_error err;
+
+    CHECK(mq_store_changes(from, &q, collect, arr, NULL, &err) == 0);
+    cJSON_ArrayForEach(c, arr)
+    {
+        char *txt = cJSON_PrintUnformatted(c);
+        mq_apply_result res;
+        CHECK(mq_store_apply_change(to, txt, "peer", &res, &err) == 0);
+        if (res == MQ_REJECTED) {
+            fprintf(stderr, "  rejected: %s\n", err.message);
+            refused++;
+        }
+        free(txt);
+    }
+    cJSON_Delete(arr);
+    return refused;
+}
+
+/* The version of the last change of record `id` on `s`. */
+static void last_version(mq_store *s, const char *id, char out[MQ_VERSION_MAX])
+{
+    sqlite3_stmt *st;
+
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(s->db, "SELECT v FROM change WHERE rid = ?1 ORDER BY seq DESC",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(out, MQ_VERSION_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+}
+
+/* A version of site `site` stamped `ahead_ms` after `s`'s clock. */
+static void stamp(mq_store *s, int64_t ahead_ms, const char *site, char out[64])
+{
+    snprintf(out, 64, "%012llx0000-%s",
+             (unsigned long long)(mq_store_now_ms(s) + ahead_ms), site);
+}
+
+static long long sql_int(mq_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static size_t problems(mq_store *s)
+{
+    size_t n = 99;
+    mq_error err;
+
+    CHECK(mq_store_check(s, NULL, NULL, &n, &err) == 0);
+    return n;
+}
+
+/* Applies `json`; returns the result and leaves the reason in `err`. */
+static mq_apply_result apply(mq_store *s, const char *json, mq_error *err)
+{
+    mq_apply_result res = MQ_APPLIED;
+
+    mq_error_clear(err);
+    CHECK(mq_store_apply_change(s, json, "peer", &res, err) == 0);
+    return res;
+}
+
+struct need_ctx {
+    char status[32];
+};
+
+static int need_cb(void *ctx, const char *json)
+{
+    struct need_ctx *n = ctx;
+    cJSON *o = cJSON_Parse(json);
+
+    snprintf(n->status, sizeof(n->status), "%s",
+             cJSON_GetStringValue(cJSON_GetObjectItem(o, "status")));
+    cJSON_Delete(o);
+    return 0;
+}
+
+static const char *need_status(mq_store *s, struct need_ctx *n)
+{
+    mq_needs_query q = {0, NULL, "2012-05-20"};
+    mq_error err;
+
+    n->status[0] = '\0';
+    CHECK(mq_store_needs(s, &q, need_cb, n, &err) == 0);
+    return n->status;
+}
+
+/* ---- 1. log records are written once, over the wire too (M6) ------------ */
+
+static void test_log_records_over_the_wire(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    char v[64], made[MQ_VERSION_MAX], json[1024];
+    struct need_ctx n;
+    mq_error err;
+
+    seed(a);
+    put(a, "need", NEED,
+        "{\"household\":\"" HH "\",\"category\":\"drinking_water\",\"description\":"
+        "\"人畜饮水困难\",\"recorded_at\":\"2012-05-01\",\"deadline\":\"2012-05-16\"}");
+    put(a, "need_action", ACT,
+        "{\"need\":\"" NEED "\",\"action\":\"resolve\",\"by\":\"" CADRE
+        "\",\"at\":\"2012-05-12\"}");
+    put(a, "visit", VISIT,
+        "{\"household\":\"" HH "\",\"cadre\":\"" CADRE "\",\"at\":\"2012-05-01\","
+        "\"kind\":\"talk\",\"notes\":\"饮水\"}");
+    CHECK(exchange(a, b) == 0);
+    CHECK_STR(need_status(b, &n), "resolved");
+    last_version(a, ACT, made);
+    long long before = sql_int(b, "SELECT count(*) FROM change");
+
+    /* An edit with a base: the closure card turned into a reopening. */
+    stamp(b, 0, "evil", v);
+    snprintf(json, sizeof(json),
+             "{\"v\":\"%s\",\"type\":\"need_action\",\"id\":\"" ACT "\","
+             "\"set\":{\"action\":\"reopen\"},\"base\":{\"action\":[\"%s\"]}}",
+             v, made);
+    CHECK(apply(b, json, &err) == MQ_REJECTED);
+    CHECK_HAS(err.message, "need_action " ACT " is a log record");
+    CHECK_HAS(err.message, "written once and never edited (M6)");
+    /* The same edit, arriving before the record: refused all the same. */
+    mq_store *c = open_replica("tabC");
+    CHECK(apply(c, json, &err) == MQ_REJECTED);
+    CHECK_HAS(err.message, "(M6)");
+    mq_store_close(c);
+
+    /* A visit's notes rewritten without a base: a second creation that
+     * differs from the one held here. */
+    stamp(b, 1, "evil", v);
+    snprintf(json, sizeof(json),
+             "{\"v\":\"%s\",\"type\":\"visit\",\"id\":\"" VISIT "\","
+             "\"set\":{\"household\":\"" HH "\",\"cadre\":\"" CADRE "\","
+             "\"at\":\"2012-05-01\",\"kind\":\"talk\",\"notes\":\"改了\"}}",
+             v);
+    CHECK(apply(b, json, &err) == MQ_REJECTED);
+    CHECK_HAS(err.message, "visit " VISIT " is a log record");
+    CHECK_HAS(err.message, "differs from the one held here in field notes");
+    /* A part of it only: the missing fields differ too. */
+    snprintf(json, sizeof(json),
+             "{\"v\":\"%s\",\"type\":\"need_action\",\"id\":\"" ACT "\","
+             "\"set\":{\"action\":\"resolve\"}}",
+             v);
+    CHECK(apply(b, json, &err) == MQ_REJECTED);
+    CHECK_HAS(err.message, "in field need");
+    CHECK(sql_int(b, "SELECT count(*) FROM change") == before);
+    CHECK_STR(need_status(b, &n), "resolved");
+
+    /* A second creation with the same fields (the same file imported on two
+     * replicas) is the same record: it is taken and changes nothing. */
+    snprintf(json, sizeof(json),
+             "{\"v\":\"%s\",\"type\":\"need_action\",\"id\":\"" ACT "\","
+             "\"set\":{\"need\":\"" NEED "\",\"action\":\"resolve\",\"by\":\"" CADRE
+             "\",\"at\":\"2012-05-12\",\"note\":null}}",
+             v);
+    CHECK(apply(b, json, &err) == MQ_APPLIED);
+    CHECK(apply(b, json, &err) == MQ_DUPLICATE);
+    CHECK_STR(need_status(b, &n), "resolved");
+    CHECK(sql_int(b, "SELECT count(*) FROM conflict") == 0);
+    CHECK(problems(b) == 0);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+int main(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return 2;
+    RUN(test_log_records_over_the_wire);
+    return mq_test_done();
+}
