@@ -65,8 +65,20 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         return bad(err, c, "field id: must be a lower-case UUID");
     snprintf(c->id, sizeof(c->id), "%s", id->valuestring);
     if (by != NULL && !cJSON_IsNull(by)) {
-        if (!cJSON_IsString(by) || strlen(by->valuestring) >= sizeof(c->by))
-            return bad(err, c, "field by: must be a cadre id");
+        /* The value is not quoted: it may be anything a forger sent. */
+        if (!cJSON_IsString(by) || !mq_valid_uuid(by->valuestring))
+            return bad(err, c,
+                       "field by: must be the id of a cadre record (a lower-case "
+                       "UUID)");
+        /* A cadre not yet here may arrive later (delivery order); an id that
+         * is another type's record here never names a cadre. */
+        mq__kind k;
+        int rc = mq__kind_get(s, by->valuestring, &k, err);
+        if (rc != 0)
+            return rc;
+        if (k.exists && strcmp(k.type_name, MQ__AUTHOR_TYPE) != 0)
+            return bad(err, c, "field by: %s is a %s record, not a " MQ__AUTHOR_TYPE,
+                       by->valuestring, k.type_name);
         snprintf(c->by, sizeof(c->by), "%s", by->valuestring);
     }
     if (!cJSON_IsObject(set) || set->child == NULL)

@@ -35,6 +35,8 @@
 #include "schema.h"
 
 #define MQ_BASE_MAX 64 /* versions a change may name per field */
+/* The type whose records author changes: a change's `by` names one. */
+#define MQ__AUTHOR_TYPE "cadre"
 
 /* Prepared statements kept for the life of the store (db.c). */
 enum mq__stmt_id {
@@ -399,5 +401,12 @@ typedef int (*mq__defer_fn)(void *ctx, const mq_field *f, const char *target);
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
               const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
               mq_error *err);
+
+/*
+ * An author named for a local write (`--as`): a live record of
+ * MQ__AUTHOR_TYPE.  NULL (the store's default cadre) is not checked here:
+ * the default may name a cadre that the first sync brings.
+ */
+int mq__check_author(mq_store *s, const char *author, mq_error *err);
 
 #endif /* MQ_INTERNAL_H */

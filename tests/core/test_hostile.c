@@ -250,10 +250,115 @@ static void test_log_records_over_the_wire(void)
     mq_store_close(b);
 }
 
+/* ---- 2. identity and attribution ---------------------------------------- */
+
+static void test_forged_authors(void)
+{
+    mq_store *a = open_replica("tabA");
+    char v[64], json[1024];
+    mq_error err;
+
+    seed(a);
+    long long before = sql_int(a, "SELECT count(*) FROM change");
+    /* `by` names a cadre: not SQL text, control characters, a household or
+     * anything that is not a record id. */
+    const char *bad_by[] = {"\"x'); DROP TABLE change; --\"",
+                            "\"00000000-0000-4000-8000-0000000000c1\\n\"",
+                            "\"\\u0001\"",
+                            "\"00000000-0000-4000-8000-0000000000C1\"",
+                            "\"\"",
+                            "17",
+                            "[\"" CADRE "\"]",
+                            "\"" HH "\""};
+    for (size_t i = 0; i < sizeof(bad_by) / sizeof(bad_by[0]); i++) {
+        stamp(a, (int64_t)i, "tabB", v);
+        snprintf(json, sizeof(json),
+                 "{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\",\"by\":%s,"
+                 "\"set\":{\"size\":4}}",
+                 v, bad_by[i]);
+        CHECK(apply(a, json, &err) == MQ_REJECTED);
+        CHECK_HAS(err.message, "field by:");
+        if (i + 1 == sizeof(bad_by) / sizeof(bad_by[0]))
+            CHECK_HAS(err.message, "is a household record, not a cadre");
+    }
+    CHECK(sql_int(a, "SELECT count(*) FROM change") == before);
+    /* A cadre this replica has not received yet may arrive later. */
+    stamp(a, 100, "tabB", v);
+    snprintf(json, sizeof(json),
+             "{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\","
+             "\"by\":\"00000000-0000-4000-8000-0000000000c9\",\"set\":{\"size\":4}}",
+             v);
+    CHECK(apply(a, json, &err) == MQ_APPLIED);
+    stamp(a, 101, "tabB", v);
+    snprintf(json, sizeof(json),
+             "{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\","
+             "\"by\":\"" CADRE "\",\"set\":{\"size\":5}}",
+             v);
+    CHECK(apply(a, json, &err) == MQ_APPLIED);
+
+    /* --as names a live cadre of this store. */
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":6}", HH, NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "is a household record, not a cadre");
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":6}",
+                       "00000000-0000-4000-8000-0000000000c9", NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "no cadre record has this id");
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":6}", "robert'); --", NULL, &err) ==
+          MQ_EINVAL);
+    CHECK_HAS(err.message, "must be the id of a cadre record");
+    CHECK(mq_store_delete(a, HH, GROUP, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "is a area record, not a cadre");
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":6}", CADRE, NULL, &err) == 0);
+    put(a, "cadre", "00000000-0000-4000-8000-0000000000c2", "{\"name\":\"张三\"}");
+    CHECK(mq_store_delete(a, "00000000-0000-4000-8000-0000000000c2", NULL, &err) == 0);
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":7}",
+                       "00000000-0000-4000-8000-0000000000c2", NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "is deleted");
+    CHECK(problems(a) == 0);
+    mq_store_close(a);
+}
+
+static void test_forged_versions(void)
+{
+    mq_store *a = open_replica("tabA");
+    char json[1024], site[64];
+    mq_error err;
+    int64_t now = mq_store_now_ms(a);
+
+    seed(a);
+    long long before = sql_int(a, "SELECT count(*) FROM change");
+    memset(site, 'x', 33);
+    site[33] = '\0';
+    char v[12][128];
+    snprintf(v[0], 128, "%011llx0000-tabB", (unsigned long long)now); /* 15 digits */
+    snprintf(v[1], 128, "%013llx0000-tabB", (unsigned long long)now); /* 17 */
+    snprintf(v[2], 128, "%016llx0000-tabB", (unsigned long long)now); /* 20 */
+    snprintf(v[3], 128, "%012llX0000-tabB", (unsigned long long)now | 0xa0); /* upper */
+    snprintf(v[4], 128, "%012llx0000-", (unsigned long long)now);
+    snprintf(v[5], 128, "%012llx0000-tab B", (unsigned long long)now);
+    snprintf(v[6], 128, "%012llx0000-%s", (unsigned long long)now, site);
+    snprintf(v[7], 128, "%012llx0000-tab\\u00e9", (unsigned long long)now);
+    snprintf(v[8], 128, "%012llx0000-tab\\\\x", (unsigned long long)now);
+    snprintf(v[9], 128, "%012llx0000tabB", (unsigned long long)now);
+    snprintf(v[10], 128, "+%011llx0000-tabB", (unsigned long long)now);
+    snprintf(v[11], 128, "%012llx0000-tabB\\n", (unsigned long long)now);
+    for (int i = 0; i < 12; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\","
+                 "\"set\":{\"size\":4}}",
+                 v[i]);
+        CHECK(apply(a, json, &err) == MQ_REJECTED);
+        CHECK_HAS(err.message, "field v: must be a version HHHHHHHHHHHHHHHH-SITE");
+    }
+    CHECK(sql_int(a, "SELECT count(*) FROM change") == before);
+    mq_store_close(a);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
         return 2;
     RUN(test_log_records_over_the_wire);
+    RUN(test_forged_authors);
+    RUN(test_forged_versions);
     return mq_test_done();
 }
