@@ -247,12 +247,24 @@ static int apply_text(mq_store *s, const char *change_json, const char *source,
                       const char *const *areas, size_t nareas, mq_apply_result *result,
                       mq_error *err)
 {
-    cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithOpts(change_json != NULL ? change_json : "", &end, 1);
+    char why[320];
     int rc;
 
     if (obj == NULL) {
         *result = MQ_REJECTED;
-        mq__fail(err, MQ_EINVAL, "change: not valid JSON");
+        mq__fail(err, MQ_EINVAL, "change: not valid JSON near \"%.20s\"",
+                 end != NULL ? end : "");
+        return 0;
+    }
+    if (mq__json_nul_escape(change_json, strlen(change_json), why, sizeof(why))) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "v"));
+        *result = MQ_REJECTED;
+        mq__fail(err, MQ_EINVAL, "change %s: %s",
+                 v != NULL && mq__version_parse(v, NULL, NULL) == 0 ? v : "(no version)",
+                 why);
+        cJSON_Delete(obj);
         return 0;
     }
     rc = apply_one(s, obj, source, areas, nareas, result, err);
@@ -316,8 +328,10 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             break;
         line = lines.number;
         if (r != 0) {
-            rc = mq__fail(err, r, "%s line %ld: %s", source, line,
-                          r == MQ_EINVAL ? "longer than 4 MiB" : "out of memory");
+            rc = mq__fail(err, r, "%s line %ld: %s; nothing applied", source, line,
+                          r == MQ_ENOMEM      ? "out of memory"
+                          : lines.why[0] != 0 ? lines.why
+                                              : "longer than 4 MiB");
             break;
         }
         /* A bundle line may end in any run of "\r" (copied through tools
@@ -326,7 +340,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             buf[--len] = '\0';
         if (len == 0)
             continue;
-        cJSON *obj = cJSON_Parse(buf);
+        cJSON *obj = cJSON_ParseWithOpts(buf, NULL, 1); /* nothing after the JSON */
         if (obj == NULL) {
             rc = mq__fail(err, MQ_EINVAL, "%s line %ld: not valid JSON", source, line);
             break;

@@ -154,18 +154,36 @@ typedef struct mq__lines {
     char *buf;
     size_t cap;
     long number; /* lines read so far: the number of the one just read */
+    char *blk;   /* the input, read ahead in blocks */
+    size_t blen, bpos;
+    int eof;
+    int skipping;   /* the rest of an overlong line is still to be skipped */
+    size_t skipped; /* of it so far */
+    int fatal;      /* set with MQ_EINVAL when reading cannot go on */
+    char why[320];  /* what is wrong with the line (MQ_EINVAL); "" if too long */
 } mq__lines;
 
 void mq__lines_init(mq__lines *r, FILE *in, size_t max);
 /*
  * Reads the next line into *line (borrowed until the next call), without
  * its "\n" or "\r\n".  Returns 0; MQ_ENOTFOUND at the end of the input or
- * on a read error (tell them apart with ferror()); MQ_EINVAL for a line
- * longer than `max` bytes, whose rest is skipped so that reading may go on;
- * MQ_ENOMEM.  Each line counts in r->number, whatever the result.
+ * on a read error (tell them apart with ferror()); MQ_ENOMEM; MQ_EINVAL for
+ * a line that is invalid, r->why saying why: empty for a line longer than
+ * `max` bytes (its rest is skipped by the next call, so that reading may go
+ * on), else a line holding `\u0000` (named by mq__json_nul_escape()), or,
+ * with r->fatal set, a NUL byte or a line that never ends: no more is read.
+ * Each line counts in r->number, whatever the result.  The input is read
+ * ahead: its position after a call is not the end of the line.
  */
 int mq__lines_next(mq__lines *r, char **line, size_t *len);
 void mq__lines_free(mq__lines *r);
+
+/*
+ * Whether JSON text `text` (len bytes) holds a `\u0000` escape, which cJSON
+ * would decode into a NUL that cuts the string.  Returns 1 with `why`
+ * naming the field and the rule, else 0.
+ */
+int mq__json_nul_escape(const char *text, size_t len, char *why, size_t n);
 
 /* ---- SQLite plumbing (db.c) ---------------------------------------------- */
 

@@ -264,6 +264,12 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
     if (fields == NULL)
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: not valid JSON near \"%.20s\"",
                         type->name, id == newid ? "(new)" : id, end != NULL ? end : "");
+    char why[320];
+    if (mq__json_nul_escape(fields_json, strlen(fields_json), why, sizeof(why))) {
+        cJSON_Delete(fields);
+        return mq__fail(err, MQ_EINVAL, "%s %s: %s", type->name,
+                        id == newid ? "(new)" : id, why);
+    }
     if ((rc = mq__tx_begin(s, err)) == 0) {
         rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
         if (rc == 0)

@@ -353,6 +353,114 @@ static void test_forged_versions(void)
     mq_store_close(a);
 }
 
+/* ---- 3. values are never cut or changed --------------------------------- */
+
+static FILE *stream(const char *text)
+{
+    FILE *f = tmpfile();
+
+    if (f == NULL || fputs(text, f) == EOF)
+        exit(2);
+    rewind(f);
+    return f;
+}
+
+static void collect_msg(void *ctx, const char *message)
+{
+    size_t used = strlen(ctx);
+    snprintf((char *)ctx + used, 2048 - used, "%s\n", message);
+}
+
+static void test_nul_escapes_and_odd_numbers(void)
+{
+    mq_store *a = open_replica("tabA");
+    char v[64], json[1024], msgs[2048];
+    mq_error err;
+
+    seed(a);
+    long long before = sql_int(a, "SELECT count(*) FROM change");
+    /* put: in every position of a string, in a reference, a tag, a name */
+    const char *puts_[] = {
+        "{\"head_name\":\"\\u0000李明\"}", "{\"head_name\":\"李\\u0000明\"}",
+        "{\"head_name\":\"李明\\u0000\"}", "{\"area\":\"" GROUP "\\u0000x\"}",
+        "{\"tags\":[\"低保户\\u0000\"]}",  "{\"size\":4,\"x\\u0000\":1}"};
+    for (size_t i = 0; i < sizeof(puts_) / sizeof(puts_[0]); i++) {
+        CHECK(mq_store_put(a, "household", HH, puts_[i], NULL, NULL, &err) == MQ_EINVAL);
+        CHECK_HAS(err.message, "household " HH ": ");
+        CHECK_HAS(err.message, "\\u0000 (a NUL character)");
+    }
+    CHECK_HAS(err.message, "a member name holds");
+    CHECK(mq_store_put(a, "household", HH, puts_[1], NULL, NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "field head_name: a string holds \\u0000");
+    /* An escaped backslash before "u0000" is text, not a NUL. */
+    CHECK(put(a, "household", HH, "{\"address\":\"C:\\\\u0000\"}") == 0);
+    /* 1e400 reads as infinity: refused, never stored as null. */
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":1e400}", NULL, NULL, &err) ==
+          MQ_EINVAL);
+    CHECK_HAS(err.message, "field size: must be a finite number (value a number beyond");
+    CHECK(mq_store_put(a, "household", HH, "{\"income_per_capita_yuan\":-1e400}", NULL,
+                       NULL, &err) == MQ_EINVAL);
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":NaN}", NULL, NULL, &err) ==
+          MQ_EINVAL);
+    CHECK(mq_store_put(a, "household", HH, "{\"size\":4} trailing", NULL, NULL, &err) ==
+          MQ_EINVAL);
+    CHECK(sql_int(a, "SELECT count(*) FROM change") == before + 1);
+    before++;
+
+    /* apply: the value, the id and the author */
+    stamp(a, 0, "tabB", v);
+    const char *sets[] = {"\"id\":\"" HH "\",\"set\":{\"head_name\":\"李\\u0000明\"}",
+                          "\"id\":\"" HH "\\u0000\",\"set\":{\"size\":4}",
+                          "\"id\":\"" HH "\",\"by\":\"" CADRE
+                          "\\u0000\",\"set\":{\"size\":4}",
+                          "\"id\":\"" HH "\",\"set\":{\"size\":1e400}",
+                          "\"id\":\"" HH "\",\"set\":{\"size\":4}} {\"x\":1"};
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        snprintf(json, sizeof(json), "{\"v\":\"%s\",\"type\":\"household\",%s}", v,
+                 sets[i]);
+        CHECK(apply(a, json, &err) == MQ_REJECTED);
+        if (i < 3)
+            CHECK_HAS(err.message, "holds \\u0000 (a NUL character)");
+        if (i == 0)
+            CHECK_HAS(err.message, "field head_name");
+        if (i == 3)
+            CHECK_HAS(err.message, "must be a finite number");
+    }
+
+    /* import: reported with the line, the record and the field */
+    msgs[0] = '\0';
+    FILE *f =
+        stream("{\"type\":\"household\",\"id\":\"" HH "\",\"fields\":{\"area\":\"" GROUP
+               "\",\"head_name\":\"李\\u0000明\",\"head_id_number\":"
+               "\"532327198001010015\"}}\n"
+               "{\"type\":\"cadre\",\"id\":\"" CADRE "\",\"fields\":{\"name\":\"x\","
+               "\"phone\":1e400}}\n");
+    mq_import_opts io = {0, NULL, "in.jsonl", collect_msg, msgs};
+    mq_import_stats st;
+    CHECK(mq_store_import(a, f, &io, &st, &err) == MQ_EINVAL);
+    fclose(f);
+    CHECK_HAS(msgs, "line 1: household " HH ": field head_name: a string holds \\u0000");
+    CHECK_HAS(msgs, "line 2: cadre " CADRE ": field phone:");
+    CHECK(st.invalid == 2);
+
+    /* a bundle holding it is refused whole */
+    snprintf(json, sizeof(json),
+             "{\"minqing\":\"bundle\",\"format\":1,\"site\":\"tabB\",\"since\":0}\n"
+             "{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\","
+             "\"set\":{\"head_name\":\"\\u0000\"}}\n"
+             "{\"end\":true,\"changes\":1,\"next\":1}\n",
+             v);
+    f = stream(json);
+    mq_apply_opts ao = {1, "usb.bundle", NULL, NULL};
+    CHECK(mq_store_apply_bundle(a, f, &ao, NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "usb.bundle line 2: change ");
+    CHECK_HAS(err.message, "field head_name: a string holds \\u0000");
+    fclose(f);
+    CHECK(sql_int(a, "SELECT count(*) FROM change") == before);
+    CHECK(sql_int(a, "SELECT count(*) FROM rejected") == 0);
+    mq_store_close(a);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -360,5 +468,6 @@ int main(void)
     RUN(test_log_records_over_the_wire);
     RUN(test_forged_authors);
     RUN(test_forged_versions);
+    RUN(test_nul_escapes_and_odd_numbers);
     return mq_test_done();
 }
