@@ -269,3 +269,14 @@ int mq__json_nul_escape(const char *text, size_t len, char *why, size_t n)
                  "hold");
     return 1;
 }
+
+int mq_json_check_text(const char *text, size_t len, mq_error *err)
+{
+    char why[320];
+
+    if (memchr(text, '\0', len) != NULL)
+        return mq__fail(err, MQ_EINVAL, "holds a NUL byte: it is not JSON text");
+    if (mq__json_nul_escape(text, len, why, sizeof(why)))
+        return mq__fail(err, MQ_EINVAL, "%s", why);
+    return 0;
+}

@@ -459,6 +459,14 @@ static void test_nul_escapes_and_odd_numbers(void)
     CHECK(sql_int(a, "SELECT count(*) FROM change") == before);
     CHECK(sql_int(a, "SELECT count(*) FROM rejected") == 0);
     mq_store_close(a);
+
+    /* What a server scans a pushed body with before it parses it. */
+    static const char body[] = "{\"changes\":[{\"set\":{\"notes\":\"x\\u0000\"}}]}";
+    CHECK(mq_json_check_text(body, sizeof(body) - 1, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "field notes: a string holds \\u0000");
+    CHECK(mq_json_check_text("{\"a\":1}\0", 8, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "NUL byte");
+    CHECK(mq_json_check_text("{\"a\":\"\\\\u0000\"}", 14, &err) == 0);
 }
 
 int main(void)
