@@ -469,6 +469,126 @@ static void test_nul_escapes_and_odd_numbers(void)
     CHECK(mq_json_check_text("{\"a\":\"\\\\u0000\"}", 14, &err) == 0);
 }
 
+/* ---- 4. bundles --------------------------------------------------------- */
+
+/* The bundle of every change of `s`, as text (the caller frees). */
+static char *bundle_of(mq_store *s, size_t *len)
+{
+    mq_changes_query q = {0, 0, NULL, 0, NULL};
+    char *text = NULL;
+    mq_error err;
+    FILE *f = open_memstream(&text, len);
+
+    CHECK(f != NULL && mq_store_write_bundle(s, &q, f, NULL, &err) == 0);
+    fclose(f);
+    return text;
+}
+
+static int apply_text(mq_store *s, const char *text, size_t len, int skip, mq_error *err)
+{
+    FILE *f = fmemopen((void *)text, len, "r");
+    mq_apply_opts o = {skip, "usb.bundle", NULL, NULL};
+    mq_apply_stats st;
+
+    mq_error_clear(err);
+    int rc = mq_store_apply_bundle(s, f, &o, &st, err);
+    fclose(f);
+    return rc;
+}
+
+static void test_end_line_counts(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    size_t len;
+    mq_error err;
+
+    seed(a);
+    char *text = bundle_of(a, &len);
+    char *end = strstr(text, "{\"end\"");
+    const char *counts[] = {
+        "-1",   "-9223372036854775808", "1e300", "-1e400", "1e400", "4.5", "\"5\"",
+        "null", "18446744073709551621"};
+    for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+        char buf[4096];
+        snprintf(buf, sizeof(buf), "%.*s{\"end\":true,\"changes\":%s,\"next\":5}\n",
+                 (int)(end - text), text, counts[i]);
+        CHECK(apply_text(b, buf, strlen(buf), 1, &err) == MQ_EINVAL);
+        CHECK_HAS(err.message, "the end line must count the changes of the bundle, 5");
+    }
+    CHECK(sql_int(b, "SELECT count(*) FROM change") == 0);
+    free(text);
+    mq_store_close(a);
+    mq_store_close(b);
+}
+
+static void test_bit_flips(void)
+{
+    mq_store *a = open_replica("tabA"), *b = open_replica("tabB");
+    size_t len, refused = 0, same = 0;
+    mq_error err;
+
+    seed(a);
+    char *text = bundle_of(a, &len);
+    CHECK_HAS(text, "\"format\":2,\"check\":\"crc32\"");
+    CHECK(apply_text(b, text, len, 0, &err) == 0);
+    long long total = sql_int(b, "SELECT count(*) FROM change");
+    CHECK(total == 5);
+    mq_store_close(b);
+    /* Every byte of the bundle, one bit each: refused whole, writing
+     * nothing; or taken with no value changed: a frame line that lost its
+     * check's name, or, with --skip-invalid, a change the flip made invalid,
+     * kept as rejected while the intact ones apply. */
+    for (size_t i = 0; i + 1 < len; i++) {
+        for (int skip = (int)(i % 2); skip == (int)(i % 2); skip++) {
+            b = open_replica("tabB");
+            text[i] ^= (char)(1 << ((i + (size_t)skip * 3) % 8));
+            int rc = apply_text(b, text, len, skip, &err);
+            text[i] ^= (char)(1 << ((i + (size_t)skip * 3) % 8));
+            long long n = sql_int(b, "SELECT count(*) FROM change");
+            long long r = sql_int(b, "SELECT count(*) FROM rejected");
+            if (rc != 0) {
+                refused++;
+                CHECK(n == 0 && r == 0);
+            } else {
+                same++;
+                CHECK(n + r == total && (skip || r == 0));
+                sqlite3_stmt *st;
+                CHECK(sqlite3_prepare_v2(b->db, "SELECT v, rid FROM change", -1, &st,
+                                         NULL) == SQLITE_OK);
+                while (sqlite3_step(st) == SQLITE_ROW) {
+                    const char *rid = (const char *)sqlite3_column_text(st, 1);
+                    char *got = NULL, *want = NULL;
+                    CHECK(strstr(text, (const char *)sqlite3_column_text(st, 0)) != NULL);
+                    CHECK(mq_store_get(b, rid, &got, &err) == 0);
+                    CHECK(mq_store_get(a, rid, &want, &err) == 0);
+                    CHECK_STR(got, want);
+                    free(got);
+                    free(want);
+                }
+                sqlite3_finalize(st);
+            }
+            mq_store_close(b);
+        }
+    }
+    CHECK(refused > 2 * same);
+    /* A change slipped in with no check, valid or not. */
+    char v[64], buf[8192];
+    char *end = strstr(text, "{\"end\"");
+    stamp(a, 0, "tabC", v);
+    snprintf(buf, sizeof(buf),
+             "%.*s{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\","
+             "\"set\":{\"size\":9}}\n{\"end\":true,\"changes\":6,\"next\":6}\n",
+             (int)(end - text), text, v);
+    b = open_replica("tabB");
+    CHECK(apply_text(b, buf, strlen(buf), 1, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "has lost its check (crc32");
+    CHECK_HAS(err.message, "damaged or altered; nothing applied");
+    CHECK(sql_int(b, "SELECT count(*) FROM change") == 0);
+    mq_store_close(b);
+    free(text);
+    mq_store_close(a);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -477,5 +597,7 @@ int main(void)
     RUN(test_forged_authors);
     RUN(test_forged_versions);
     RUN(test_nul_escapes_and_odd_numbers);
+    RUN(test_end_line_counts);
+    RUN(test_bit_flips);
     return mq_test_done();
 }
