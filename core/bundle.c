@@ -529,7 +529,11 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         mq_apply_result res = MQ_REJECTED;
         mq_error cerr;
         mq_error_clear(&cerr);
-        int r2 = checked ? check_line(s, obj, &res, &cerr) : 0;
+        int r2 = 0;
+        if (checked)
+            r2 = check_line(s, obj, &res, &cerr);
+        else
+            res = MQ_APPLIED; /* format 1: no check to pass */
         if (r2 == MQ_ECORRUPT) {
             rc = mq__fail(err, MQ_EINVAL, "%s line %ld: %s; nothing applied", source,
                           line, cerr.message);
