@@ -57,6 +57,19 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
     if (!cJSON_IsString(v) || mq__version_parse(v->valuestring, &c->hlc, NULL) != 0)
         return bad(err, c, "field v: must be a version HHHHHHHHHHHHHHHH-SITE");
     snprintf(c->v, sizeof(c->v), "%s", v->valuestring);
+    /* A stamp far in the receiver's future would win every concurrent edit
+     * until the world caught up with it (the year 10889: for good). */
+    int64_t now = mq_store_now_ms(s);
+    if (mq__hlc_ms(c->hlc) > now + MQ_HLC_MAX_FUTURE_MS) {
+        char at[MQ_ISO_MAX], here[MQ_ISO_MAX];
+        mq__iso_time(at, mq__hlc_ms(c->hlc));
+        mq__iso_time(here, now);
+        return bad(err, c,
+                   "field v: stamped %s, more than %lld days after this replica's clock "
+                   "(%s): a clock that far ahead would win every concurrent edit; check "
+                   "the date of the device that wrote it (or of this one)",
+                   at, (long long)(MQ_HLC_MAX_FUTURE_MS / 86400000), here);
+    }
     if (!cJSON_IsString(type) ||
         (c->type = mq__schema_type(s->schema, type->valuestring)) == NULL)
         return bad(err, c, "field type: unknown record type %s",

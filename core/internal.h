@@ -64,9 +64,10 @@ struct mq_store {
     char *cadre;
     int64_t clock_offset_ms;
     mq_hlc hlc;
-    uint64_t hlc_saved; /* the clock as last read from or written to meta */
-    int tx_depth;       /* nesting of mq__tx_begin(); 0 outside any transaction */
-    int user_tx;        /* 1 while mq_store_begin() holds a transaction open */
+    uint64_t hlc_saved;      /* the clock as last read from or written to meta */
+    uint64_t hlc_high_saved; /* and its high mark (clock.c) */
+    int tx_depth;            /* nesting of mq__tx_begin(); 0 outside any transaction */
+    int user_tx;             /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
     struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
     struct mq_ext *exts;     /* ext.c's parts (minqing/ext.h); NULL until declared */
@@ -206,8 +207,9 @@ int mq__meta_set(mq_store *s, const char *key, const char *value, mq_error *err)
 
 /* MQ_ESTATE unless mq_store_init() has given the store a site. */
 int mq__require_site(mq_store *s, mq_error *err);
-/* A fresh version for a local change. */
-void mq__next_version(mq_store *s, char out[MQ_VERSION_MAX]);
+/* A fresh version for a local change: never one this site issued before,
+ * even after a correction stepped the clock back (clock.c). */
+int mq__next_version(mq_store *s, char out[MQ_VERSION_MAX], mq_error *err);
 /* Raises the clock to the one kept in meta (outermost begin, open). */
 int mq__clock_load(mq_store *s, mq_error *err);
 /* Writes the clock back to meta if it moved (outermost commit). */

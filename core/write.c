@@ -84,7 +84,13 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     int rc;
 
     memset(&c, 0, sizeof(c));
-    mq__next_version(s, c.v);
+    if ((rc = mq__next_version(s, c.v, err)) != 0) {
+        cJSON_Delete(set);
+        cJSON_Delete(base);
+        if (rec != NULL)
+            mq__rec_clear(rec);
+        return rc;
+    }
     mq__version_parse(c.v, &c.hlc, NULL);
     c.type = type;
     snprintf(c.id, sizeof(c.id), "%s", id);

@@ -599,6 +599,109 @@ static void test_bit_flips(void)
     mq_store_close(a);
 }
 
+/* ---- 7. clocks ---------------------------------------------------------- */
+
+static int64_t stamped_ms(mq_store *s, const char *id)
+{
+    char v[MQ_VERSION_MAX];
+    uint64_t clock = 0;
+
+    last_version(s, id, v);
+    mq__version_parse(v, &clock, NULL);
+    return mq__hlc_ms(clock);
+}
+
+static void test_far_future_stamps(void)
+{
+    mq_store *a = open_replica("tabA");
+    char v[64], json[512];
+    const int64_t day = 86400000;
+    mq_error err;
+
+    seed(a);
+#define BODY                                                                             \
+    "{\"v\":\"%s\",\"type\":\"household\",\"id\":\"" HH "\",\"set\":{\"size\":%d}}"
+    /* The year 10889: the greatest stamp 48 bits hold. */
+    snprintf(json, sizeof(json), BODY, "ffffffffffff0000-evil", 9);
+    CHECK(apply(a, json, &err) == MQ_REJECTED);
+    CHECK_HAS(err.message, "field v: stamped 10889-");
+    CHECK_HAS(err.message, "more than 7 days after this replica's clock");
+    stamp(a, 8 * day, "evil", v);
+    snprintf(json, sizeof(json), BODY, v, 8);
+    CHECK(apply(a, json, &err) == MQ_REJECTED);
+    /* Days ahead (a tablet not yet corrected) are taken, and lose to an edit
+     * made after seeing them. */
+    stamp(a, 3 * day, "fast", v);
+    snprintf(json, sizeof(json), BODY, v, 5);
+    CHECK(apply(a, json, &err) == MQ_APPLIED);
+    CHECK(put(a, "household", HH, "{\"size\":6}") == 0);
+    char *got = NULL;
+    CHECK(mq_store_get(a, HH, &got, &err) == 0);
+    CHECK_HAS(got, "\"size\":6");
+    free(got);
+    /* A receiver whose clock is corrected judges by the corrected time. */
+    CHECK(mq_store_set_clock_offset(a, 20 * day, &err) == 0);
+    stamp(a, 0, "evil", v);
+    CHECK(mq_store_set_clock_offset(a, 0, &err) == 0);
+    snprintf(json, sizeof(json), BODY, v, 7);
+    CHECK(apply(a, json, &err) == MQ_REJECTED);
+    CHECK(problems(a) == 0);
+    mq_store_close(a);
+#undef BODY
+}
+
+static void test_clock_recovers_after_correction(void)
+{
+    mq_store *t = open_replica("tab");
+    const int64_t day = 86400000;
+    mq_error err;
+
+    seed(t);
+    /* The tablet's clock runs three days ahead, and it writes so. */
+    CHECK(mq_store_set_clock_offset(t, 3 * day, &err) == 0);
+    CHECK(put(t, "household", HH, "{\"size\":4}") == 0);
+    int64_t real = mq_store_now_ms(t) - 3 * day;
+    CHECK(stamped_ms(t, HH) > real + 2 * day);
+    /* Sync corrects it: the next stamps follow the corrected clock. */
+    CHECK(mq_store_set_clock_offset(t, 0, &err) == 0);
+    CHECK(put(t, "household", HH, "{\"size\":5}") == 0);
+    CHECK(stamped_ms(t, HH) < mq_store_now_ms(t) + 2 * 60 * 1000);
+    /* ...in another handle on the file too, and after reopening it. */
+    char path[256];
+    mq_store *u = NULL;
+    snprintf(path, sizeof(path), "%s", t->path);
+    CHECK(mq_store_open(&u, path, &err) == 0);
+    CHECK(mq_store_put(u, "household", HH, "{\"size\":6}", NULL, NULL, &err) == 0);
+    CHECK(stamped_ms(u, HH) < mq_store_now_ms(u) + 2 * 60 * 1000);
+    mq_store_close(u);
+
+    /* Never a version issued before: stamps at the next two seconds, as a
+     * tablet ahead would have issued them, are in the log already. */
+    int64_t now = mq_store_now_ms(t);
+    CHECK(sqlite3_exec(t->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+    for (int64_t ms = now; ms < now + 2000; ms++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO change(v, rid, type, body) VALUES('%012llx%04x-tab',"
+                 " '00000000-0000-4000-8000-00000000beef', 'cadre', '{}')",
+                 (unsigned long long)ms, 0);
+        CHECK(sqlite3_exec(t->db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    }
+    CHECK(sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    long long before = sql_int(t, "SELECT count(*) FROM change");
+    for (int i = 0; i < 30; i++) {
+        char json[64];
+        snprintf(json, sizeof(json), "{\"size\":%d}", 10 + i);
+        CHECK(put(t, "household", HH, json) == 0);
+    }
+    CHECK(sql_int(t, "SELECT count(*) FROM change") == before + 30);
+    char *got = NULL;
+    CHECK(mq_store_get(t, HH, &got, &err) == 0);
+    CHECK_HAS(got, "\"size\":39");
+    free(got);
+    mq_store_close(t);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -609,5 +712,7 @@ int main(void)
     RUN(test_nul_escapes_and_odd_numbers);
     RUN(test_end_line_counts);
     RUN(test_bit_flips);
+    RUN(test_far_future_stamps);
+    RUN(test_clock_recovers_after_correction);
     return mq_test_done();
 }
