@@ -201,6 +201,16 @@ expect_eq "[true]" "$got" "the refused log edit kept with its reason"
 got=$(ok "$B" needs --as-of 2030-01-01 | py "[r['status'] for r in rows if r['id'] == '$N']")
 expect_eq '["resolved"]' "$got" "the need after the forged reopening"
 
+# ---- 7. a stamp far in the future -----------------------------------------
+for v in ffffffffffff0000-evil "$(python3 -c 'import time; print("%012x0000-evil" % int((time.time() + 8 * 86400) * 1000))')"; do
+    printf '{"minqing":"bundle","format":1}\n{"v":"%s","type":"household","id":"%s","set":{"size":9}}\n{"end":true,"changes":1,"next":1}\n' \
+        "$v" "$H" >"$TMP/future.bundle"
+    BEFORE=$(state "$B")
+    mq "$B" apply "$TMP/future.bundle"
+    refused 2 "more than 7 days after this replica's clock" "a change stamped $v"
+    expect_eq "$BEFORE" "$(state "$B")" "the store after a far-future stamp"
+done
+
 ok "$A" check >/dev/null
 ok "$B" check >/dev/null
 echo "ok"
