@@ -7,7 +7,20 @@
  * one change per line, and a trailer {"end":true,"changes":N,"next":CURSOR}.
  * The trailer is how a bundle cut short on a USB stick is told from a whole
  * one: apply refuses a bundle without it and writes nothing.
+ *
+ * Format 2 adds a check against damage (a flipped bit on a stick): the
+ * header says {"check":"crc32"} and it and every change line carry "crc", the
+ * CRC-32 of the change printed canonically (cJSON's compact print of the
+ * line parsed, without "crc"), so that a bundle re-serialised by another
+ * tool still checks.  A change that is valid but does not match its check,
+ * or has none, is damage, and the whole bundle is refused, even with
+ * --skip-invalid; an invalid change is refused for what is wrong with it.
+ * Format 1 (no check) is still read.  The check is no seal: whoever can
+ * write a bundle can write its CRCs; sealing with keys is the sync
+ * library's (libcrypto), which core does not depend on.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +28,46 @@
 #include "internal.h"
 
 #define BUNDLE_LINE_MAX ((size_t)4 * 1024 * 1024)
+#define BUNDLE_FORMAT   2
+
+/* CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib's. */
+static uint32_t crc32_of(const char *text, size_t n)
+{
+    static uint32_t table[256];
+    static int made;
+    uint32_t c = 0xFFFFFFFFu;
+
+    if (!made) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t r = i;
+            for (int k = 0; k < 8; k++)
+                r = (r & 1u) ? (r >> 1) ^ 0xEDB88320u : r >> 1;
+            table[i] = r;
+        }
+        made = 1; /* the same values whoever makes them first */
+    }
+    for (size_t i = 0; i < n; i++)
+        c = table[(c ^ (unsigned char)text[i]) & 0xFFu] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* The check of change `obj` (its "crc" member aside): 0 or MQ_ENOMEM. */
+static int change_crc(const cJSON *obj, uint32_t *out)
+{
+    cJSON *copy = cJSON_Duplicate(obj, 1);
+    char *text;
+
+    if (copy == NULL)
+        return MQ_ENOMEM;
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "crc");
+    text = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    if (text == NULL)
+        return MQ_ENOMEM;
+    *out = crc32_of(text, strlen(text));
+    cJSON_free(text);
+    return 0;
+}
 
 int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void *ctx,
                      int64_t *next, mq_error *err)
@@ -120,18 +173,39 @@ struct bundle_out {
 static int bundle_line(void *ctx, const char *json)
 {
     struct bundle_out *b = ctx;
+    size_t len = strlen(json);
+    cJSON *obj = cJSON_Parse(json);
+    uint32_t crc;
+    int rc = obj != NULL && len > 1 && json[len - 1] == '}' ? change_crc(obj, &crc)
+                                                            : MQ_ENOMEM;
 
+    cJSON_Delete(obj);
+    if (rc != 0)
+        return rc;
     b->n++;
-    if (fputs(json, b->out) == EOF || fputc('\n', b->out) == EOF)
+    /* The change as printed, with its check as the last member. */
+    if (fwrite(json, 1, len - 1, b->out) != len - 1 ||
+        fprintf(b->out, ",\"crc\":\"%08lx\"}\n", (unsigned long)crc) < 0)
         return MQ_EIO;
     return 0;
 }
 
-/* Writes the header or end line `o` (taken) and a line end. */
-static int bundle_frame(FILE *out, mq__json *j, cJSON *o)
+/* Writes the header or end line `o` (taken), with its check if `check`, and
+ * a line end. */
+static int bundle_frame(FILE *out, mq__json *j, cJSON *o, int check)
 {
     const char *json;
-    int rc = mq__json_print(j, o, &json);
+    uint32_t crc;
+    char hex[16];
+    int rc = o == NULL ? MQ_ENOMEM : check ? change_crc(o, &crc) : 0;
+
+    if (rc == 0 && !check) {
+        rc = mq__json_print(j, o, &json);
+    } else if (rc == 0) {
+        snprintf(hex, sizeof(hex), "%08lx", (unsigned long)crc);
+        mq__json_add_str(j, o, "crc", hex);
+        rc = mq__json_print(j, o, &json);
+    }
 
     cJSON_Delete(o);
     if (rc != 0)
@@ -151,20 +225,23 @@ int mq_store_write_bundle(mq_store *s, const mq_changes_query *q, FILE *out,
     mq__json_init(&j);
     o = mq__json_object(&j);
     mq__json_add_str(&j, o, "minqing", "bundle");
-    mq__json_add(&j, o, "format", cJSON_CreateNumber(1));
+    mq__json_add(&j, o, "format", cJSON_CreateNumber(BUNDLE_FORMAT));
+    mq__json_add_str(&j, o, "check", "crc32");
     mq__json_add_str(&j, o, "site", s->site);
     mq__json_add(&j, o, "since", cJSON_CreateNumber((double)q->since));
-    rc = bundle_frame(out, &j, o);
+    rc = bundle_frame(out, &j, o, 1);
     if (rc == 0)
         rc = mq_store_changes(s, q, bundle_line, &b, &nx, err);
-    else if (rc == MQ_ENOMEM)
+    if (rc == MQ_ENOMEM)
         mq__fail(err, rc, "out of memory");
     if (rc == 0) {
         o = mq__json_object(&j);
         mq__json_add(&j, o, "end", cJSON_CreateTrue());
         mq__json_add(&j, o, "changes", cJSON_CreateNumber((double)b.n));
         mq__json_add(&j, o, "next", cJSON_CreateNumber((double)nx));
-        if ((rc = bundle_frame(out, &j, o)) == MQ_ENOMEM)
+        /* No check: the count is checked against the lines; next is the
+         * writer's cursor, which apply does not use. */
+        if ((rc = bundle_frame(out, &j, o, 0)) == MQ_ENOMEM)
             mq__fail(err, rc, "out of memory");
     }
     mq__json_free(&j);
@@ -197,7 +274,7 @@ static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
         rc = change_within(s, &c, areas, nareas, &in, err);
     if (rc == 0 && !in)
         *result = MQ_OUT_OF_SCOPE;
-    else if (rc == 0)
+    else if (rc == 0 && (rc = mq__change_check_log(s, &c, err)) == 0)
         rc = mq__merge(s, &c, source != NULL ? source : "bundle", result, err);
     mq__change_clear(&c);
     return rc;
@@ -247,12 +324,24 @@ static int apply_text(mq_store *s, const char *change_json, const char *source,
                       const char *const *areas, size_t nareas, mq_apply_result *result,
                       mq_error *err)
 {
-    cJSON *obj = cJSON_Parse(change_json != NULL ? change_json : "");
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithOpts(change_json != NULL ? change_json : "", &end, 1);
+    char why[320];
     int rc;
 
     if (obj == NULL) {
         *result = MQ_REJECTED;
-        mq__fail(err, MQ_EINVAL, "change: not valid JSON");
+        mq__fail(err, MQ_EINVAL, "change: not valid JSON near \"%.20s\"",
+                 end != NULL ? end : "");
+        return 0;
+    }
+    if (mq__json_nul_escape(change_json, strlen(change_json), why, sizeof(why))) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "v"));
+        *result = MQ_REJECTED;
+        mq__fail(err, MQ_EINVAL, "change %s: %s",
+                 v != NULL && mq__version_parse(v, NULL, NULL) == 0 ? v : "(no version)",
+                 why);
+        cJSON_Delete(obj);
         return 0;
     }
     rc = apply_one(s, obj, source, areas, nareas, result, err);
@@ -287,6 +376,56 @@ int mq_store_apply_json(mq_store *s, const cJSON *change, const char *source,
                      scope->areas != NULL ? scope->nareas : 0, result, err);
 }
 
+/* Whether the header matches its check, when it has one (a flip of its key
+ * leaves the values whole). */
+static int frame_ok(const cJSON *obj)
+{
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(obj, "crc");
+    char want[16];
+    uint32_t crc;
+
+    if (given == NULL)
+        return 1;
+    if (change_crc(obj, &crc) != 0)
+        return 0;
+    snprintf(want, sizeof(want), "%08lx", (unsigned long)crc);
+    return cJSON_IsString(given) && strcmp(given->valuestring, want) == 0;
+}
+
+/*
+ * The check of one change line of a format 2 bundle.  A line that matches
+ * its CRC is left to apply (*res MQ_APPLIED, untouched).  One that does not,
+ * or has none, is an invalid change if it does not parse as a change here
+ * (*res MQ_REJECTED, the reason in err), else damage: MQ_ECORRUPT.
+ */
+static int check_line(mq_store *s, const cJSON *obj, mq_apply_result *res, mq_error *err)
+{
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(obj, "crc");
+    char want[16];
+    uint32_t crc;
+    mq__change c;
+
+    *res = MQ_APPLIED;
+    if (change_crc(obj, &crc) != 0)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    snprintf(want, sizeof(want), "%08lx", (unsigned long)crc);
+    if (cJSON_IsString(given) && strcmp(given->valuestring, want) == 0)
+        return 0;
+    int rc = mq__change_parse(s, obj, &c, err);
+    mq__change_clear(&c);
+    if (rc == MQ_EINVAL) {
+        *res = MQ_REJECTED;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "v"));
+    return mq__fail(err, MQ_ECORRUPT,
+                    "change %s %s its check (crc32 %s): the bundle is damaged or "
+                    "altered",
+                    v, cJSON_IsString(given) ? "does not match" : "has lost", want);
+}
+
 int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
                           mq_apply_stats *stats, mq_error *err)
 {
@@ -299,7 +438,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
     char *buf;
     size_t len, invalid = 0;
     long line = 0;
-    int rc, ended = 0;
+    int rc, ended = 0, checked = 0;
     mq_error first;
 
     mq_error_clear(&first);
@@ -316,8 +455,10 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             break;
         line = lines.number;
         if (r != 0) {
-            rc = mq__fail(err, r, "%s line %ld: %s", source, line,
-                          r == MQ_EINVAL ? "longer than 4 MiB" : "out of memory");
+            rc = mq__fail(err, r, "%s line %ld: %s; nothing applied", source, line,
+                          r == MQ_ENOMEM      ? "out of memory"
+                          : lines.why[0] != 0 ? lines.why
+                                              : "longer than 4 MiB");
             break;
         }
         /* A bundle line may end in any run of "\r" (copied through tools
@@ -326,7 +467,7 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             buf[--len] = '\0';
         if (len == 0)
             continue;
-        cJSON *obj = cJSON_Parse(buf);
+        cJSON *obj = cJSON_ParseWithOpts(buf, NULL, 1); /* nothing after the JSON */
         if (obj == NULL) {
             rc = mq__fail(err, MQ_EINVAL, "%s line %ld: not valid JSON", source, line);
             break;
@@ -334,10 +475,25 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         if (line == 1) {
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "minqing");
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, "format");
+            const cJSON *chk = cJSON_GetObjectItemCaseSensitive(obj, "check");
             if (!cJSON_IsString(m) || strcmp(m->valuestring, "bundle") != 0 ||
-                !cJSON_IsNumber(f) || f->valueint != 1)
+                !cJSON_IsNumber(f) || (f->valuedouble != 1 && f->valuedouble != 2))
                 rc = mq__fail(err, MQ_EINVAL,
-                              "%s line 1: not a minqing bundle of format 1 (no header)",
+                              "%s line 1: not a minqing bundle of format 1 or 2 (no "
+                              "header)",
+                              source);
+            else if (f->valuedouble == 2 &&
+                     (!cJSON_IsString(chk) || strcmp(chk->valuestring, "crc32") != 0))
+                rc = mq__fail(err, MQ_EINVAL,
+                              "%s line 1: a bundle of format 2 says its check, "
+                              "\"check\":\"crc32\"; this one does not: it is damaged; "
+                              "nothing applied",
+                              source);
+            checked = rc == 0 && f->valuedouble == 2;
+            if (rc == 0 && !frame_ok(obj))
+                rc = mq__fail(err, MQ_EINVAL,
+                              "%s line 1: the header does not match its check (crc32): "
+                              "the bundle is damaged or altered; nothing applied",
                               source);
             cJSON_Delete(obj);
             continue;
@@ -351,12 +507,18 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "end"))) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, "changes");
             size_t seen = st.applied + st.duplicate + st.rejected + invalid;
-            if (!cJSON_IsNumber(n) || (size_t)n->valuedouble != seen)
+            /* Compared as numbers: a negative, huge or fractional count
+             * (damage, or forgery) has no size_t to be converted to. */
+            if (!cJSON_IsNumber(n) || !isfinite(n->valuedouble) ||
+                n->valuedouble != (double)seen)
                 rc = mq__fail(err, MQ_EINVAL,
-                              "%s line %ld: the end line counts %.0f changes, the bundle "
-                              "holds %zu",
-                              source, line, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
-                              seen);
+                              "%s line %ld: the end line must count the changes of the "
+                              "bundle, %zu; it says %.20s",
+                              source, line, seen,
+                              !cJSON_IsNumber(n) ? "no number"
+                              : isfinite(n->valuedouble) && fabs(n->valuedouble) < 1e15
+                                  ? "another"
+                                  : "a number out of range");
             ended = 1;
             cJSON_Delete(obj);
             continue;
@@ -367,7 +529,19 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         mq_apply_result res = MQ_REJECTED;
         mq_error cerr;
         mq_error_clear(&cerr);
-        int r2 = mq_store_apply_json(s, obj, source, NULL, &res, &cerr);
+        int r2 = 0;
+        if (checked)
+            r2 = check_line(s, obj, &res, &cerr);
+        else
+            res = MQ_APPLIED; /* format 1: no check to pass */
+        if (r2 == MQ_ECORRUPT) {
+            rc = mq__fail(err, MQ_EINVAL, "%s line %ld: %s; nothing applied", source,
+                          line, cerr.message);
+            cJSON_Delete(obj);
+            break;
+        }
+        if (r2 == 0 && res != MQ_REJECTED)
+            r2 = mq_store_apply_json(s, obj, source, NULL, &res, &cerr);
         cJSON_Delete(obj);
         if (r2 != 0) {
             *err = cerr;

@@ -57,6 +57,19 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
     if (!cJSON_IsString(v) || mq__version_parse(v->valuestring, &c->hlc, NULL) != 0)
         return bad(err, c, "field v: must be a version HHHHHHHHHHHHHHHH-SITE");
     snprintf(c->v, sizeof(c->v), "%s", v->valuestring);
+    /* A stamp far in the receiver's future would win every concurrent edit
+     * until the world caught up with it (the year 10889: for good). */
+    int64_t now = mq_store_now_ms(s);
+    if (mq__hlc_ms(c->hlc) > now + MQ_HLC_MAX_FUTURE_MS) {
+        char at[MQ_ISO_MAX], here[MQ_ISO_MAX];
+        mq__iso_time(at, mq__hlc_ms(c->hlc));
+        mq__iso_time(here, now);
+        return bad(err, c,
+                   "field v: stamped %s, more than %lld days after this replica's clock "
+                   "(%s): a clock that far ahead would win every concurrent edit; check "
+                   "the date of the device that wrote it (or of this one)",
+                   at, (long long)(MQ_HLC_MAX_FUTURE_MS / 86400000), here);
+    }
     if (!cJSON_IsString(type) ||
         (c->type = mq__schema_type(s->schema, type->valuestring)) == NULL)
         return bad(err, c, "field type: unknown record type %s",
@@ -65,8 +78,20 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         return bad(err, c, "field id: must be a lower-case UUID");
     snprintf(c->id, sizeof(c->id), "%s", id->valuestring);
     if (by != NULL && !cJSON_IsNull(by)) {
-        if (!cJSON_IsString(by) || strlen(by->valuestring) >= sizeof(c->by))
-            return bad(err, c, "field by: must be a cadre id");
+        /* The value is not quoted: it may be anything a forger sent. */
+        if (!cJSON_IsString(by) || !mq_valid_uuid(by->valuestring))
+            return bad(err, c,
+                       "field by: must be the id of a cadre record (a lower-case "
+                       "UUID)");
+        /* A cadre not yet here may arrive later (delivery order); an id that
+         * is another type's record here never names a cadre. */
+        mq__kind k;
+        int rc = mq__kind_get(s, by->valuestring, &k, err);
+        if (rc != 0)
+            return rc;
+        if (k.exists && strcmp(k.type_name, MQ__AUTHOR_TYPE) != 0)
+            return bad(err, c, "field by: %s is a %s record, not a " MQ__AUTHOR_TYPE,
+                       by->valuestring, k.type_name);
         snprintf(c->by, sizeof(c->by), "%s", by->valuestring);
     }
     if (!cJSON_IsObject(set) || set->child == NULL)
@@ -109,6 +134,81 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         }
         c->base = base;
     }
+    /* M6 needs no state to see an edit: a log record's only change is its
+     * creation, and a creation names no base. */
+    if (c->type->log && c->base != NULL && c->base->child != NULL)
+        return bad(err, c,
+                   "%s %s is a log record, written once and never edited (M6): a change "
+                   "with a base edits it",
+                   c->type->name, c->id);
     c->set = set; /* borrowed from obj: the change is parsed once, never copied */
     return 0;
+}
+
+/* Whether version `v` is in the log already (M1 will call it a duplicate). */
+static int logged(mq_store *s, const char *v, int *yes, mq_error *err)
+{
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM change WHERE v = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    *yes = rc == SQLITE_ROW;
+    return 0;
+}
+
+int mq__change_check_log(mq_store *s, const mq__change *c, mq_error *err)
+{
+    mq__kind k;
+    mq__rec rec;
+    int rc, dup = 0;
+
+    if (!c->type->log)
+        return 0;
+    if ((rc = mq__kind_get(s, c->id, &k, err)) != 0)
+        return rc;
+    /* A first creation, a record of another type (the merge refuses it) or
+     * a version already here (a duplicate) is not this rule's to judge. */
+    if (!k.exists || k.type != c->type)
+        return 0;
+    if ((rc = logged(s, c->v, &dup, err)) != 0 || dup)
+        return rc;
+    if ((rc = mq__rec_load(s, c->id, &rec, err)) != 0)
+        return rc;
+    /* Cleared (null) and absent fields are the same value. */
+    cJSON *have = mq__json_strip_nulls(rec.fields);
+    cJSON *got = mq__json_strip_nulls(c->set);
+    const char *differs = NULL;
+    const cJSON *it;
+    if (have == NULL || got == NULL) {
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+        goto done;
+    }
+    cJSON_ArrayForEach(it, got)
+    {
+        if (!cJSON_Compare(it, cJSON_GetObjectItemCaseSensitive(have, it->string), 1)) {
+            differs = it->string;
+            break;
+        }
+    }
+    cJSON_ArrayForEach(it, have)
+    {
+        if (differs == NULL && cJSON_GetObjectItemCaseSensitive(got, it->string) == NULL)
+            differs = it->string;
+    }
+    if (differs != NULL)
+        rc = bad(err, c,
+                 "%s %s is a log record, written once and never edited (M6): this "
+                 "creation differs from the one held here in field %s",
+                 c->type->name, c->id, differs);
+done:
+    cJSON_Delete(have);
+    cJSON_Delete(got);
+    mq__rec_clear(&rec);
+    return rc;
 }

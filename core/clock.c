@@ -8,6 +8,13 @@
  * one store (a CLI put while a sync runs) then never stamp the same
  * version, so neither change is taken for a duplicate of the other.  It is
  * written back just before the commit that used it.
+ *
+ * meta "hlc" is "LAST" or, after a correction stepped the clock back,
+ * "LAST/HIGH" (hlc.h): a handle that reads a greater HIGH than its own
+ * takes LAST as it is, since another handle corrected the clock; otherwise
+ * it takes the greater LAST.  A version at or below HIGH is used only if
+ * the log does not hold it: a site's versions are unique (M1 would take a
+ * repeated one for a duplicate and drop the change).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,25 +28,39 @@ int mq__clock_load(mq_store *s, mq_error *err)
     int rc = mq__meta_get(s, "hlc", &v, err);
 
     if (rc == 0 && v != NULL) {
-        uint64_t clock = strtoull(v, NULL, 16);
-        if (clock > s->hlc.last)
+        char *slash = NULL;
+        uint64_t clock = strtoull(v, &slash, 16);
+        uint64_t high =
+            slash != NULL && *slash == '/' ? strtoull(slash + 1, NULL, 16) : 0;
+        if (high > s->hlc.high) {
+            s->hlc.high = high; /* corrected by another handle */
             s->hlc.last = clock;
+        } else if (clock > s->hlc.last) {
+            s->hlc.last = clock;
+        }
     }
     free(v);
     s->hlc_saved = s->hlc.last;
+    s->hlc_high_saved = s->hlc.high;
     return rc;
 }
 
 int mq__clock_save(mq_store *s, mq_error *err)
 {
-    char buf[24];
+    char buf[40];
 
-    if (s->hlc.last == s->hlc_saved)
+    if (s->hlc.last == s->hlc_saved && s->hlc.high == s->hlc_high_saved)
         return 0;
-    snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)s->hlc.last);
+    if (s->hlc.high != 0)
+        snprintf(buf, sizeof(buf), "%016llx/%016llx", (unsigned long long)s->hlc.last,
+                 (unsigned long long)s->hlc.high);
+    else
+        snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)s->hlc.last);
     int rc = mq__meta_set(s, "hlc", buf, err);
-    if (rc == 0)
+    if (rc == 0) {
         s->hlc_saved = s->hlc.last;
+        s->hlc_high_saved = s->hlc.high;
+    }
     return rc;
 }
 
@@ -66,11 +87,31 @@ int mq__require_site(mq_store *s, mq_error *err)
 int mq_store_set_clock_offset(mq_store *s, int64_t offset_ms, mq_error *err)
 {
     char buf[32];
+    int64_t was = s->clock_offset_ms;
+    /* Its own write transaction unless one is open (tx.c is above this
+     * file: the clock is read and saved here as tx.c would). */
+    int own = s->tx_depth == 0;
+    int rc = own ? mq__exec(s, "BEGIN IMMEDIATE", err) : 0;
 
+    if (rc == 0 && own)
+        rc = mq__clock_load(s, err);
     snprintf(buf, sizeof(buf), "%lld", (long long)offset_ms);
-    int rc = mq__meta_set(s, "clock_offset_ms", buf, err);
     if (rc == 0)
+        rc = mq__meta_set(s, "clock_offset_ms", buf, err);
+    if (rc == 0) {
+        /* The corrected time is the one to stamp by from now on. */
         s->clock_offset_ms = offset_ms;
+        mq__hlc_correct(&s->hlc, mq_store_now_ms(s));
+    }
+    if (rc == 0 && own)
+        rc = mq__clock_save(s, err);
+    if (rc == 0 && own)
+        rc = mq__exec(s, "COMMIT", err);
+    if (rc != 0) {
+        if (own)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->clock_offset_ms = was;
+    }
     return rc;
 }
 
@@ -84,9 +125,34 @@ int64_t mq_store_now_ms(const mq_store *s)
     return mq_platform_time_ms() + s->clock_offset_ms;
 }
 
-void mq__next_version(mq_store *s, char out[MQ_VERSION_MAX])
+/* Whether version `v` is in the log. */
+static int in_log(mq_store *s, const char *v, int *yes, mq_error *err)
 {
-    uint64_t clock = mq__hlc_tick(&s->hlc, mq_store_now_ms(s));
+    sqlite3_stmt *st;
 
-    mq__version_format(out, clock, s->site);
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM change WHERE v = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    *yes = rc == SQLITE_ROW;
+    return 0;
+}
+
+int mq__next_version(mq_store *s, char out[MQ_VERSION_MAX], mq_error *err)
+{
+    for (;;) {
+        uint64_t clock = mq__hlc_tick(&s->hlc, mq_store_now_ms(s));
+        int taken = 0, rc;
+
+        mq__version_format(out, clock, s->site);
+        /* Above the high mark no value was issued (H2): no lookup. */
+        if (!mq__hlc_may_repeat(&s->hlc, clock))
+            return 0;
+        if ((rc = in_log(s, out, &taken, err)) != 0 || !taken)
+            return rc;
+    }
 }

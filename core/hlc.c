@@ -1,10 +1,14 @@
 /*
  * core/hlc.c - hybrid logical clock readings and version strings.
  *
- * Invariant: h->last only grows.  mq__hlc_tick() returns a value greater than
- * every value returned or observed before, so the versions one replica
- * stamps are strictly increasing, and greater than any version it has seen
- * that was not stamped more than MQ_HLC_MAX_AHEAD_MS in its future.
+ * Invariants:
+ *   H1  Between two corrections, h->last only grows: mq__hlc_tick() returns
+ *       a value greater than every value returned or observed since the
+ *       last correction (observed values capped at MQ_HLC_MAX_AHEAD_MS in
+ *       our future).
+ *   H2  h->high is at least every value returned before the last
+ *       correction, and never shrinks; so a tick above h->high is new, and
+ *       one at or below it is new unless the log holds it (clock.c checks).
  */
 #include "hlc.h"
 #include "minqing/valid.h"
@@ -39,6 +43,26 @@ void mq__hlc_observe(mq_hlc *h, uint64_t remote, int64_t now_ms)
         remote = limit;
     if (remote > h->last)
         h->last = remote;
+}
+
+int mq__hlc_correct(mq_hlc *h, int64_t now_ms)
+{
+    uint64_t phys = now_ms > 0 ? (uint64_t)now_ms << COUNTER_BITS : 0;
+    uint64_t slack = (uint64_t)MQ_HLC_MAX_AHEAD_MS << COUNTER_BITS;
+
+    /* A clock a little ahead (another replica's minute, a small skew)
+     * counts on: only a clock that ran far ahead steps back. */
+    if (h->last <= phys + slack)
+        return 0;
+    if (h->last > h->high)
+        h->high = h->last;
+    h->last = phys;
+    return 1;
+}
+
+int mq__hlc_may_repeat(const mq_hlc *h, uint64_t clock)
+{
+    return clock <= h->high;
 }
 
 int64_t mq__hlc_ms(uint64_t clock)

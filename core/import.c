@@ -278,9 +278,18 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
             break;
         }
         if (r == MQ_EINVAL) {
-            snprintf(msg, sizeof(msg), "line %ld: longer than %zu bytes", im.line,
-                     LINE_MAX_BYTES);
+            if (in_lines.why[0] != '\0')
+                snprintf(msg, sizeof(msg), "line %ld: %s", im.line, in_lines.why);
+            else
+                snprintf(msg, sizeof(msg), "line %ld: longer than %zu bytes", im.line,
+                         LINE_MAX_BYTES);
             report(&im, msg);
+            /* A NUL byte or a line without end: the rest is not JSON Lines. */
+            if (in_lines.fatal) {
+                rc = mq__fail(err, MQ_EINVAL, "%s %s; nothing imported",
+                              im.opts->source ? im.opts->source : "import", msg);
+                break;
+            }
             continue;
         }
         if (strspn(buf, " \t") == len)

@@ -35,6 +35,8 @@
 #include "schema.h"
 
 #define MQ_BASE_MAX 64 /* versions a change may name per field */
+/* The type whose records author changes: a change's `by` names one. */
+#define MQ__AUTHOR_TYPE "cadre"
 
 /* Prepared statements kept for the life of the store (db.c). */
 enum mq__stmt_id {
@@ -62,9 +64,10 @@ struct mq_store {
     char *cadre;
     int64_t clock_offset_ms;
     mq_hlc hlc;
-    uint64_t hlc_saved; /* the clock as last read from or written to meta */
-    int tx_depth;       /* nesting of mq__tx_begin(); 0 outside any transaction */
-    int user_tx;        /* 1 while mq_store_begin() holds a transaction open */
+    uint64_t hlc_saved;      /* the clock as last read from or written to meta */
+    uint64_t hlc_high_saved; /* and its high mark (clock.c) */
+    int tx_depth;            /* nesting of mq__tx_begin(); 0 outside any transaction */
+    int user_tx;             /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
     struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
     struct mq_ext *exts;     /* ext.c's parts (minqing/ext.h); NULL until declared */
@@ -152,18 +155,36 @@ typedef struct mq__lines {
     char *buf;
     size_t cap;
     long number; /* lines read so far: the number of the one just read */
+    char *blk;   /* the input, read ahead in blocks */
+    size_t blen, bpos;
+    int eof;
+    int skipping;   /* the rest of an overlong line is still to be skipped */
+    size_t skipped; /* of it so far */
+    int fatal;      /* set with MQ_EINVAL when reading cannot go on */
+    char why[320];  /* what is wrong with the line (MQ_EINVAL); "" if too long */
 } mq__lines;
 
 void mq__lines_init(mq__lines *r, FILE *in, size_t max);
 /*
  * Reads the next line into *line (borrowed until the next call), without
  * its "\n" or "\r\n".  Returns 0; MQ_ENOTFOUND at the end of the input or
- * on a read error (tell them apart with ferror()); MQ_EINVAL for a line
- * longer than `max` bytes, whose rest is skipped so that reading may go on;
- * MQ_ENOMEM.  Each line counts in r->number, whatever the result.
+ * on a read error (tell them apart with ferror()); MQ_ENOMEM; MQ_EINVAL for
+ * a line that is invalid, r->why saying why: empty for a line longer than
+ * `max` bytes (its rest is skipped by the next call, so that reading may go
+ * on), else a line holding `\u0000` (named by mq__json_nul_escape()), or,
+ * with r->fatal set, a NUL byte or a line that never ends: no more is read.
+ * Each line counts in r->number, whatever the result.  The input is read
+ * ahead: its position after a call is not the end of the line.
  */
 int mq__lines_next(mq__lines *r, char **line, size_t *len);
 void mq__lines_free(mq__lines *r);
+
+/*
+ * Whether JSON text `text` (len bytes) holds a `\u0000` escape, which cJSON
+ * would decode into a NUL that cuts the string.  Returns 1 with `why`
+ * naming the field and the rule, else 0.
+ */
+int mq__json_nul_escape(const char *text, size_t len, char *why, size_t n);
 
 /* ---- SQLite plumbing (db.c) ---------------------------------------------- */
 
@@ -186,8 +207,9 @@ int mq__meta_set(mq_store *s, const char *key, const char *value, mq_error *err)
 
 /* MQ_ESTATE unless mq_store_init() has given the store a site. */
 int mq__require_site(mq_store *s, mq_error *err);
-/* A fresh version for a local change. */
-void mq__next_version(mq_store *s, char out[MQ_VERSION_MAX]);
+/* A fresh version for a local change: never one this site issued before,
+ * even after a correction stepped the clock back (clock.c). */
+int mq__next_version(mq_store *s, char out[MQ_VERSION_MAX], mq_error *err);
 /* Raises the clock to the one kept in meta (outermost begin, open). */
 int mq__clock_load(mq_store *s, mq_error *err);
 /* Writes the clock back to meta if it moved (outermost commit). */
@@ -342,6 +364,14 @@ void mq__change_clear(mq__change *c);
  */
 int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *out, mq_error *err);
 
+/*
+ * M6 for a change from another replica: a log record's only change is its
+ * creation.  A second creation of a log record held here (another version,
+ * no base) must set exactly the fields it holds; a different one is refused
+ * (MQ_EINVAL): the first creation a replica holds stands.  0 otherwise.
+ */
+int mq__change_check_log(mq_store *s, const mq__change *c, mq_error *err);
+
 /* ---- the conflict table (conflicts.c) ------------------------------------ */
 
 /* Adds (on) or removes the conflict row of (rid, field). */
@@ -391,5 +421,12 @@ typedef int (*mq__defer_fn)(void *ctx, const mq_field *f, const char *target);
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
               const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
               mq_error *err);
+
+/*
+ * An author named for a local write (`--as`): a live record of
+ * MQ__AUTHOR_TYPE.  NULL (the store's default cadre) is not checked here:
+ * the default may name a cadre that the first sync brings.
+ */
+int mq__check_author(mq_store *s, const char *author, mq_error *err);
 
 #endif /* MQ_INTERNAL_H */

@@ -160,6 +160,48 @@ static int check_format(mq_store *s, mq_error *err)
     return 0;
 }
 
+/*
+ * Whether the file is a minqing store, or new: an SQLite file with no table
+ * at all (empty, or just created) becomes one; any other (another
+ * program's database) is refused before anything is written into it, not
+ * even the journal mode.  *fresh says whether the tables are to be made.
+ */
+static int ours(mq_store *s, int *fresh, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int tables = -1, meta = 0;
+
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT count(*), coalesce(sum(type = 'table' AND name = 'meta'), 0)"
+            " FROM sqlite_master",
+            -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        tables = sqlite3_column_int(st, 0);
+        meta = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (tables < 0)
+        return mq__fail(err, MQ_EIO, "%s: cannot read: %s", s->path,
+                        sqlite3_errmsg(s->db));
+    *fresh = tables == 0;
+    if (tables == 0)
+        return 0;
+    if (meta == 1 && sqlite3_prepare_v2(s->db, "SELECT 1 FROM meta WHERE key = 'format'",
+                                        -1, &st, NULL) == SQLITE_OK) {
+        meta = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    } else {
+        meta = 0;
+    }
+    if (!meta)
+        return mq__fail(err, MQ_EREFUSED,
+                        "%s: an SQLite database of another program (it has tables but "
+                        "no minqing meta): not a minqing store; nothing was written",
+                        s->path);
+    return 0;
+}
+
 int mq_store_open(mq_store **out, const char *path, mq_error *err)
 {
     mq_store *s;
@@ -188,6 +230,9 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, 10000);
+    int fresh = 0;
+    if ((rc = ours(s, &fresh, err)) != 0)
+        goto fail;
     /*
      * WAL: readers never block the writer and a commit is one append.
      * synchronous=FULL: the WAL is synced at every commit, so a record the
@@ -205,11 +250,19 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
                   err);
     if (rc != 0)
         goto fail;
-    rc = mq__exec(s, schema_sql, err);
+    /* A new store is made in one transaction: a file with minqing's tables
+     * and no format is then never ours, only another program's. */
+    rc = fresh ? mq__exec(s, "BEGIN IMMEDIATE", err) : 0;
+    if (rc == 0)
+        rc = mq__exec(s, schema_sql, err);
     if (rc == 0)
         rc = area_index(s, err);
     if (rc == 0)
         rc = check_format(s, err);
+    if (fresh && rc == 0)
+        rc = mq__exec(s, "COMMIT", err);
+    else if (fresh)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     if (rc == 0)
         rc = load_state(s, err);
     if (rc != 0) {

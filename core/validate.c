@@ -15,6 +15,9 @@
 
 char *mq__value_text(const cJSON *v)
 {
+    /* cJSON prints what it read as 1e400 as null. */
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+        return mq__strdup("a number beyond the range of a double");
     char *s = cJSON_PrintUnformatted(v);
     size_t n;
 

@@ -19,6 +19,34 @@
 
 #include "internal.h"
 
+int mq__check_author(mq_store *s, const char *author, mq_error *err)
+{
+    mq__kind k;
+    int rc;
+
+    if (author == NULL)
+        return 0;
+    if (!mq_valid_uuid(author))
+        return mq__fail(err, MQ_EINVAL,
+                        "author (--as): must be the id of a " MQ__AUTHOR_TYPE
+                        " record (a lower-case UUID)");
+    if ((rc = mq__kind_get(s, author, &k, err)) != 0)
+        return rc;
+    if (!k.exists)
+        return mq__fail(err, MQ_EINVAL,
+                        "author %s (--as): no " MQ__AUTHOR_TYPE " record has this id",
+                        author);
+    if (strcmp(k.type_name, MQ__AUTHOR_TYPE) != 0)
+        return mq__fail(err, MQ_EINVAL,
+                        "author %s (--as): is a %s record, not a " MQ__AUTHOR_TYPE,
+                        author, k.type_name);
+    if (k.deleted)
+        return mq__fail(err, MQ_EINVAL,
+                        "author %s (--as): the " MQ__AUTHOR_TYPE " record is deleted",
+                        author);
+    return 0;
+}
+
 /* Adds base[field] for a change replacing `field` of `rec`, built by `j`. */
 static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
                     mq__json *j, cJSON *base, mq_error *err)
@@ -56,7 +84,13 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     int rc;
 
     memset(&c, 0, sizeof(c));
-    mq__next_version(s, c.v);
+    if ((rc = mq__next_version(s, c.v, err)) != 0) {
+        cJSON_Delete(set);
+        cJSON_Delete(base);
+        if (rec != NULL)
+            mq__rec_clear(rec);
+        return rc;
+    }
     mq__version_parse(c.v, &c.hlc, NULL);
     c.type = type;
     snprintf(c.id, sizeof(c.id), "%s", id);
@@ -115,9 +149,8 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
     if (!cJSON_IsObject(fields))
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: must be a JSON object",
                         type->name, id);
-    if (author != NULL && !mq_valid_uuid(author))
-        return mq__fail(err, MQ_EINVAL, "author \"%s\": must be a cadre record id (UUID)",
-                        author);
+    if ((rc = mq__check_author(s, author, err)) != 0)
+        return rc;
     if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
         return rc;
     if (rec.exists && rec.type != type) {
@@ -237,6 +270,12 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
     if (fields == NULL)
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: not valid JSON near \"%.20s\"",
                         type->name, id == newid ? "(new)" : id, end != NULL ? end : "");
+    char why[320];
+    if (mq__json_nul_escape(fields_json, strlen(fields_json), why, sizeof(why))) {
+        cJSON_Delete(fields);
+        return mq__fail(err, MQ_EINVAL, "%s %s: %s", type->name,
+                        id == newid ? "(new)" : id, why);
+    }
     if ((rc = mq__tx_begin(s, err)) == 0) {
         rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
         if (rc == 0)
@@ -259,12 +298,10 @@ int mq_store_delete(mq_store *s, const char *id, const char *author, mq_error *e
 
     if ((rc = mq__require_site(s, err)) != 0)
         return rc;
-    if (author != NULL && !mq_valid_uuid(author))
-        return mq__fail(err, MQ_EINVAL, "author \"%s\": must be a cadre record id (UUID)",
-                        author);
     if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
-    if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
+    if ((rc = mq__check_author(s, author, err)) != 0 ||
+        (rc = mq__rec_load(s, id, &rec, err)) != 0)
         goto fail;
     if (!rec.exists) {
         rc = mq__fail(err, MQ_ENOTFOUND, "no record with id %s", id);
@@ -321,7 +358,8 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
         return rc;
     }
     memset(&rec, 0, sizeof(rec));
-    if ((rc = mq__conflict_has(s, rid, field, &yes, err)) != 0)
+    if ((rc = mq__check_author(s, author, err)) != 0 ||
+        (rc = mq__conflict_has(s, rid, field, &yes, err)) != 0)
         goto out;
     if (!yes) {
         rc = mq__fail(err, MQ_ENOTFOUND, "no open conflict %s", conflict_id);

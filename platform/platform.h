@@ -158,7 +158,7 @@ void mq_platform_close_socket(int fd);
  */
 unsigned mq_platform_raise_open_files(unsigned want);
 
-/* ---- the signals that stop a server (posix_signal.c) --------------------- */
+/* ---- signals: those that stop a server, and SIGXFSZ (posix_signal.c) ------ */
 
 /**
  * Blocks SIGINT and SIGTERM in the calling thread, so that every thread it
@@ -178,5 +178,15 @@ int mq_platform_block_stop_signals(void);
  * @return the signal's number, or -1 with errno set
  */
 int mq_platform_wait_stop_signal(void);
+
+/**
+ * Ignores SIGXFSZ in the whole process: a write past the file size limit
+ * (`ulimit -f`) then fails with EFBIG, which the store reports as an
+ * error, instead of killing the process without a word.
+ * mq_platform_block_stop_signals() does this too.
+ *
+ * @return 0, or -1 with errno set
+ */
+int mq_platform_ignore_file_size_signal(void);
 
 #endif /* MQ_PLATFORM_H */

@@ -1,7 +1,8 @@
 /*
  * platform/posix_signal.c - the signals that stop a server: SIGINT and
  * SIGTERM blocked in every thread and taken by sigwait() in the main one,
- * SIGPIPE ignored.
+ * SIGPIPE ignored; and SIGXFSZ ignored, so that a write past `ulimit -f` is
+ * an error (EFBIG) that the store reports rather than a silent death.
  *
  * A handler would run on whichever thread the kernel picks, in the middle
  * of a request; blocked and waited for, the signal is an ordinary event of
@@ -21,6 +22,16 @@ static void stop_set(sigset_t *set)
     sigaddset(set, SIGTERM);
 }
 
+int mq_platform_ignore_file_size_signal(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGXFSZ, &sa, NULL);
+}
+
 int mq_platform_block_stop_signals(void)
 {
     struct sigaction sa;
@@ -29,7 +40,7 @@ int mq_platform_block_stop_signals(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+    if (sigaction(SIGPIPE, &sa, NULL) != 0 || mq_platform_ignore_file_size_signal() != 0)
         return -1;
     stop_set(&set);
     int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);

@@ -148,6 +148,18 @@ typedef enum mq_cli_open_mode {
 int mq_cli_open(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out, char **path);
 
 /**
+ * mq_cli_open() for init (MQ_CLI_CREATE) that says whether the file was
+ * there before (*existed), so that a failed init can remove what it made.
+ */
+int mq_cli_open_new(const mq_cli *cli, mq_store **out, char **path, int *existed);
+
+/** Removes the store file at `path` and its -wal, -shm and -journal files. */
+void mq_cli_remove_store(const char *path);
+
+/** The longest site name (docs/STORE.md, "Who and where"). */
+#define MQ_CLI_SITE_MAX 32
+
+/**
  * Prints the error of a failed library call and returns its exit code:
  * 2 for MQ_EINVAL, 1 for the rest (with a hint for an uninitialised store).
  */

@@ -161,6 +161,9 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A store or bundle that meets `ulimit -f` is then a reported error. */
+    if (mq_platform_ignore_file_size_signal() != 0)
+        fprintf(stderr, "minqing: warning: cannot ignore SIGXFSZ: %s\n", strerror(errno));
     int rc = run(argc, argv);
 
     /* Results go to stdout: a full disk or a closed pipe is a failure. */

@@ -22,13 +22,26 @@ int mq_cli_init(const mq_cli *cli, int argc, char **argv)
     const char *site = a.value[0], *cadre = a.value[1];
     if (site == NULL)
         return mq_cli_usage_error(cli, "missing --site NAME");
-    rc = mq_cli_open(cli, MQ_CLI_CREATE, &store, &path);
+    /* Checked before the file is made, so a refused init leaves none. */
+    if (!mq_valid_name(site, MQ_CLI_SITE_MAX))
+        return mq_cli_usage_error(
+            cli, "--site: must be 1 to %d characters of A-Z a-z 0-9 _ . -",
+            MQ_CLI_SITE_MAX);
+    if (cadre != NULL && !mq_valid_uuid(cadre))
+        return mq_cli_usage_error(cli, "--cadre: must be a cadre record id (a lower-case "
+                                       "UUID)");
+    int existed = 0;
+    rc = mq_cli_open_new(cli, &store, &path, &existed);
     if (rc != 0)
         return rc;
     mq_error_clear(&err);
     int mrc = mq_store_init(store, site, cadre, &err);
     if (mrc != 0) {
         rc = mq_cli_fail(mrc, &err);
+        mq_store_close(store);
+        store = NULL;
+        if (!existed)
+            mq_cli_remove_store(path);
     } else {
         fprintf(stderr, "initialised %s as site %s\n", path, site);
         rc = MQ_CLI_OK;

@@ -65,13 +65,23 @@ static int make_parent(const char *path)
     return rc == 0 ? 0 : MQ_CLI_FAIL;
 }
 
-/* 0 if a file exists at `path`, else an exit code after printing why. */
+/*
+ * 0 if a store may be there at `path`, else an exit code after printing
+ * why: no file, or an empty one (which opening would make a store of; only
+ * init does that).
+ */
 static int must_exist(const char *path)
 {
     FILE *f = fopen(path, "rb");
 
     if (f != NULL) {
+        int empty = fgetc(f) == EOF && !ferror(f);
         fclose(f);
+        if (empty) {
+            fprintf(stderr, "minqing: %s is an empty file, not a minqing store; %s\n",
+                    path, init_hint);
+            return MQ_CLI_FAIL;
+        }
         return 0;
     }
     if (errno == ENOENT)
@@ -81,7 +91,8 @@ static int must_exist(const char *path)
     return MQ_CLI_FAIL;
 }
 
-int mq_cli_open(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out, char **path_out)
+static int open_at(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out,
+                   char **path_out, int *existed)
 {
     mq_error err;
     mq_store *store = NULL;
@@ -91,6 +102,12 @@ int mq_cli_open(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out, char *
     *out = NULL;
     if (path == NULL)
         return MQ_CLI_FAIL;
+    if (existed != NULL) {
+        FILE *f = fopen(path, "rb");
+        *existed = f != NULL || errno != ENOENT;
+        if (f != NULL)
+            fclose(f);
+    }
     rc = mode == MQ_CLI_CREATE ? make_parent(path) : must_exist(path);
     if (rc != 0)
         goto fail;
@@ -116,6 +133,32 @@ int mq_cli_open(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out, char *
 fail:
     free(path);
     return rc;
+}
+
+int mq_cli_open(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out, char **path_out)
+{
+    return open_at(cli, mode, out, path_out, NULL);
+}
+
+int mq_cli_open_new(const mq_cli *cli, mq_store **out, char **path_out, int *existed)
+{
+    return open_at(cli, MQ_CLI_CREATE, out, path_out, existed);
+}
+
+void mq_cli_remove_store(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
+    size_t len = strlen(path);
+    char *name = malloc(len + 16);
+
+    if (name == NULL)
+        return;
+    for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        memcpy(name, path, len);
+        memcpy(name + len, suffix[i], strlen(suffix[i]) + 1);
+        remove(name);
+    }
+    free(name);
 }
 
 int mq_cli_fail(int rc, const mq_error *err)

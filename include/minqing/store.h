@@ -296,6 +296,15 @@ typedef struct mq_scope {
 int mq_store_apply_json(mq_store *store, const struct cJSON *change, const char *source,
                         const mq_scope *scope, mq_apply_result *result, mq_error *err);
 
+/**
+ * Checks JSON text from outside before cJSON parses it for
+ * mq_store_apply_json(): cJSON decodes "\u0000" into a NUL that cuts the
+ * string for every reader, so text holding that escape, or a NUL byte, is
+ * refused (docs/STORE.md, "Values from outside").
+ * @return 0, or MQ_EINVAL with `err` naming the field and the rule
+ */
+int mq_json_check_text(const char *text, size_t len, mq_error *err);
+
 /** What mq_store_apply_bundle() should do. */
 typedef struct mq_apply_opts {
     /** 0: all or nothing; 1: apply the valid changes, keep the others in the

@@ -103,7 +103,8 @@ static int first_change(void *ctx, const char *json)
 }
 
 /* A change whose author needs escaping goes out whole and comes back the
- * same through changes and history. */
+ * same through changes and history.  Such an author is refused on arrival
+ * now (a `by` is a cadre id), but a store written before may hold one. */
 static void test_odd_author_round_trips(void)
 {
     static char dir[] = "/tmp/mq-test-json-XXXXXX";
@@ -120,7 +121,16 @@ static void test_odd_author_round_trips(void)
     snprintf(path, sizeof(path), "%s/j.db", dir);
     CHECK(mq_store_open(&s, path, &err) == 0);
     CHECK(mq_store_init(s, "tabA", NULL, &err) == 0);
-    CHECK(mq_store_apply_change(s, change, "peer", &res, &err) == 0 && res == MQ_APPLIED);
+    CHECK(mq_store_apply_change(s, change, "peer", &res, &err) == 0 &&
+          res == MQ_REJECTED);
+    CHECK_HAS(err.message, "field by: must be the id of a cadre record");
+    /* The same change without its author, given the odd one in the log. */
+    static const char fair[] = "{\"v\":\"0000000000000005-tabB\",\"type\":\"cadre\","
+                               "\"id\":\"00000000-0000-4000-8000-0000000000c1\","
+                               "\"set\":{\"name\":\"杨\\\"再春\"}}";
+    CHECK(mq_store_apply_change(s, fair, "peer", &res, &err) == 0 && res == MQ_APPLIED);
+    CHECK(sqlite3_exec(s->db, "UPDATE change SET by = 'a\"b' || char(1) || '中'", NULL,
+                       NULL, NULL) == SQLITE_OK);
     mq_changes_query q = {0, 0, NULL, 0, NULL};
     cJSON *got = NULL, *want = cJSON_Parse(change);
     CHECK(mq_store_changes(s, &q, first_change, &got, NULL, &err) == 0);

@@ -166,6 +166,47 @@ static void test_import_and_apply_bound(void)
     mq_store_close(s);
 }
 
+/* A NUL byte is no JSON Lines text: reading stops there, whether the input
+ * is a file of NULs or a line with one inside, ended or not. */
+static void test_nul_bytes(void)
+{
+    static const char texts[][12] = {"a\nb\0c\nd\n", "a\nb\0c", "a\n\0\0\0\0\0\0\0\0"};
+    static const size_t lens[] = {8, 5, 10};
+
+    for (int i = 0; i < 3; i++) {
+        FILE *f = stream(texts[i], lens[i]);
+        mq__lines r;
+        mq__lines_init(&r, f, 100);
+        EXPECT_LINE(&r, 0, "a", 1);
+        EXPECT_LINE(&r, MQ_EINVAL, NULL, 2);
+        CHECK(r.fatal);
+        CHECK_HAS(r.why, "holds a NUL byte");
+        EXPECT_LINE(&r, MQ_ENOTFOUND, NULL, 2);
+        mq__lines_free(&r);
+        fclose(f);
+    }
+    /* Import and apply end with the message, not a loop. */
+    char path[256], msgs[1024] = "";
+    mq_store *s = NULL;
+    mq_error err;
+    snprintf(path, sizeof(path), "%s/nul.db", dir);
+    CHECK(mq_store_open(&s, path, &err) == 0);
+    CHECK(mq_store_init(s, "tabA", NULL, &err) == 0);
+    static const char zeros[4096];
+    FILE *f = stream(zeros, sizeof(zeros));
+    mq_import_opts io = {1, NULL, "zeros", collect, msgs};
+    mq_import_stats st;
+    CHECK(mq_store_import(s, f, &io, &st, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "zeros line 1: holds a NUL byte");
+    CHECK_HAS(msgs, "line 1: holds a NUL byte");
+    rewind(f);
+    mq_apply_opts ao = {1, "zeros", NULL, NULL};
+    CHECK(mq_store_apply_bundle(s, f, &ao, NULL, &err) == MQ_EINVAL);
+    CHECK_HAS(err.message, "zeros line 1: holds a NUL byte");
+    fclose(f);
+    mq_store_close(s);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -173,6 +214,7 @@ int main(void)
     RUN(test_line_ends);
     RUN(test_bound);
     RUN(test_import_and_apply_bound);
+    RUN(test_nul_bytes);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -214,9 +214,8 @@ static void test_creation_stored_once(void)
     free(pb);
     CHECK(problems(a) == 0 && problems(b) == 0);
     /* the checker sees a bodiless change that is not a lone creation */
-    CHECK(sqlite3_exec(a->db,
-                       "UPDATE change SET body = NULL WHERE rid = '" HH "'", NULL, NULL,
-                       NULL) == SQLITE_OK);
+    CHECK(sqlite3_exec(a->db, "UPDATE change SET body = NULL WHERE rid = '" HH "'", NULL,
+                       NULL, NULL) == SQLITE_OK);
     CHECK(problems(a) > 0);
     mq_store_close(a);
     mq_store_close(b);
@@ -544,12 +543,19 @@ static void test_scope(void)
     mq_store_changes(a, &q, count_cb, &n, NULL, &err);
     CHECK(n == 3); /* the other village, its group, the cadre */
 
-    const char *move = "{\"v\":\"7fff000000000000-x\",\"type\":\"household\",\"id\":\"" HH
-                       "\",\"set\":{\"area\":\"" GROUP2 "\"}}";
+    /* Stamped an hour after the store's changes, so that the edit wins
+     * (a stamp more than MQ_HLC_MAX_FUTURE_MS ahead would be refused). */
+    char move[256], edit[256], new_member[256];
+    unsigned long long later = (unsigned long long)(mq_store_now_ms(a) + 3600 * 1000);
+    snprintf(move, sizeof(move),
+             "{\"v\":\"%012llx0000-x\",\"type\":\"household\",\"id\":\"" HH
+             "\",\"set\":{\"area\":\"" GROUP2 "\"}}",
+             later);
     CHECK(mq_store_change_in_scope(a, move, village, 1, &in, &err) == 0 && in == 0);
-    const char *edit =
-        "{\"v\":\"7fff000000000000-x\",\"type\":\"member\",\"id\":\"" MEMBER
-        "\",\"set\":{\"name\":\"李花\"}}";
+    snprintf(edit, sizeof(edit),
+             "{\"v\":\"%012llx0000-x\",\"type\":\"member\",\"id\":\"" MEMBER
+             "\",\"set\":{\"name\":\"李花\"}}",
+             later);
     CHECK(mq_store_change_in_scope(a, edit, village, 1, &in, &err) == 0 && in == 1);
     CHECK(mq_store_change_in_scope(a, edit, other, 1, &in, &err) == 0 && in == 0);
 
@@ -576,9 +582,11 @@ static void test_scope(void)
     char *after = get(a, MEMBER);
     CHECK_STR(after, before);
     free(after);
-    const char *new_member = "{\"v\":\"7fff000000000001-x\",\"type\":\"member\","
-                             "\"id\":\"7a0e5b51-34b4-4c4e-9f7e-6f3b1c2d9e01\","
-                             "\"set\":{\"name\":\"李强\"}}";
+    snprintf(new_member, sizeof(new_member),
+             "{\"v\":\"%012llx0001-x\",\"type\":\"member\","
+             "\"id\":\"7a0e5b51-34b4-4c4e-9f7e-6f3b1c2d9e01\","
+             "\"set\":{\"name\":\"李强\"}}",
+             later);
     CHECK(mq_store_apply_scoped(a, new_member, "t", village, 1, &res, &err) == 0 &&
           res == MQ_OUT_OF_SCOPE); /* a new record must say where it belongs */
     CHECK(mq_store_apply_scoped(a, edit, "t", NULL, 0, &res, &err) == 0 &&
