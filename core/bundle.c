@@ -351,7 +351,8 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "end"))) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, "changes");
             size_t seen = st.applied + st.duplicate + st.rejected + invalid;
-            if (!cJSON_IsNumber(n) || (size_t)n->valuedouble != seen)
+            /* Compared as doubles: a count of -1 or 1e300 has no size_t. */
+            if (!cJSON_IsNumber(n) || n->valuedouble != (double)seen)
                 rc = mq__fail(err, MQ_EINVAL,
                               "%s line %ld: the end line counts %.0f changes, the bundle "
                               "holds %zu",

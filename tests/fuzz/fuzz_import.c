@@ -10,7 +10,8 @@
  *      more records were written than the input has lines.
  *   3. What is stored is valid: the export of the store imports again, into
  *      the same store, as unchanged records only, none invalid.
- *   4. The report and the needs of the day are computed over it, as JSON.
+ *   4. The report and the needs of the day are computed over it, as JSON
+ *      (for one input in four).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       st.created, st.updated, st.unchanged);
         fuzz_check(store, "import");
         reimport();
-        reports();
+        /* The reports cost as much as the rest: one input in four, chosen
+         * by its bytes so that a replay runs the same. */
+        if (data[size / 2] % 4 == 0)
+            reports();
     } else if (rc != MQ_EINVAL && rc != MQ_ENOMEM) {
         fuzz_fail("import failed with %d: %s", rc, e.message);
     }
