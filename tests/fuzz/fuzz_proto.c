@@ -11,7 +11,7 @@
  *   2. mq__utf8_clean() gives well-formed UTF-8 (by a checker of its own
  *      here), the input itself when it was well-formed, and itself again
  *      when cleaned twice.
- *   3. mq__json_flaws() on a body cJSON parses: as many flaws as it calls
+ *   3. mq__json_flaws() on a body that cJSON parses whole: as many flaws as it calls
  *      back for, each inside the text; each flaw inside "changes" names an
  *      element of that array; and a number cJSON holds as infinite is
  *      always reported.
@@ -111,7 +111,8 @@ static int has_infinite(const cJSON *j)
 
 static void flaws(const char *text)
 {
-    cJSON *j = cJSON_Parse(text);
+    /* The whole text, as the server takes a body (nothing after it). */
+    cJSON *j = cJSON_ParseWithOpts(text, NULL, 1);
     if (j == NULL)
         return;
     const cJSON *changes = cJSON_GetObjectItemCaseSensitive(j, "changes");

@@ -79,6 +79,7 @@ cp tab1.bundle tab1b.bundle tab2.bundle "$c/"
 head -n 1 tab1.bundle >"$c/empty.bundle"
 echo '{"end":true,"changes":0,"next":0}' >>"$c/empty.bundle"
 head -n 3 tab1.bundle >"$c/no-end.bundle"
+{ head -n 7 tab1.bundle; echo '{"end":true,"changes":6,"next":16}'; } >"$c/small.bundle"
 
 # ---- push, pull, proto, server: the wire ----------------------------------
 python3 - "$here" tab1.bundle tab1b.bundle tab2.bundle <<'PY'
@@ -109,6 +110,7 @@ page = {"server_time": 1732724400789, "changes": t1 + t2,
         "cursor": "3f9a0c1d2e3b4a5c.1a2b3c4d.48213", "count": len(t1 + t2), "more": False}
 write("pull/page.json", text(page))
 write("pull/page.json.gz", gzip.compress(text({**page, "changes": t1b}).encode(), mtime=0))
+write("pull/page-small.json", text({**page, "changes": t1[:6], "count": 6, "more": True}))
 write("pull/empty.json", '{"server_time":1,"changes":[],"cursor":"","count":0,"more":false}')
 # proto: gzip bodies, JSON with what cJSON would not hold, text to clean.
 write("proto/push.gz", gzip.compress(text(push).encode(), mtime=0))
@@ -149,7 +151,16 @@ write("server/no-token", req("POST /v1/push HTTP/1.1", "Content-Length: @LEN@\r\
 write("server/keep-alive", req("GET /v1/health HTTP/1.1") + req("GET /v1/session HTTP/1.1",
       auth) + req("GET /v1/pull?limit=1 HTTP/1.1", auth))
 write("server/http10", "GET /v1/health HTTP/1.0\r\n\r\n")
+write("server/http20", "GET /v1/health HTTP/2.0\r\n\r\n")
 write("server/nul-path", req("GET /v1/session%00.json HTTP/1.1", auth))
+# A chunk cut short: the server waits for its rest.
+write("server/push-chunk-cut", req("POST /v1/push HTTP/1.1", auth +
+      "Transfer-Encoding: chunked\r\n", "%x\r\n%s" % (len(small.encode()), small[:40])))
+# Framing that libmicrohttpd refuses before the handler sees it.
+write("server/mhd-bad-chunk", req("POST /v1/push HTTP/1.1", auth +
+      "Transfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n"))
+write("server/mhd-bad-length", req("POST /v1/push HTTP/1.1", auth +
+      "Content-Length:-3\r\n", "{}"))
 PY
 
 # ---- schema: the schema language (docs/SCHEMA.md) --------------------------
