@@ -98,6 +98,11 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         return bad(err, c, "field set: must be a non-empty object of field values");
     cJSON_ArrayForEach(it, set)
     {
+        /* cJSON keeps both members of a name given twice; the merge would
+         * take the second for an edit of the first. */
+        for (const cJSON *p = set->child; p != it; p = p->next)
+            if (strcmp(p->string, it->string) == 0)
+                return bad(err, c, "field %s: given twice", it->string);
         if (strcmp(it->string, "_deleted") == 0) {
             if (c->type->log)
                 return bad(err, c, "%s records cannot be deleted", c->type->name);

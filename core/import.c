@@ -37,6 +37,7 @@ struct importer {
         char target[64];
     } ahead[32];
     size_t nahead;
+    size_t taken_back; /* records taken back after the input was read */
 };
 
 static void report(struct importer *im, const char *msg)
@@ -173,6 +174,85 @@ static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
     return rc;
 }
 
+/* Takes back a refused record of this import and corrects the counts. */
+static int take_back(struct importer *im, const char *rid, int64_t first_seq,
+                     mq_error *err)
+{
+    int kept = 0;
+    int rc = unimport(im->s, rid, first_seq, &kept, err);
+    /* It was counted when it was written. */
+    if (kept && im->stats->updated > 0)
+        im->stats->updated--;
+    else if (!kept && im->stats->created > 0)
+        im->stats->created--;
+    im->taken_back++;
+    return rc;
+}
+
+/*
+ * In skip mode, a record taken back may have been referred to by records of
+ * this import written after it (a need's actions, when the need's household
+ * was refused): those refer to nothing now and are taken back too, until no
+ * record of the import refers to a record that is not there.  Each pass
+ * reads, per reference field, the records of the import whose target is
+ * missing; it runs only after something was taken back.
+ */
+static int take_back_dangling(struct importer *im, int64_t first_seq, mq_error *err)
+{
+    const mq_schema *schema = im->s->schema;
+    char sql[512], msg[MQ_ERROR_MESSAGE_MAX];
+    size_t before;
+
+    do {
+        before = im->taken_back;
+        for (size_t i = 0; i < schema->ntypes; i++) {
+            const mq_type *t = &schema->types[i];
+            for (size_t k = 0; k < t->nfields; k++) {
+                const mq_field *f = &t->fields[k];
+                sqlite3_stmt *st;
+                int rc;
+                if (f->kind != MQ_KIND_REF)
+                    continue;
+                /* Field and type names hold no quote (schema.c). */
+                snprintf(
+                    sql, sizeof(sql),
+                    "SELECT r.id, json_extract(r.fields, '$.\"%s\"') AS t FROM record r"
+                    " WHERE r.type = ?1 AND t IS NOT NULL AND r.id IN"
+                    " (SELECT rid FROM change WHERE seq >= ?2) AND NOT EXISTS"
+                    " (SELECT 1 FROM record x WHERE x.id = t AND x.type = ?3"
+                    " AND x.deleted = 0)",
+                    f->name);
+                if (sqlite3_prepare_v2(im->s->db, sql, -1, &st, NULL) != SQLITE_OK)
+                    return mq__fail_sqlite(err, im->s->db, "checking references");
+                sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 2, first_seq);
+                sqlite3_bind_text(st, 3, f->to, -1, SQLITE_STATIC);
+                /* One at a time: taking a record back changes the table. */
+                rc = sqlite3_step(st);
+                while (rc == SQLITE_ROW) {
+                    char rid[64], target[64];
+                    snprintf(rid, sizeof(rid), "%s", mq__col_text(st, 0));
+                    snprintf(target, sizeof(target), "%s", mq__col_text(st, 1));
+                    sqlite3_reset(st);
+                    snprintf(msg, sizeof(msg),
+                             "%s %s: field %s: refers to %s %s, which was not imported",
+                             t->name, rid, f->name, f->to, target);
+                    report(im, msg);
+                    if ((rc = take_back(im, rid, first_seq, err)) != 0) {
+                        sqlite3_finalize(st);
+                        return rc;
+                    }
+                    rc = sqlite3_step(st);
+                }
+                sqlite3_finalize(st);
+                if (rc != SQLITE_DONE)
+                    return mq__fail_sqlite(err, im->s->db, "checking references");
+            }
+        }
+    } while (im->taken_back != before);
+    return 0;
+}
+
 /* Checks the parked references now that every record of the input is in. */
 static int resolve_parked(struct importer *im, int64_t first_seq, mq_error *err)
 {
@@ -207,13 +287,7 @@ static int resolve_parked(struct importer *im, int64_t first_seq, mq_error *err)
                      sqlite3_column_int(st, 7) ? " (deleted)" : "");
         report(im, msg);
         if (im->opts->skip_invalid) {
-            int kept = 0;
-            int urc = unimport(im->s, rid, first_seq, &kept, err);
-            /* It was counted when it was written. */
-            if (kept && im->stats->updated > 0)
-                im->stats->updated--;
-            else if (!kept && im->stats->created > 0)
-                im->stats->created--;
+            int urc = take_back(im, rid, first_seq, err);
             if (urc != 0) {
                 sqlite3_finalize(st);
                 return urc;
@@ -221,7 +295,9 @@ static int resolve_parked(struct importer *im, int64_t first_seq, mq_error *err)
         }
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : mq__fail_sqlite(err, im->s->db, "checking references");
+    if (rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, im->s->db, "checking references");
+    return im->taken_back > 0 ? take_back_dangling(im, first_seq, err) : 0;
 }
 
 int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,

@@ -37,6 +37,19 @@ static int known_key(const char *key, const char *const *keys)
     return 0;
 }
 
+/* The largest length bound, in characters: what a long holds everywhere
+ * (it is 32 bits on the armhf tablets). */
+#define LENGTH_MAX 2147483647L
+
+/* A length bound is a whole number that a long holds: no fraction, no sign,
+ * not 1e300 (which no cast could hold). */
+static int is_length(const cJSON *n)
+{
+    return cJSON_IsNumber(n) && n->valuedouble >= 0 &&
+           n->valuedouble <= (double)LENGTH_MAX &&
+           n->valuedouble == (double)(long)n->valuedouble;
+}
+
 static int is_date(const char *s)
 {
     char why[8];
@@ -100,6 +113,11 @@ static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error 
     }
     const cJSON *minl = cJSON_GetObjectItemCaseSensitive(j, "min_length");
     const cJSON *maxl = cJSON_GetObjectItemCaseSensitive(j, "max_length");
+    if ((minl != NULL && !is_length(minl)) || (maxl != NULL && !is_length(maxl)))
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: field %s: length bounds must be whole numbers "
+                        "from 0 to %ld",
+                        tname, f->name, LENGTH_MAX);
     if (minl != NULL)
         f->min_length = (long)minl->valuedouble;
     if (maxl != NULL)
@@ -166,6 +184,11 @@ static int parse_type(mq_type *t, const cJSON *j, mq_error *err)
             return mq__fail(err, MQ_EINVAL,
                             "schema: type %s: field name \"%s\" is reserved", t->name,
                             it->string);
+        /* cJSON keeps both of two members of one name; the first would
+         * shadow the second wherever a field is looked up by name. */
+        if (mq__type_field(t, it->string) != NULL)
+            return mq__fail(err, MQ_EINVAL, "schema: type %s: field %s is declared twice",
+                            t->name, it->string);
         if ((f->name = mq__strdup(it->string)) == NULL)
             return mq__fail(err, MQ_ENOMEM, "out of memory");
         int rc = parse_field(f, t->name, it, err);
@@ -243,6 +266,11 @@ int mq__schema_parse(mq_schema **out, const char *json, mq_error *err)
                           "schema: type name \"%.80s\": use a-z, 0-9 and _, starting "
                           "with a letter, at most 63 characters",
                           it->string);
+            goto done;
+        }
+        if (mq__schema_type(s, it->string) != NULL) {
+            rc =
+                mq__fail(err, MQ_EINVAL, "schema: type %s is declared twice", it->string);
             goto done;
         }
         if ((t->name = mq__strdup(it->string)) == NULL) {

@@ -164,6 +164,15 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
     }
     cJSON_ArrayForEach(it, fields)
     {
+        /* cJSON keeps both members of a name given twice; the merge would
+         * take the second for an edit of the first. */
+        for (const cJSON *p = fields->child; p != it; p = p->next) {
+            if (strcmp(p->string, it->string) == 0) {
+                rc = mq__fail(err, MQ_EINVAL, "%s %s: field %s: given twice", type->name,
+                              id, it->string);
+                goto done;
+            }
+        }
         if ((rc = check_field(s, type, id, it, defer, defer_ctx, err)) != 0)
             goto done;
     }
