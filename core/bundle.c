@@ -325,7 +325,9 @@ static int apply_text(mq_store *s, const char *change_json, const char *source,
                       mq_error *err)
 {
     const char *end = NULL;
-    cJSON *obj = cJSON_ParseWithOpts(change_json != NULL ? change_json : "", &end, 1);
+    if (change_json == NULL)
+        change_json = "";
+    cJSON *obj = cJSON_ParseWithOpts(change_json, &end, 1);
     char why[320];
     int rc;
 

@@ -343,13 +343,11 @@ static int count(report *r, mq_error *err)
     for (size_t i = 0, j; i < r->ndays; i = j) {
         for (j = i; j < r->ndays && r->days[2 * j] == r->days[2 * i]; j++)
             ;
-        size_t n = j - i;
+        size_t n = j - i, mid = i + n / 2;
         figs *f = &r->f[r->days[2 * i]];
+        double upper = (double)r->days[2 * mid + 1];
         f->has_median = 1;
-        f->median =
-            n % 2
-                ? (double)r->days[2 * (i + n / 2) + 1]
-                : (r->days[2 * (i + n / 2 - 1) + 1] + r->days[2 * (i + n / 2) + 1]) / 2.0;
+        f->median = n % 2 ? upper : ((double)r->days[2 * (mid - 1) + 1] + upper) / 2.0;
     }
     return 0;
 }

@@ -403,14 +403,23 @@ static void figure_cells(tab *t, const cJSON *o)
 
     for (size_t i = 0; i < NCOLS(need_cols); i++)
         tab_value(t, need_cols[i].k, get(o, need_cols[i].a, need_cols[i].b), NULL);
-    cJSON_ArrayForEach(it, get(o, "needs", "satisfaction")) tab_value(t, K_INT, it, NULL);
+    cJSON_ArrayForEach(it, get(o, "needs", "satisfaction"))
+    {
+        tab_value(t, K_INT, it, NULL);
+    }
     for (size_t i = 0; i < NCOLS(petition_cols); i++)
         tab_value(t, petition_cols[i].k, get(o, petition_cols[i].a, petition_cols[i].b),
                   NULL);
-    cJSON_ArrayForEach(it, get(o, "visits", NULL)) tab_value(t, K_INT, it, NULL);
+    cJSON_ArrayForEach(it, get(o, "visits", NULL))
+    {
+        tab_value(t, K_INT, it, NULL);
+    }
     for (size_t i = 0; i < NCOLS(talk_cols); i++)
         tab_value(t, talk_cols[i].k, get(o, talk_cols[i].a, talk_cols[i].b), NULL);
-    cJSON_ArrayForEach(it, get(o, "talks", "occasions")) tab_value(t, K_INT, it, NULL);
+    cJSON_ArrayForEach(it, get(o, "talks", "occasions"))
+    {
+        tab_value(t, K_INT, it, NULL);
+    }
 }
 
 static void areas_table(tab *t, const mq__report_cfg *cfg, const cJSON *doc)
@@ -517,8 +526,8 @@ static int income_grid(tab *t, const mq__report_cfg *cfg, const cJSON *doc)
 {
     const cJSON *income = get(doc, "income", NULL), *it;
     size_t n = (size_t)cJSON_GetArraySize(income), np = 0, nv = 0;
-    const char **periods = malloc((n + 1) * sizeof(*periods));
-    const cJSON **villages = malloc((n + 1) * sizeof(*villages));
+    const char **periods = malloc((n + 1) * sizeof(const char *));
+    const cJSON **villages = malloc((n + 1) * sizeof(const cJSON *));
     int rc = 0;
 
     if (periods == NULL || villages == NULL) {

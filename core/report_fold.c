@@ -294,9 +294,8 @@ __attribute__((format(printf, 4, 5)))
 static void
 append(char *buf, size_t n, size_t *used, const char *fmt, ...)
 {
-    va_list ap;
-
     if (*used < n) {
+        va_list ap;
         va_start(ap, fmt);
         int k = vsnprintf(buf + *used, n - *used, fmt, ap);
         va_end(ap);
@@ -720,7 +719,8 @@ static int fold(mq__report_rows *rows, const char *as_of, const mq__report_cfg *
     }
     mq__idmap_free(&ids);
     rows->nacts = kept;
-    qsort(rows->acts, rows->nacts, sizeof(mq__ract), cmp_act);
+    if (kept > 0)
+        qsort(rows->acts, rows->nacts, sizeof(mq__ract), cmp_act);
 
     const mq__ract *a = rows->acts, *end = rows->acts + rows->nacts;
     for (size_t i = 0; i < rows->nneeds; i++) {
@@ -806,7 +806,8 @@ int mq__report_rows_load(mq_store *s, const char *as_of, const char *from, int s
     for (size_t i = 0; i < rows->ncadres; i++)
         if (rows->cadres[i].id == NULL) /* cannot be: id is NOT NULL */
             rows->cadres[i].id = "";
-    qsort(rows->cadres, rows->ncadres, sizeof(mq__rcadre), mq__report_cmp_cadre);
+    if (rows->ncadres > 0)
+        qsort(rows->cadres, rows->ncadres, sizeof(mq__rcadre), mq__report_cmp_cadre);
     if (fold(rows, as_of, cfg) != 0)
         return mq__fail(err, MQ_ENOMEM, "out of memory folding needs");
     return 0;

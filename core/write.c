@@ -275,7 +275,9 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
         return mq__fail(err, MQ_EINVAL, "id \"%s\": must be a lower-case UUID", id);
     }
     const char *end = NULL;
-    fields = cJSON_ParseWithOpts(fields_json != NULL ? fields_json : "", &end, 1);
+    if (fields_json == NULL)
+        fields_json = "";
+    fields = cJSON_ParseWithOpts(fields_json, &end, 1);
     if (fields == NULL)
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: not valid JSON near \"%.20s\"",
                         type->name, id == newid ? "(new)" : id, end != NULL ? end : "");

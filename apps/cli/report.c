@@ -264,8 +264,6 @@ static void put_pct(row *r, const cJSON *v)
 static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int needs,
                            int others)
 {
-    const cJSON *it;
-
     if (needs) {
         static const char *const names[] = {
             "户数", "登记",     "受理",   "办结",           "在办",
@@ -274,8 +272,11 @@ static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int
             put(h, names[i]);
     }
     if (others) {
+        const cJSON *it;
         cJSON_ArrayForEach(it, get(sample, "needs", "satisfaction"))
+        {
             put(h, mq_cli_label(labels, "satisfaction", it->string));
+        }
         put(h, "信访登记");
         put(h, "信访受理");
         put(h, "信访办结");
@@ -295,7 +296,7 @@ static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int
 
 static void figure_cells(row *r, const cJSON *o, int needs, int others)
 {
-    const cJSON *n = get(o, "needs", NULL), *p = get(o, "petitions", NULL), *it;
+    const cJSON *n = get(o, "needs", NULL), *p = get(o, "petitions", NULL);
 
     if (needs) {
         put_num(r, get(o, "households", NULL), 0);
@@ -310,13 +311,20 @@ static void figure_cells(row *r, const cJSON *o, int needs, int others)
         put_num(r, get(n, "yuan", NULL), 2);
     }
     if (others) {
-        cJSON_ArrayForEach(it, get(n, "satisfaction", NULL)) put_num(r, it, 0);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, get(n, "satisfaction", NULL))
+        {
+            put_num(r, it, 0);
+        }
         put_num(r, get(p, "received", NULL), 0);
         put_num(r, get(p, "accepted", NULL), 0);
         put_num(r, get(p, "closed", NULL), 0);
         put_pct(r, get(p, "rate", NULL));
         put_num(r, get(p, "receptions", NULL), 0);
-        cJSON_ArrayForEach(it, get(o, "visits", NULL)) put_num(r, it, 0);
+        cJSON_ArrayForEach(it, get(o, "visits", NULL))
+        {
+            put_num(r, it, 0);
+        }
         put_num(r, get(o, "talks", "total"), 0);
     }
 }

@@ -154,8 +154,7 @@ void mq_cli_remove_store(const char *path)
     if (name == NULL)
         return;
     for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        memcpy(name, path, len);
-        memcpy(name + len, suffix[i], strlen(suffix[i]) + 1);
+        snprintf(name, len + 16, "%s%s", path, suffix[i]);
         remove(name);
     }
     free(name);

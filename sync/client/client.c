@@ -543,9 +543,9 @@ static int batch_body(client *c, int64_t since, int64_t next, cJSON *changes,
     if (*body == NULL)
         return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
                             "out of memory building a batch");
-    char text[200];
     rc = mq__sha256_hex(*body, strlen(*body), sha, err);
     if (rc == 0) {
+        char text[200];
         snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %s %s", since, next, hex,
                  sha);
         rc = mq_store_setting_set(c->store, "sync.push.batch", text, err);

@@ -151,7 +151,7 @@ static enum MHD_Result send_file(struct MHD_Connection *conn, FILE *f, const cha
 {
     rewind(f);
     struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, 64 * 1024, file_read, f, file_close);
+        MHD_SIZE_UNKNOWN, (size_t)64 * 1024, file_read, f, file_close);
     if (resp == NULL) {
         fclose(f);
         return MHD_NO;
@@ -366,12 +366,12 @@ enum MHD_Result mq_server_reports(struct MHD_Connection *conn, mq_store *st,
         return figures_json(conn, st, areas, nareas, as_of, from);
 
     /* Invariant 3: to a temporary file, then streamed from it. */
-    char path[512] = "";
     FILE *f = NULL;
     int rc = 0;
     mq_report_needs_query nq = {NULL, as_of, cadre, category, status, overdue};
     mq_report_query q = {areas[0], as_of, from};
     if (xlsx) {
+        char path[512] = "";
         if (temp_name(path, sizeof(path), "xlsx") != 0 ||
             (f = fopen(path, "wbx")) == NULL)
             return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
