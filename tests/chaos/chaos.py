@@ -5,22 +5,27 @@ faults strike, then a check that every replica holds what the changes say.
 
     python3 chaos.py MINQING MINQING_SERVER GEN_CARDS
             [--seed S] [--rounds N] [--tablets N] [--hours H] [--threads]
-            [--disk auto|tmpfs|ulimit] [--keep]
+            [--disk auto|tmpfs|ulimit] [--moves] [--keep]
+
+The data: three villages of gen_cards.py's county, 12 households each.  Six
+tablets with overlapping areas: two of village A, one of B, one of two
+groups of A plus village C, one of C, one of the county.
 
 The faults:
   - each tablet syncs through its own fault proxy on loopback (proxy.py):
     resets, uploads cut short, truncated and reset answers, stalls (one of
-    them past the client's low-speed time-out), 502 Bad Gateway;
+    them past the client's 30 s low-speed time-out), 502 Bad Gateway;
   - kill -9 of tablet commands (syncs, edits, imports) at random instants,
     and of the server in the middle of a tablet's sync, restarted after a
-    random pause on the same port;
+    random pause on the same port, now and then with its clock off by
+    hours or a day; two syncs of one tablet at once, now and then;
   - a full disk on two tablets and on the server: their files live in a
     small tmpfs that is filled up (when root: mount -t tmpfs, inside a
     private mount namespace so that nothing stays mounted), or else the
-    process runs with RLIMIT_FSIZE just above its files' sizes and SIGXFSZ
-    ignored, so writes fail with EFBIG;
-  - clocks off by days (libfaketime): a tablet three days ahead, one two
-    days behind, one whose clock jumps between rounds.
+    process runs with RLIMIT_FSIZE just past its write-ahead log and
+    SIGXFSZ ignored, so writes fail with EFBIG; the run says which;
+  - clocks off by days (libfaketime, preloaded): a tablet three days
+    ahead, one two days behind, one whose clock jumps between rounds.
 
 Every round, each tablet makes a few changes, each through one `minqing`
 command, and usually syncs.  The tablets take turns, so that a seed replays
@@ -30,22 +35,34 @@ draws of the proxies (reseeded at each sync); only what depends on timing
 run at once, one thread each, and the server serves them concurrently: the
 seed then replays the plan, not the interleaving.
 
-What is checked, after a last fault-free sync of every tablet, twice:
-  - every change a command reported committed (exit 0) is, exactly once, in
-    the server's log and in the log of every tablet whose areas hold its
-    record; a command that failed (not killed) wrote no change; a killed
-    import wrote all its changes or none;
-  - no log holds a version twice, and a version means the same change in
-    every log that holds it;
-  - the oracle (oracle.py) folds the union of every replica's log, and each
-    replica's export equals it within the replica's areas, its conflict list
-    equals the oracle's conflicts of its records, and it received nothing
-    outside its areas;
+What is checked, along the way:
+  - after every command, the new changes of the tablet's log (`changes
+    --since`): a command that failed (not killed) wrote none; a killed
+    import wrote all its changes or none; a sync wrote no local change;
+    the versions a tablet makes only grow, whatever its clock does; no
+    version arrives twice; every exit code is one the faults explain, and
+    no process dies of a signal it was not sent;
+and after a last fault-free sync of every tablet, twice:
+  - every change a command reported committed (exit 0) is in the server's
+    log, and in the log of every tablet whose areas hold its record; no log
+    holds a version twice, and a version means the same change in every
+    log that holds it; no change was refused;
+  - the oracle (oracle.py) folds the union of every replica's log; each
+    replica's export equals it within the replica's areas, its conflict
+    list equals the oracle's conflicts of its records, and it holds no
+    change outside its areas;
   - replicas enrolled for the same areas export the same records; every
     store passes `minqing check`; the needs' folded status agrees between
-    the server and every tablet.
+    the server and every tablet;
+  - the check is not blind: a copy of a tablet's store with one field
+    changed behind its back differs from the oracle and fails `check`.
 
-A failing run prints its seed and the command that replays it.  CI runs a
+--moves also moves households between groups, into and out of tablets'
+areas: what a tablet holds of a record that left its areas is not decided
+yet (issue 8), so this finds that and is left out of CI.
+
+A failing run prints its seed and the command that replays it, and keeps
+its work folder (the stores of a tmpfs are copied out to kept/).  CI runs a
 bounded number of rounds; --hours runs one run after another (seeds S,
 S+1, ...) until the time is up.
 """
@@ -58,6 +75,7 @@ import re
 import resource
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -233,10 +251,14 @@ class Server:
             raise Finding("minqing-server %s: exit %d: %s" % (" ".join(args), rc, err))
         return out
 
-    def start(self, rng=None):
-        """Starts `serve` on the same port as before.  Returns False when the
+    def start(self, rng=None, clock=None):
+        """Starts `serve` on the same port as before, its clock off by
+        `clock` (a libfaketime offset) if given.  Returns False when the
         server would not start (on a full disk), True when it is healthy."""
         limit = self.disk.fsize("server.db", rng or random.Random(0))
+        env = dict(os.environ)
+        if clock:
+            env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME=clock)
         args = [self.r.server_bin, "--db", self.db, "serve", "--listen",
                 "127.0.0.1:%d" % self.port]
 
@@ -248,7 +270,7 @@ class Server:
         for attempt in range(50):
             out = open(self.log, "a")
             p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=out, stdin=subprocess.DEVNULL,
-                                 preexec_fn=pre)
+                                 preexec_fn=pre, env=env)
             out.close()
             line = p.stdout.readline().decode()
             if "listening on" in line:
@@ -300,11 +322,17 @@ class Server:
                           (self.proc.returncode, self.log))
 
     def kill_and_restart(self, down_s, rng):
+        """kill -9, and a restart after down_s seconds; now and then the
+        server comes back with its clock off (a county server whose clock
+        was set wrong), until its next restart."""
         with self.lock:
             self.crashed()
             self.kill9()
             time.sleep(down_s)
-            self.start(rng)
+            clock = rng.choice([None, None, None, "-1d", "+1d", "-2h", "+6h"])
+            if clock:
+                self.r.count("server_clock_off")
+            self.start(rng, clock)
 
     def ensure_up(self, rng):
         with self.lock:
@@ -364,6 +392,8 @@ class Tablet:
         self.batch = self.rng.choice(["7", "40", "500"])
         self.stats = {}
         self.unread = []  # commands whose changes are not looked at yet
+        self.absorbing = threading.Lock()
+        self.last_local = ""  # the greatest version made here so far
 
     def count(self, key):
         self.stats[key] = self.stats.get(key, 0) + 1
@@ -411,6 +441,10 @@ class Tablet:
         killed), or None when that cannot be told: the store could not be
         read on a full disk, and the changes of the commands run meanwhile
         are looked at together once it can be."""
+        with self.absorbing:
+            return self._absorb(command)
+
+    def _absorb(self, command):
         try:
             out = self.quiet("changes", "--since", str(self.cursor))
         except Finding as e:
@@ -418,7 +452,8 @@ class Tablet:
                 raise
             self.unread.append(command)
             self.count("read_failed_full_disk")
-            self.note("on a full disk, changes fails: %s" % str(e).splitlines()[-1].split(": ", 2)[-1])
+            self.note("on a full disk, changes fails: %s" %
+                      str(e).splitlines()[-1].split(": ", 2)[-1])
             return None
         lines = read_jsonl(out)
         if not lines or lines[0].get("minqing") != "bundle" or not lines[-1].get("end"):
@@ -430,6 +465,11 @@ class Tablet:
                 raise Finding("%s: version %s arrived twice in its log" % (self.name, v))
             self.log[v] = c
             if v.split("-", 1)[1] == self.name:
+                # The clock never goes back, whatever the wall clock does.
+                if v <= self.last_local:
+                    raise Finding("%s: version %s made after %s: the clock went back" %
+                                  (self.name, v, self.last_local))
+                self.last_local = v
                 mine.append(c)
         if lines[-1]["changes"] != len(lines) - 2:
             raise Finding("%s: bundle end line counts %d changes, %d given" %
@@ -604,9 +644,9 @@ class Tablet:
             return
         raise Finding("%s: minqing %s: exit %d\n%s" % (what, " ".join(args[:3]), rc, err[-2000:]))
 
-    def sync(self, url=None, kill_after=None, server_kill=None, faults=True):
+    def sync(self, url=None, kill_after=None, server_kill=None, faults=True, seed=None):
         args = ["sync", "--server", url or self.proxy.url, "--token", self.token]
-        self.proxy.reseed(self.rng.randrange(1 << 30))
+        self.proxy.reseed(self.rng.randrange(1 << 30) if seed is None else seed)
         timer, errors = None, []
         if server_kill:
             timer = threading.Thread(target=self._kill_server_after, args=server_kill + (errors,))
@@ -631,7 +671,26 @@ class Tablet:
     def round_sync(self, plan):
         rng = self.rng
         kill = rng.uniform(0.02, 1.5) if rng.random() < 0.15 else None
+        twin = None
+        if rng.random() < 0.06:
+            # A second sync of the same store at the same time (a cadre who
+            # taps twice): both must end well, and nothing goes twice.
+            twin_kill = rng.uniform(0.02, 1.5) if rng.random() < 0.3 else None
+            twin_seed = rng.randrange(1 << 30)
+            res = []
+            twin = threading.Thread(target=lambda: res.append(
+                self.sync(kill_after=twin_kill, seed=twin_seed)))
+            twin.start()
+            self.count("sync_twins")
         rc, out, err, killed = self.sync(kill_after=kill, server_kill=plan.get("server_kill"))
+        self.judge_sync(rc, out, err, killed)
+        if twin:
+            twin.join()
+            if not res:
+                raise Finding("%s r%d: the twin sync broke the harness" % (self.name, self.r.round))
+            self.judge_sync(*res[0])
+
+    def judge_sync(self, rc, out, err, killed):
         if killed:
             self.count("sync_killed")
             return
@@ -639,8 +698,14 @@ class Tablet:
         reps = [line for line in out.splitlines() if line.startswith("{")]
         if reps:
             rep = json.loads(reps[-1])
-            for k in ("retries", "pushed", "pulled"):
+            for k in ("retries", "pushed", "pulled", "push_duplicate", "pull_duplicate"):
                 self.stats["sync_" + k] = self.stats.get("sync_" + k, 0) + rep.get(k, 0)
+            if rc == 0:
+                for way in ("push", "pull"):
+                    n = sum(rep[way + "_" + k] for k in ("applied", "duplicate", "rejected"))
+                    if n != rep[way + "ed"]:
+                        raise Finding("%s r%d: sync report does not add up (%s): %r" %
+                                      (self.name, self.r.round, way, rep))
         if rc == 0:
             return
         # The server's full disk is a 500, retried (exit 3); exit 1 is for
@@ -847,7 +912,7 @@ class Run:
             if d.mode == "ulimit":
                 self.server.restart(rng)
             th = threading.Thread(target=self._free_server_disk,
-                                  args=(rng.uniform(1.0, 8.0), rng.randrange(1 << 30)))
+                                  args=(rng.uniform(3.0, 10.0), rng.randrange(1 << 30)))
             th.start()
             self.timers.append(th)
 
@@ -1023,6 +1088,41 @@ class Run:
         self.figures = {"versions": len(changes), "committed": len(committed),
                         "records": len(expect_all), "conflicts": len(conflicts),
                         "needs": len(srv_needs)}
+        self.not_blind(self.tablets[0], {rid: r for rid, r in expect_all.items()
+                                         if scope.holds(rid, self.tablets[0].roots)})
+
+    def not_blind(self, t, want):
+        """The comparison sees one field changed behind the store's back: a
+        copy of a tablet's store with one household's size altered in its
+        record row differs from the oracle (and fails `check`).  The
+        household is one with several changes: a record changed only by its
+        creation keeps its fields in the record row alone (M7), where no
+        check can tell them wrong."""
+        n = {}
+        for c in t.log.values():
+            n[c["id"]] = n.get(c["id"], 0) + 1
+        hh = sorted(rid for rid, r in want.items() if r["type"] == "household" and n.get(rid, 0) > 1)
+        if not hh:
+            return
+        copy = os.path.join(self.work, "tampered.db")
+        src, dst = sqlite3.connect(t.db), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close()
+        size = 48 if want[hh[0]]["fields"].get("size") == 49 else 49
+        dst.execute("UPDATE record SET fields = json_set(fields, '$.size', ?) WHERE id = ?",
+                    (size, hh[0]))
+        dst.commit()
+        dst.close()
+        try:
+            self.diff(self.export(copy, "tampered"), want, "tampered")
+        except Finding:
+            pass
+        else:
+            raise Finding("the oracle did not see a household's size changed in the store")
+        rc, out, err, _ = run([self.minqing, "--db", copy, "check"])
+        if rc == 0:
+            raise Finding("check passed a store whose record row disagrees with its log")
+        self.figures["tamper_seen"] = True
 
     def export(self, db, label):
         rc, out, err, _ = run([self.minqing, "--db", db, "export"])
