@@ -1284,6 +1284,9 @@ def main():
         if probe.returncode == 0:
             os.execvpe("unshare", ["unshare", "-m", "--propagation", "private", sys.executable,
                                    os.path.abspath(__file__)] + sys.argv[1:], env)
+    # SIGTERM (a time-out, a ^C from a script) ends the run through its
+    # clean-up: no server, proxy or mount is left behind.
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     seed = opts.seed if opts.seed is not None else random.randrange(1 << 30)
     if opts.hours <= 0:
         sys.exit(0 if one_run(opts, seed) else 1)
