@@ -244,6 +244,7 @@ class Server:
         self.lock = threading.Lock()
         self.kills = 0
         self.restarts_refused = 0
+        self.stopped = False  # stopped by SIGTERM, on purpose
 
     def cli(self, *args):
         rc, out, err, _ = run([self.r.server_bin, "--db", self.db] + list(args))
@@ -283,6 +284,7 @@ class Server:
             time.sleep(0.1)
         else:
             raise Finding("the server does not start: %r (see %s)" % (line, self.log))
+        self.stopped = False
         # Drain stdout so that the server never blocks on a full pipe.
         threading.Thread(target=p.stdout.read, daemon=True).start()
         self.proc = p
@@ -317,7 +319,7 @@ class Server:
     def crashed(self):
         """A server that died by itself is a finding."""
         if self.proc is not None and self.proc.poll() is not None and \
-                self.proc.returncode != -signal.SIGKILL:
+                self.proc.returncode != -signal.SIGKILL and not self.stopped:
             raise Finding("the server exited by itself with %d (see %s)" %
                           (self.proc.returncode, self.log))
 
@@ -358,6 +360,7 @@ class Server:
                     raise Finding("the server did not stop on SIGTERM")
                 if self.proc.returncode != 0:
                     raise Finding("the server exited %d on SIGTERM" % self.proc.returncode)
+                self.stopped = True
 
     def enroll(self, device, areas):
         args = ["device", "add", device]
@@ -907,10 +910,14 @@ class Run:
         # a few seconds later, while tablets retry their pushes.
         d = self.server_disk
         if rng.random() < 0.1:
+            # A clean stop first: SQLite removes the write-ahead log, so the
+            # next write must grow a new one (in a log it had, it would
+            # write over old frames, and a full disk would not show).
+            self.server.stop()
             d.fill(rng)
             self.count("server_disk_full")
-            if d.mode == "ulimit":
-                self.server.restart(rng)
+            if not self.server.start(rng):
+                self.count("server_start_refused_on_full_disk")
             th = threading.Thread(target=self._free_server_disk,
                                   args=(rng.uniform(3.0, 10.0), rng.randrange(1 << 30)))
             th.start()
