@@ -86,6 +86,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import oracle  # noqa: E402
 from proxy import FaultProxy  # noqa: E402
 
