@@ -78,4 +78,3 @@ void mq_store_rollback(mq_store *s)
     s->user_tx = 0;
     mq__tx_rollback(s);
 }
-

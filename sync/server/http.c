@@ -1001,12 +1001,10 @@ static const struct {
     const char *path;
     enum endpoint ep;
     const char *allow;
-} endpoints[] = {{"/v1/health", EP_HEALTH, "GET, HEAD"},
-                 {"/v1/session", EP_SESSION, "GET, HEAD"},
-                 {"/v1/push", EP_PUSH, "POST"},
-                 {"/v1/pull", EP_PULL, "GET, HEAD"},
-                 {"/v1/schema", EP_SCHEMA, "GET, HEAD"},
-                 {"/v1/reports", EP_REPORTS, "GET, HEAD"}};
+} endpoints[] = {
+    {"/v1/health", EP_HEALTH, "GET, HEAD"}, {"/v1/session", EP_SESSION, "GET, HEAD"},
+    {"/v1/push", EP_PUSH, "POST"},          {"/v1/pull", EP_PULL, "GET, HEAD"},
+    {"/v1/schema", EP_SCHEMA, "GET, HEAD"}, {"/v1/reports", EP_REPORTS, "GET, HEAD"}};
 
 /* The endpoint whose path is the raw target's path exactly, or -1: no
  * escapes, no trailing slash, nothing after a NUL. */
