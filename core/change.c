@@ -150,23 +150,6 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
     return 0;
 }
 
-/* Whether version `v` is in the log already (M1 will call it a duplicate). */
-static int logged(mq_store *s, const char *v, int *yes, mq_error *err)
-{
-    sqlite3_stmt *st;
-
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM change WHERE v = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "reading the change log");
-    sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return mq__fail_sqlite(err, s->db, "reading the change log");
-    *yes = rc == SQLITE_ROW;
-    return 0;
-}
-
 int mq__change_check_log(mq_store *s, const mq__change *c, mq_error *err)
 {
     mq__kind k;
@@ -181,7 +164,7 @@ int mq__change_check_log(mq_store *s, const mq__change *c, mq_error *err)
      * a version already here (a duplicate) is not this rule's to judge. */
     if (!k.exists || k.type != c->type)
         return 0;
-    if ((rc = logged(s, c->v, &dup, err)) != 0 || dup)
+    if ((rc = mq__version_logged(s, c->v, &dup, err)) != 0 || dup)
         return rc;
     if ((rc = mq__rec_load(s, c->id, &rec, err)) != 0)
         return rc;

@@ -125,8 +125,7 @@ int64_t mq_store_now_ms(const mq_store *s)
     return mq_platform_time_ms() + s->clock_offset_ms;
 }
 
-/* Whether version `v` is in the log. */
-static int in_log(mq_store *s, const char *v, int *yes, mq_error *err)
+int mq__version_logged(mq_store *s, const char *v, int *yes, mq_error *err)
 {
     sqlite3_stmt *st;
 
@@ -152,7 +151,7 @@ int mq__next_version(mq_store *s, char out[MQ_VERSION_MAX], mq_error *err)
         /* Above the high mark no value was issued (H2): no lookup. */
         if (!mq__hlc_may_repeat(&s->hlc, clock))
             return 0;
-        if ((rc = in_log(s, out, &taken, err)) != 0 || !taken)
+        if ((rc = mq__version_logged(s, out, &taken, err)) != 0 || !taken)
             return rc;
     }
 }

@@ -210,6 +210,9 @@ int mq__require_site(mq_store *s, mq_error *err);
 /* A fresh version for a local change: never one this site issued before,
  * even after a correction stepped the clock back (clock.c). */
 int mq__next_version(mq_store *s, char out[MQ_VERSION_MAX], mq_error *err);
+/* Sets *yes to whether version `v` is in the change log (M1: a second
+ * arrival is a duplicate; a fresh stamp must not be one already made). */
+int mq__version_logged(mq_store *s, const char *v, int *yes, mq_error *err);
 /* Raises the clock to the one kept in meta (outermost begin, open). */
 int mq__clock_load(mq_store *s, mq_error *err);
 /* Writes the clock back to meta if it moved (outermost commit). */
