@@ -95,6 +95,10 @@ run device add --help
 
 # serve on port 0: the system's pick is printed; SIGTERM stops it cleanly
 serve_once() { # LISTEN EXPECTED_URL_PREFIX
+    # Emptied here: the child's own redirection may come after the first
+    # read below, which would then see the last server's line.
+    : >"$OUT"
+    : >"$ERR"
     "$SERVER" --db "$DB" serve --listen "$1" >"$OUT" 2>"$ERR" &
     PID=$!
     local line="" i
