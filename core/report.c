@@ -339,7 +339,8 @@ static int count(report *r, mq_error *err)
 
     /* The median of each key: the middle value of its days, or the mean of
      * the middle two. */
-    qsort(r->days, r->ndays, 2 * sizeof(long), cmp_pair);
+    if (r->ndays > 0)
+        qsort(r->days, r->ndays, 2 * sizeof(long), cmp_pair);
     for (size_t i = 0, j; i < r->ndays; i = j) {
         for (j = i; j < r->ndays && r->days[2 * j] == r->days[2 * i]; j++)
             ;
@@ -530,11 +531,14 @@ static int add_cadres(const report *r, cJSON *doc, mq_error *err)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     for (size_t i = 0; i < r->ncadres; i++) {
         mq__rcadre key = {.id = r->cadres[i]};
-        const mq__rcadre *c = bsearch(&key, r->rows.cadres, r->rows.ncadres, sizeof(key),
-                                      mq__report_cmp_cadre);
+        const mq__rcadre *c = r->rows.ncadres == 0
+                                  ? NULL
+                                  : bsearch(&key, r->rows.cadres, r->rows.ncadres,
+                                            sizeof(key), mq__report_cmp_cadre);
         v[i] = (named){1 + r->nareas + i, r->cadres[i], c != NULL ? c->name : NULL};
     }
-    qsort(v, r->ncadres, sizeof(*v), cmp_named);
+    if (r->ncadres > 0)
+        qsort(v, r->ncadres, sizeof(*v), cmp_named);
     for (size_t i = 0; i < r->ncadres; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", v[i].id);
@@ -644,7 +648,8 @@ static int add_income(const report *r, cJSON *doc, mq_error *err)
         n++;
     }
     sqlite3_finalize(st);
-    qsort(v, n, sizeof(*v), cmp_income);
+    if (n > 0)
+        qsort(v, n, sizeof(*v), cmp_income);
     for (size_t i = 0; i < n; i++) {
         const mq__rincome *in = v[i].i;
         cJSON *o = cJSON_CreateObject();

@@ -6,10 +6,17 @@ import shutil
 
 from harness import *
 
-if shutil.which("faketime") is None:
-    log("faketime is not installed: apt-get install faketime")
+# libfaketime is preloaded through env(1), not through the faketime wrapper:
+# the wrapper keeps a semaphore per process id in /dev/shm, and one that a
+# killed wrapper left behind makes a later wrapper of the same id fail.
+LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                                "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                                "/usr/lib/faketime/libfaketime.so.1") if os.path.exists(p)),
+                   None)
+if LIBFAKETIME is None:
+    log("libfaketime is not installed: apt-get install faketime")
     sys.exit(1)
-AHEAD = ["faketime", "-f", "+3d"]
+AHEAD = ["env", "LD_PRELOAD=" + LIBFAKETIME, "FAKETIME=+3d"]
 # In a sanitizer build, libfaketime is preloaded ahead of the ASan runtime.
 ASAN_ENV = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
 DAY = 86400000
