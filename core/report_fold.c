@@ -279,12 +279,13 @@ static const struct {
     [T_ACTION] = {"need_action",
                   {"action", "at", "by", "amount_yuan", "satisfaction", "to"},
                   0x4},
-    [T_VISIT] = {"visit", {"cadre", "kind", "at", "people"}},
-    [T_HOUSEHOLD] = {"household", {"paired_cadre"}},
+    [T_VISIT] = {"visit", {"cadre", "kind", "at", "people"}, 0},
+    [T_HOUSEHOLD] = {"household", {"paired_cadre"}, 0},
     [T_INCOME] = {"village_income",
-                  {"period", "income_yuan", "target_yuan", "channels", "measures"}},
-    [T_TALK] = {"talk", {"cadre", "occasion", "at"}},
-    [T_CADRE] = {"cadre", {"name"}},
+                  {"period", "income_yuan", "target_yuan", "channels", "measures"},
+                  0},
+    [T_TALK] = {"talk", {"cadre", "occasion", "at"}, 0},
+    [T_CADRE] = {"cadre", {"name"}, 0},
 };
 
 /* Appends to buf[*used] as snprintf does, never past n. */
