@@ -723,7 +723,7 @@ static int fold(mq__report_rows *rows, const char *as_of, const mq__report_cfg *
     if (kept > 0)
         qsort(rows->acts, rows->nacts, sizeof(mq__ract), cmp_act);
 
-    const mq__ract *a = rows->acts, *end = rows->acts + rows->nacts;
+    const mq__ract *a = rows->acts, *end = rows->nacts > 0 ? rows->acts + rows->nacts : a;
     for (size_t i = 0; i < rows->nneeds; i++) {
         mq__rneed *n = &rows->needs[i];
         const mq__ract *last = NULL, *first_accept = NULL;

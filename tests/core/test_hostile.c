@@ -320,7 +320,7 @@ static void test_forged_authors(void)
 static void test_forged_versions(void)
 {
     mq_store *a = open_replica("tabA");
-    char json[1024], site[64];
+    char json[2048], site[64];
     mq_error err;
     int64_t now = mq_store_now_ms(a);
 
