@@ -882,6 +882,12 @@ static void no_stray_row(void)
 static void test_merge_asserts_m3(void)
 {
 #ifndef NDEBUG
+    /* qemu-user does not bring an assertion's abort in a forked child back
+     * to its parent: the cross builds say so and leave this out. */
+    if (getenv("MQ_TEST_UNDER_EMULATOR") != NULL) {
+        printf("skip test_merge_asserts_m3: forked assertions under an emulator\n");
+        return;
+    }
     CHECK(!asserts(no_stray_row));
     CHECK(asserts(stray_row_on_the_field_written));
     CHECK(asserts(stray_row_on_another_field));
