@@ -8,6 +8,8 @@
 # and are dropped; a failing input is kept in BUILD/fuzz-findings/, to be
 # replayed with BUILD/tests/fuzz/fuzz_replay_TARGET FILE and, once fixed,
 # added to tests/fuzz/regress/TARGET/.  Targets default to all seven.
+# The mutations follow MQ_FUZZ_SEED (1 unless set), so that a run that
+# failed is run again the same way; MQ_FUZZ_SEED=0 lets libFuzzer pick one.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 seconds=$2
@@ -43,7 +45,7 @@ for t in "${targets[@]}"; do
   [ -d "$here/regress/$t" ] && seeds+=("$here/regress/$t")
   log=$findings/$t.log
   rc=0
-  "$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=$max_len \
+  "$bin" -seed="${MQ_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=$max_len \
     -dict="$dict" -close_fd_mask=1 -print_final_stats=1 \
     -artifact_prefix="$findings/$t-" "$work/$t" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   nseeds=$(find "${seeds[@]}" -type f | wc -l)
