@@ -183,11 +183,13 @@ static void error_text(const exchange *x, const char *body, char *out, size_t n,
 /*
  * Sends one request and returns its parsed JSON body (the caller's) on a 2xx
  * answer.  `body` (may be NULL for GET) is the inflated JSON to send, `len`
- * bytes of it.
+ * bytes of it.  `flaws` (may be NULL) receives, from the answer's text, what
+ * cJSON would not hold as sent in its "changes" array (mq__flaws_find();
+ * the caller frees it when the call returns 0).
  */
 static int request(client *c, const char *method, const char *path, const char *body,
-                   size_t len, cJSON **out, int64_t *t0_out, int64_t *t1_out,
-                   mq_error *err)
+                   size_t len, cJSON **out, mq__flaws *flaws, int64_t *t0_out,
+                   int64_t *t1_out, mq_error *err)
 {
     unsigned char *gz = NULL;
     size_t gzlen = 0;
@@ -308,6 +310,14 @@ static int request(client *c, const char *method, const char *path, const char *
                         snprintf(why, sizeof why, "response body is not complete JSON");
                         mq_error_set(err, MQ_ENET, MQ_DOMAIN_MINQING, MQ_ENET,
                                      "%s %s: %s", method, path, why);
+                    } else if (flaws != NULL &&
+                               mq__flaws_find(flaws, plain, "changes",
+                                              (size_t)cJSON_GetArraySize(
+                                                  cJSON_GetObjectItemCaseSensitive(
+                                                      j, "changes"))) != 0) {
+                        cJSON_Delete(j);
+                        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                                          "out of memory");
                     } else {
                         *out = j;
                     }
@@ -404,7 +414,7 @@ static int session(client *c, mq_error *err)
 {
     cJSON *j = NULL;
     int64_t t0 = 0, t1 = 0;
-    int rc = request(c, "GET", "/v1/session", NULL, 0, &j, &t0, &t1, err);
+    int rc = request(c, "GET", "/v1/session", NULL, 0, &j, NULL, &t0, &t1, err);
     if (rc != 0)
         return rc;
     cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "server_time");
@@ -615,7 +625,8 @@ static int push(client *c, int *refused, mq_error *err)
         rc = batch_body(c, cursor, next, k.changes, k.bytes, &req, err);
         cJSON *ans = NULL;
         if (rc == 0)
-            rc = request(c, "POST", "/v1/push", req, strlen(req), &ans, NULL, NULL, err);
+            rc = request(c, "POST", "/v1/push", req, strlen(req), &ans, NULL, NULL, NULL,
+                         err);
         cJSON_free(req);
         if (rc != 0) {
             cJSON_Delete(k.changes);
@@ -716,17 +727,27 @@ static int pull(client *c, mq_error *err)
         snprintf(path, sizeof path, "/v1/pull?cursor=%s&limit=%zu", esc, c->batch);
         curl_free(esc);
 
+        /* A page is checked as the server checks a pushed batch: a change
+         * that cJSON would not hold as sent (a NUL escape, a number out of
+         * range) is kept as rejected, never applied cut; a flaw outside the
+         * changes refuses the page. */
         cJSON *ans = NULL;
-        rc = request(c, "GET", path, NULL, 0, &ans, NULL, NULL, err);
+        mq__flaws fl;
+        rc = request(c, "GET", path, NULL, 0, &ans, &fl, NULL, NULL, err);
         if (rc != 0)
             return rc;
         cJSON *changes = cJSON_GetObjectItemCaseSensitive(ans, "changes");
         cJSON *next = cJSON_GetObjectItemCaseSensitive(ans, "cursor");
         cJSON *more = cJSON_GetObjectItemCaseSensitive(ans, "more");
-        if (!cJSON_IsArray(changes) || !cJSON_IsString(next)) {
+        if (!cJSON_IsArray(changes) || !cJSON_IsString(next) || fl.outside[0]) {
             cJSON_Delete(ans);
-            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                "GET /v1/pull: answer lacks changes or cursor");
+            rc = fl.outside[0]
+                     ? mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                    "GET /v1/pull: bad page: %s", fl.outside)
+                     : mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                    "GET /v1/pull: answer lacks changes or cursor");
+            mq__flaws_free(&fl);
+            return rc;
         }
         /* Invariant 3: the page and its cursor in one transaction. */
         size_t n = 0, applied = 0, dup = 0, rej = 0;
@@ -741,7 +762,12 @@ static int pull(client *c, mq_error *err)
             mq_apply_result res = MQ_APPLIED;
             mq_error aerr;
             mq_error_clear(&aerr);
-            rc = mq_store_apply_json(c->store, ch, SOURCE_SERVER, NULL, &res, &aerr);
+            if (fl.why[n] != NULL) {
+                res = MQ_REJECTED;
+                snprintf(aerr.message, sizeof aerr.message, "%s", fl.why[n]);
+            } else {
+                rc = mq_store_apply_json(c->store, ch, SOURCE_SERVER, NULL, &res, &aerr);
+            }
             if (rc != 0) {
                 *err = aerr;
             } else if (res == MQ_APPLIED) {
@@ -771,6 +797,7 @@ static int pull(client *c, mq_error *err)
             mq_store_rollback(c->store);
         int again = cJSON_IsTrue(more);
         cJSON_Delete(ans);
+        mq__flaws_free(&fl);
         if (rc != 0)
             return rc;
         c->rep->pulled += n;

@@ -347,6 +347,68 @@ size_t mq__json_flaws(const char *t, const char *key, mq__json_flaw_cb cb, void 
     return flaws;
 }
 
+/* The state of mq__flaws_find(): the collector, and a failed allocation. */
+typedef struct flaws_walk {
+    mq__flaws *f;
+    int oom;
+} flaws_walk;
+
+static int note_flaw(void *ctx, long element, size_t at, const char *what)
+{
+    flaws_walk *w = ctx;
+    mq__flaws *f = w->f;
+
+    if (element < 0 || (size_t)element >= f->n) {
+        if (f->outside[0] == '\0')
+            snprintf(f->outside, sizeof f->outside, "at byte %zu: %s", at, what);
+        return 0;
+    }
+    if (f->why[element] == NULL) {
+        char text[MQ_ERROR_MESSAGE_MAX];
+        int len =
+            snprintf(text, sizeof text, "invalid: at byte %zu of the body: %s", at, what);
+        size_t size = len < 0                      ? 1
+                      : (size_t)len >= sizeof text ? sizeof text
+                                                   : (size_t)len + 1;
+        f->why[element] = malloc(size);
+        if (f->why[element] == NULL) {
+            w->oom = 1;
+            return 1;
+        }
+        memcpy(f->why[element], text, size - 1);
+        f->why[element][size - 1] = '\0';
+    }
+    return 0;
+}
+
+int mq__flaws_find(mq__flaws *out, const char *text, const char *key, size_t n)
+{
+    flaws_walk w = {out, 0};
+
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->why = calloc(n + 1, sizeof *out->why);
+    if (out->why == NULL)
+        return MQ_ENOMEM;
+    mq__json_flaws(text, key, note_flaw, &w);
+    if (w.oom) {
+        mq__flaws_free(out);
+        return MQ_ENOMEM;
+    }
+    return 0;
+}
+
+void mq__flaws_free(mq__flaws *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; f->why != NULL && i < f->n; i++)
+        free(f->why[i]);
+    free(f->why);
+    f->why = NULL;
+    f->n = 0;
+}
+
 /* ---- tokens and ids ---------------------------------------------------- */
 
 static void to_hex(const unsigned char *p, size_t n, char *out)

@@ -134,6 +134,26 @@ typedef int (*mq__json_flaw_cb)(void *ctx, long element, size_t at, const char *
  */
 size_t mq__json_flaws(const char *text, const char *key, mq__json_flaw_cb cb, void *ctx);
 
+/** What mq__flaws_find() found in a body: the first flaw of each element of
+ *  its keyed array, and the first one outside it. */
+typedef struct mq__flaws {
+    char **why; /* n of them: "invalid: at byte B of the body: ...", or NULL */
+    size_t n;
+    char outside[MQ_ERROR_MESSAGE_MAX]; /* "at byte B: ...", or "" */
+} mq__flaws;
+
+/**
+ * mq__json_flaws() over `text`, whose array under `key` has `n` elements,
+ * collected into `out` (cleared first; free it with mq__flaws_free()).  The
+ * one check both ends make on a body of changes before its changes reach a
+ * store: a pushed batch on the server, a pulled page on the client.
+ * @return 0, or MQ_ENOMEM (out is then freed)
+ */
+int mq__flaws_find(mq__flaws *out, const char *text, const char *key, size_t n);
+
+/** Frees what mq__flaws_find() put in `f`; NULL-safe. */
+void mq__flaws_free(mq__flaws *f);
+
 /* ---- tokens and ids ---------------------------------------------------- */
 
 /** Writes `nbytes` random bytes as 2*nbytes hex digits and a NUL into `out`. */

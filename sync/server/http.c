@@ -79,9 +79,9 @@ typedef struct request {
     int checked;            /* the head has been checked (check_head()) */
     enum endpoint ep;
     mq__buf body;
-    int too_large;       /* the body went past its limit: drop it, answer 413 */
-    uint64_t dropped;    /* bytes of body dropped */
-    struct flaws *flaws; /* of the pushed body, once read (do_push()) */
+    int too_large;    /* the body went past its limit: drop it, answer 413 */
+    uint64_t dropped; /* bytes of body dropped */
+    mq__flaws *flaws; /* of the pushed body, once read (do_push()) */
 } request;
 
 /*
@@ -367,46 +367,6 @@ static int refusal_add(cJSON *refused, int i, const cJSON *v, const char *reason
     return ok;
 }
 
-/*
- * The changes of a batch that cJSON would not hold as sent (a NUL escape, a
- * number out of range), found in the body's text: each is refused by its
- * index, with the first flaw's sentence, and never reaches the store.  A
- * flaw outside the changes array refuses the body.
- */
-typedef struct flaws {
-    char **why; /* per change index, NULL when sound; n of them */
-    size_t n;
-    char body[MQ_ERROR_MESSAGE_MAX]; /* the first flaw outside the changes */
-    int oom;
-} flaws;
-
-static int note_flaw(void *ctx, long element, size_t at, const char *what)
-{
-    flaws *f = ctx;
-    if (element < 0 || (size_t)element >= f->n) {
-        if (f->body[0] == '\0')
-            snprintf(f->body, sizeof f->body, "at byte %zu: %s", at, what);
-        return 0;
-    }
-    if (f->why[element] == NULL) {
-        char text[MQ_ERROR_MESSAGE_MAX];
-        snprintf(text, sizeof text, "invalid: at byte %zu of the body: %s", at, what);
-        f->why[element] = malloc(strlen(text) + 1);
-        if (f->why[element] == NULL)
-            f->oom = 1;
-        else
-            memcpy(f->why[element], text, strlen(text) + 1);
-    }
-    return 0;
-}
-
-static void flaws_free(flaws *f)
-{
-    for (size_t i = 0; f->why != NULL && i < f->n; i++)
-        free(f->why[i]);
-    free(f->why);
-}
-
 /* Offset of the first byte after the JSON value that ends at `end` that is
  * not white space, or `len` when there is none. */
 static size_t after_json(const char *text, const char *end, size_t len)
@@ -508,21 +468,17 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
             "a push body is {\"batch\":ID,\"site\":SITE,\"changes\":[...]}");
     }
     int n = cJSON_GetArraySize(changes);
-    /* Freed with the request (on_completed()), whichever way this ends. */
-    flaws *fl = rq->flaws = calloc(1, sizeof *fl);
-    if (fl != NULL) {
-        fl->n = (size_t)n;
-        fl->why = calloc(fl->n + 1, sizeof *fl->why);
-        fl->oom = fl->why == NULL;
-        if (!fl->oom)
-            mq__json_flaws(plain, "changes", note_flaw, fl);
-    }
+    /* The changes cJSON would not hold as sent (a NUL escape, a number out
+     * of range): each is refused by its index with the first flaw's
+     * sentence and never reaches the store; a flaw outside the changes
+     * refuses the body.  Freed with the request (on_completed()). */
+    mq__flaws *fl = rq->flaws = calloc(1, sizeof *fl);
+    int oom = fl == NULL || mq__flaws_find(fl, plain, "changes", (size_t)n) != 0;
     free(plain);
-    if (fl == NULL || fl->oom || fl->body[0]) {
+    if (oom || fl->outside[0]) {
         cJSON_Delete(j);
-        return fl == NULL || fl->oom
-                   ? MHD_NO
-                   : reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", fl->body);
+        return oom ? MHD_NO
+                   : reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", fl->outside);
     }
     if (!mq_valid_name(batch->valuestring, MQ_PROTO_BATCH_ID_MAX)) {
         cJSON_Delete(j);
@@ -848,8 +804,7 @@ static void request_free(request *rq)
     if (rq == NULL)
         return;
     mq__buf_free(&rq->body);
-    if (rq->flaws != NULL)
-        flaws_free(rq->flaws);
+    mq__flaws_free(rq->flaws);
     free(rq->flaws);
     free(rq->raw_uri);
     free(rq);

@@ -6,7 +6,8 @@ not retried and exits 1; a gzip bomb exits 1; a batch is resent as the same
 bytes, also by a later sync; a cursor past the server's log makes the
 client push everything again and pull from the start; a dead server is
 said to be dead within about 10 s by default, with progress lines, and
---wait sets how long to try."""
+--wait sets how long to try; a pulled change that cJSON would not hold as
+sent is kept as rejected, not applied."""
 import gzip
 import http.server
 import threading
@@ -233,6 +234,54 @@ check(pushed[0] == 1 and len(pushed) == 2 and pushed[1] == local,
 check(len(pulls) == 2 and "cursor=&" in pulls[1], "pulls after cursor_ahead: %r" % pulls)
 check("restored from an older copy" in rep["stderr"], "no word of it: %r" % rep["stderr"])
 Handler.do_POST = orig
+Handler.do_GET = orig
+
+# A pulled page is checked as a pushed batch is: a change whose name holds a
+# NUL escape is kept as rejected, not stored cut; a sound one on the same
+# page applies; a flaw outside the changes refuses the page.
+src = Tablet("src")
+cut_id = src.put("cadre", {"name": "王五"})
+sound_id = src.put("cadre", {"name": "赵六"})
+lines = src.run("changes").stdout.splitlines()
+page = [json.loads(l) for l in lines if '"type"' in l]
+for c in page:
+    c.pop("crc", None)
+cut = next(c for c in page if c["id"] == cut_id)
+cut["set"]["name"] = "王\x00五"
+page_text = json.dumps(page, ensure_ascii=False)
+flawed = {"page": page_text}
+
+
+def flawed_pull(self):
+    if self.path.startswith("/v1/pull"):
+        body = gzip.compress(('{"server_time":%d,"changes":%s,"cursor":"c9","more":false%s}'
+                              % (int(time.time() * 1000), flawed["page"],
+                                 flawed.get("tail", ""))).encode())
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return
+    return orig(self)
+
+
+Handler.do_GET = flawed_pull
+p = Tablet("pulls")
+p.put("cadre", {"name": "孙七"})
+rep = p.sync(url, "mqt_" + "a" * 64, env=fast)
+check(rep["pull_applied"] == 1 and rep["pull_rejected"] == 1,
+      "a page with a NUL-escaped change: %r" % rep)
+check(p.get(sound_id)["fields"]["name"] == "赵六", "the sound change was not applied")
+got = p.run("get", cut_id, check_rc=None)
+check(got.returncode != 0, "the cut change was stored: %s" % got.stdout)
+rej = p.rejected()
+check(len(rej) == 1 and "NUL" in json.dumps(rej, ensure_ascii=False).upper(),
+      "the cut change is not among the rejected with its reason: %r" % rej)
+flawed["tail"] = ',"x":"\\u0000"'
+rep = p.sync(env=fast, expect=1)
+check("bad page" in rep["stderr"], "a flaw outside the changes was taken: %r" % rep)
 Handler.do_GET = orig
 httpd.shutdown()
 
