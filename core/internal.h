@@ -63,6 +63,10 @@ struct mq_store {
     char site[MQ_SITE_MAX + 1]; /* "" until mq_store_init() */
     char *cadre;
     int64_t clock_offset_ms;
+    /* Where the offset was measured, for mq_store_now_ms() (clock.c): the
+     * wall and uptime clocks then; `anchored` when that was in this boot. */
+    int64_t anchor_wall_ms, anchor_uptime_ms;
+    int anchored;
     mq_hlc hlc;
     uint64_t hlc_saved;      /* the clock as last read from or written to meta */
     uint64_t hlc_high_saved; /* and its high mark (clock.c) */
@@ -217,6 +221,8 @@ int mq__version_logged(mq_store *s, const char *v, int *yes, mq_error *err);
 int mq__clock_load(mq_store *s, mq_error *err);
 /* Writes the clock back to meta if it moved (outermost commit). */
 int mq__clock_save(mq_store *s, mq_error *err);
+/* Reads the clock offset and where it was measured from meta (open). */
+int mq__clock_offset_load(mq_store *s, mq_error *err);
 
 /* ---- parts' tables (ext.c) ---------------------------------------------- */
 

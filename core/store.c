@@ -85,10 +85,8 @@ static int load_state(mq_store *s, mq_error *err)
     s->cadre = NULL;
     if ((rc = mq__meta_get(s, "cadre", &s->cadre, err)) != 0)
         return rc;
-    if ((rc = mq__meta_get(s, "clock_offset_ms", &v, err)) != 0)
+    if ((rc = mq__clock_offset_load(s, err)) != 0)
         return rc;
-    s->clock_offset_ms = v != NULL ? strtoll(v, NULL, 10) : 0;
-    free(v);
 
     /*
      * The clock resumes from meta; a store that has none yet (it never

@@ -25,6 +25,20 @@
 int64_t mq_platform_time_ms(void);
 
 /**
+ * Milliseconds since the system booted, counting time asleep, on a clock
+ * that nobody sets: a person changing the date moves the wall clock, not
+ * this one.  Compared only within one boot (mq_platform_boot_id()).
+ */
+int64_t mq_platform_uptime_ms(void);
+
+/**
+ * The system's id of the current boot, NUL-terminated in `out` (at least
+ * 40 bytes).  Returns 0, or -1 when the system does not tell one (`out` is
+ * then "").
+ */
+int mq_platform_boot_id(char *out, size_t size);
+
+/**
  * Fills `buf` with `n` bytes from the operating system's cryptographically
  * secure generator.  Returns 0, or -1 if the generator could not be read.
  */

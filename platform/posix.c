@@ -24,6 +24,36 @@ int64_t mq_platform_time_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mq_platform_uptime_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_BOOTTIME
+    /* Linux and Android: CLOCK_MONOTONIC stops while the tablet sleeps. */
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int mq_platform_boot_id(char *out, size_t size)
+{
+    size_t n = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+    if (size == 0)
+        return -1;
+    out[0] = '\0';
+    if (f == NULL)
+        return -1;
+    if (fgets(out, (int)size, f) != NULL)
+        n = strcspn(out, "\r\n");
+    fclose(f);
+    out[n] = '\0';
+    return n > 0 ? 0 : -1;
+}
+
 void mq_platform_sleep_ms(unsigned ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};

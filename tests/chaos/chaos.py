@@ -423,6 +423,8 @@ class Tablet:
             # and a kill -9 would reach it and not minqing.
             env["LD_PRELOAD"] = FAKETIME_LIB
             env["FAKETIME"] = self.now_clock
+            # A date set by hand moves the wall clock only.
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         fsize = self.disk.fsize(self.name + ".db", self.rng) if (faults and self.disk) else None
         rc, out, err, killed = run([self.r.minqing, "--db", self.db] + list(args),
                                    input=input, env=env, kill_after=kill_after, fsize=fsize)
@@ -887,11 +889,11 @@ class Run:
             p["ops"][t.name] = rng.choice([0, 1, 2, 3, 3, 4, 5, 6])
             p["sync"][t.name] = rng.random() < 0.8
             if t.clock == "jump":
-                # Jumps of two days at most: a receiver refuses stamps more
-                # than a week in its future (STORE.md, "Clocks"), and the
-                # offset a sync measured still applies after the device's
-                # date is changed, so a jump of +4 after -4 stamps at +8.
-                p["clocks"][t.name] = rng.choice([None, None, "+2d", "-2d", "+1d"])
+                # Jumps of four days: a receiver refuses stamps more than a
+                # week in its future (STORE.md, "Clocks"), and a jump to +4
+                # after a sync at -4 must stamp at +4, not at +8 (the
+                # offset that sync measured no longer applies).
+                p["clocks"][t.name] = rng.choice([None, None, "+4d", "-4d", "+1d"])
             calm = rng.random() < 0.3
             long_stalls = 0
             if self.long_stalls > 0 and rng.random() < 0.15:

@@ -301,6 +301,16 @@ static void test_sleep_and_clock(void)
     }
     int64_t now = mq_platform_time_ms();
     CHECK(now > (int64_t)1600000000 * 1000); /* after September 2020 */
+
+    /* The uptime clock runs with the sleeps, and the boot's id stays. */
+    char id1[64], id2[64];
+    int64_t up0 = mq_platform_uptime_ms();
+    mq_platform_sleep_ms(20);
+    int64_t up1 = mq_platform_uptime_ms();
+    CHECK(up0 > 0 && up1 - up0 >= 20 && up1 - up0 < 10000);
+    CHECK(mq_platform_boot_id(id1, sizeof id1) == 0 && strlen(id1) >= 16);
+    CHECK(mq_platform_boot_id(id2, sizeof id2) == 0 && strcmp(id1, id2) == 0);
+    CHECK(mq_platform_boot_id(id1, 0) == -1);
 }
 
 static void test_random(void)
