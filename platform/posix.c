@@ -40,11 +40,11 @@ int64_t mq_platform_uptime_ms(void)
 int mq_platform_boot_id(char *out, size_t size)
 {
     size_t n = 0;
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
 
     if (size == 0)
         return -1;
     out[0] = '\0';
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
     if (f == NULL)
         return -1;
     if (fgets(out, (int)size, f) != NULL)
