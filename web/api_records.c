@@ -26,18 +26,20 @@ static int body_fields(mq__web *w, cJSON **body, const cJSON **fields)
         return rc;
     *fields = cJSON_GetObjectItemCaseSensitive(*body, "fields");
     const cJSON *it;
-    cJSON_ArrayForEach(it, *body) if (strcmp(it->string, "fields") != 0)
+    cJSON_ArrayForEach(it, *body)
     {
+        if (strcmp(it->string, "fields") == 0)
+            continue;
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, it->string,
                                 "not a member of the body: give {\"fields\":{...}}");
+        /* The answer is made before the body, which holds the name, goes. */
+        rc = mq__web_error(w, 400, "invalid", f,
+                           "body: member %.64s: the body is {\"fields\":{...}}",
+                           it->string);
         cJSON_Delete(*body);
         *body = NULL;
-        return mq__web_error(w, 400, "invalid", f,
-                             "body: member %.64s: the body is {\"fields\":{...}}",
-                             it->string) == 0
-                   ? 1
-                   : MQ_ENOMEM;
+        return rc == 0 ? 1 : MQ_ENOMEM;
     }
     if (!cJSON_IsObject(*fields)) {
         cJSON_Delete(*body);
@@ -112,7 +114,7 @@ static void fill_defaults(mq__web *w, const char *type, cJSON *fields)
                                    cJSON_GetObjectItemCaseSensitive(d, "days"), choice)
                              : NULL;
         char day[16];
-        if (cJSON_IsNumber(n) && from != NULL &&
+        if (n != NULL && cJSON_IsNumber(n) && from != NULL &&
             add_days(from, (long)n->valuedouble, day) == 0)
             cJSON_AddStringToObject(fields, d->string, day);
     }
