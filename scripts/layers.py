@@ -5,7 +5,7 @@ the project's C code.  From the bottom floor up:
     0  platform/         the OS layer, the only code that includes OS headers
     1  core/, include/   the portable core and its public headers
     2  sync/             protocol, client, server, over the public API
-    3  web/              the web app's API, assets and hosts
+    3  web/              the web app's JSON API, assets and both hosts
     4  apps/             the front ends
 
 A file fails when it includes

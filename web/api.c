@@ -58,6 +58,17 @@ int mq__web_error(mq__web *w, unsigned status, const char *code, cJSON *fields,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* A message cut to its buffer, or a value cut by a precision, may end
+     * inside a UTF-8 sequence: the sequence goes, so the JSON stays text. */
+    size_t n = strlen(msg), i = n;
+    while (i > 0 && ((unsigned char)msg[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i > 0 && (unsigned char)msg[i - 1] >= 0xC0) {
+        unsigned char lead = (unsigned char)msg[i - 1];
+        size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+        if (n - (i - 1) < want)
+            msg[i - 1] = '\0';
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(root, "error");
     if (e == NULL || cJSON_AddStringToObject(e, "code", code) == NULL ||
@@ -269,7 +280,7 @@ int mq__web_readable(mq__web *w, const char *type, const char *id, const cJSON *
     return rc;
 }
 
-int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
+static int get_for(mq__web *w, const char *id, const char *type, int write, cJSON **out)
 {
     char *json = NULL;
     mq_error err;
@@ -304,8 +315,13 @@ int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
         cJSON_Delete(r);
         if (rc != 0)
             return mq__web_fail(w, rc, &err) == 0 ? 1 : MQ_ENOMEM;
-        /* Outside the who's areas is not found: a record's existence is
-         * itself data of another area. */
+        /* Outside the who's areas is not found on read: a record's
+         * existence is itself data of another area; a write is refused. */
+        if (write)
+            return mq__web_error(w, 403, "forbidden", NULL, "%s %s: outside your areas",
+                                 type != NULL ? type : "record", id) == 0
+                       ? 1
+                       : MQ_ENOMEM;
         return mq__web_error(w, 404, "not_found", NULL, "%s %s: no such record here",
                              type != NULL ? type : "record", id) == 0
                    ? 1
@@ -313,6 +329,16 @@ int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
     }
     *out = r;
     return 0;
+}
+
+int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
+{
+    return get_for(w, id, type, 0, out);
+}
+
+int mq__web_get_to_write(mq__web *w, const char *id, const char *type, cJSON **out)
+{
+    return get_for(w, id, type, 1, out);
 }
 
 int mq__web_area_arg(mq__web *w, const char *area)
