@@ -38,7 +38,7 @@ static const char list_sql[] =
     " json_extract(g.fields, '$.name'), village.id, village.name, f.category, f.source,"
     " f.recorded_by, json_extract(c.fields, '$.name'), f.recorded_at, f.deadline,"
     " f.shown, f.overdue, f.days_overdue, f.accepted, f.accepted_by, f.resolved_at,"
-    " f.satisfaction, f.actions, n.fields"
+    " f.satisfaction, f.actions, n.fields, f.handler"
     " FROM shown f JOIN record n ON n.id = f.id"
     " LEFT JOIN record h ON h.id = f.household"
     " LEFT JOIN record g ON g.id = f.area"
@@ -61,7 +61,8 @@ enum {
     C_RESOLVED_AT,
     C_SATISFACTION,
     C_ACTIONS,
-    C_FIELDS
+    C_FIELDS,
+    C_HANDLER
 };
 
 static char *line_json(sqlite3_stmt *st)
@@ -82,7 +83,8 @@ static char *line_json(sqlite3_stmt *st)
     cJSON_AddBoolToObject(o, "accepted", sqlite3_column_int(st, C_ACCEPTED));
     const char *const more[][2] = {{"accepted_by", mq__col_text(st, C_ACCEPTED_BY)},
                                    {"resolved_at", mq__col_text(st, C_RESOLVED_AT)},
-                                   {"satisfaction", mq__col_text(st, C_SATISFACTION)}};
+                                   {"satisfaction", mq__col_text(st, C_SATISFACTION)},
+                                   {"handler", mq__col_text(st, C_HANDLER)}};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         if (more[i][1] != NULL)
             cJSON_AddStringToObject(o, more[i][0], more[i][1]);

@@ -122,6 +122,11 @@ int mq_store_list(mq_store *s, const char *type_name, const mq_where *where,
         if (f == NULL)
             return mq__fail(err, MQ_EINVAL, "--where %s: not a field of %s",
                             where[i].field, type->name);
+        /* The scope field is kept in the indexed column `parent` too: a
+         * household's members are found without reading every member. */
+        if (f == type->scope && !type->scope_self)
+            used += (size_t)snprintf(sql + used, sizeof(sql) - used, " AND parent = ?%zu",
+                                     i + 2);
         /* Field names come from the schema, so they are safe in a path. */
         used += (size_t)snprintf(
             sql + used, sizeof(sql) - used,

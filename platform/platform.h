@@ -151,6 +151,17 @@ int mq_platform_listen(mq_platform_listener *out, const char *addr_port, char *w
 /** Closes a socket from mq_platform_listen(); a negative `fd` is ignored. */
 void mq_platform_close_socket(int fd);
 
+/** The longest numeric address mq_platform_addr_text() writes, with its NUL. */
+#define MQ_PLATFORM_ADDR_MAX 64
+
+/**
+ * Writes the numeric address (no port) of socket address `sa`, a struct
+ * sockaddr of family AF_INET or AF_INET6 as a server library hands one over,
+ * e.g. "192.0.2.7" or "2001:db8::1".
+ * @return 0, or -1 with `out` "" for another family or a small buffer
+ */
+int mq_platform_addr_text(const void *sa, char *out, size_t size);
+
 /**
  * Raises this process's limit of open files (descriptors) towards `want`,
  * as far as the system's hard limit allows.

@@ -194,3 +194,24 @@ unsigned mq_platform_raise_open_files(unsigned want)
     return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > want ? want
                                                               : (unsigned)rl.rlim_cur;
 }
+
+int mq_platform_addr_text(const void *sa, char *out, size_t size)
+{
+    const struct sockaddr *a = sa;
+    socklen_t len;
+    if (size > 0)
+        out[0] = '\0';
+    if (a == NULL || size == 0)
+        return -1;
+    if (a->sa_family == AF_INET)
+        len = sizeof(struct sockaddr_in);
+    else if (a->sa_family == AF_INET6)
+        len = sizeof(struct sockaddr_in6);
+    else
+        return -1;
+    if (getnameinfo(a, len, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}

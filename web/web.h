@@ -26,19 +26,19 @@ extern "C" {
 
 /** Who asks: the tablet's cadre, or an office account. */
 typedef struct mq_web_who {
-    int office;                /**< 0: the tablet's host; 1: the office's */
-    const char *name;          /**< the account's name, or the cadre's */
-    const char *cadre;         /**< the cadre's record id; NULL at the office */
-    const char *const *areas;  /**< the areas the who may read and write */
-    size_t nareas;             /**< 0 with `all` set: the whole store (tablet) */
-    int all;                   /**< 1: no area limit (the tablet's own store) */
-    const char *csrf;          /**< the session's CSRF token, echoed by /api/me */
+    int office;               /**< 0: the tablet's host; 1: the office's */
+    const char *name;         /**< the account's name, or the cadre's */
+    const char *cadre;        /**< the cadre's record id; NULL at the office */
+    const char *const *areas; /**< the areas the who may read and write */
+    size_t nareas;            /**< 0 with `all` set: the whole store (tablet) */
+    int all;                  /**< 1: no area limit (the tablet's own store) */
+    const char *csrf;         /**< the session's CSRF token, echoed by /api/me */
 } mq_web_who;
 
 /** One API request, read by a host. */
 typedef struct mq_web_request {
     const char *method; /**< "GET", "POST", "PUT", "DELETE" */
-    const char *path;   /**< from "/api/", e.g. "/api/households/ID" */
+    const char *path;   /**< "/api/...", e.g. "/api/households/ID", no query */
     /** the value of query argument `name`, or NULL; `ctx` is arg_ctx */
     const char *(*arg)(void *ctx, const char *name);
     void *arg_ctx;
@@ -72,11 +72,15 @@ int mq_web_api(mq_store *store, const mq_web_who *who, const mq_web_request *rq,
 typedef struct mq_web_asset {
     const char *path;         /**< e.g. "/app.js"; "/" is index.html */
     const char *content_type; /**< e.g. "text/javascript; charset=utf-8" */
+    const char *etag;         /**< a quoted strong ETag, from the file's SHA-256 */
     const unsigned char *data;
     size_t len;
 } mq_web_asset;
 
-/** The asset served at `path`, or NULL. */
+/**
+ * The asset served at `path` (the path of the request, without its query),
+ * or NULL: "/" is "/index.html".  Borrowed, static.
+ */
 const mq_web_asset *mq_web_asset_find(const char *path);
 
 #ifdef __cplusplus

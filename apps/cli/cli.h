@@ -87,6 +87,9 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv);
 /* sync.c: sync with the server (built only with the libcurl client) */
 int mq_cli_sync(const mq_cli *cli, int argc, char **argv);
 
+/* ui.c: the web app on loopback (built only with libmicrohttpd) */
+int mq_cli_ui(const mq_cli *cli, int argc, char **argv);
+
 /* ---- arguments (args.c, over apps/common/args.h) ------------------------ */
 
 /** What an option takes: the shared parser's kinds, under the CLI's names. */

@@ -60,6 +60,10 @@ static const command commands[] = {
      "sync [--server URL] [--token TOKEN|-] [--cacert FILE] [--wait SECONDS]",
      "push local changes to the server and pull the new ones of this device's areas"},
 #endif
+#ifdef MQ_CLI_WITH_UI
+    {"ui", mq_cli_ui, "ui [--listen 127.0.0.1:PORT]",
+     "serve the web app from this replica on loopback and print the address to open"},
+#endif
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

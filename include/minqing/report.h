@@ -100,7 +100,11 @@ typedef struct mq_report_needs_query {
  *      "village_name", "category", "source", "recorded_by", "cadre_name",
  *      "recorded_at", "deadline", "status", "overdue": bool,
  *      "days_overdue": N (when overdue), "accepted": bool, "accepted_by",
- *      "resolved_at", "satisfaction", "actions": N, "fields": {...}}
+ *      "resolved_at", "satisfaction", "actions": N, "fields": {...},
+ *      "handler"}
+ *
+ * where handler is the cadre who has the need now: the last transfer's
+ * `to`, else who accepted it, else who recorded it.
  *
  * Members with no value are left out.  `actions` counts the actions taken
  * on or before D.  The callback's return value stops the walk as in

@@ -19,6 +19,10 @@
  *   5. A change is parsed once on its way from the wire to the store (the
  *      push body, parsed whole) and never parsed on its way out (the pull
  *      page splices the store's text in as raw JSON).
+ *   6. A request outside /v1/ goes to the host's hook (mq_server_opts.web)
+ *      when one is set, after the same checks of its head and body size,
+ *      on a store of the pool; without a hook it is a 404, as any unknown
+ *      path.  The hook's writes take write_lock, as a push does.
  */
 #include "server.h"
 
@@ -62,6 +66,9 @@ typedef struct server {
     mtx_t write_lock;
     char epoch[17];
     unsigned delay_ms;
+    mq_server_web_fn web; /* the hook for requests outside /v1/, or NULL */
+    void *web_ctx;
+    int tls;
 } server;
 
 /* The endpoints, as routed. */
@@ -77,6 +84,7 @@ typedef struct request {
     struct conn_ctx *owner; /* the connection that holds this request */
     char *raw_uri;          /* the request target as sent, NUL-terminated */
     int checked;            /* the head has been checked (check_head()) */
+    int web;                /* for the hook: a path outside /v1/ (invariant 6) */
     enum endpoint ep;
     mq__buf body;
     int too_large;       /* the body went past its limit: drop it, answer 413 */
@@ -979,7 +987,10 @@ static int check_head(struct MHD_Connection *conn, const request *rq, const char
         return 1;
     }
     *body = h.codings || *length > 0;
-    if (*body && strcmp(method, "POST") != 0) {
+    int takes_body =
+        strcmp(method, "POST") == 0 ||
+        (rq->web && (strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0));
+    if (*body && !takes_body) {
         *r = reply_error_close(conn, MHD_HTTP_BAD_REQUEST, "bad_request",
                                "only POST takes a body");
         return 1;
@@ -992,6 +1003,117 @@ static int check_head(struct MHD_Connection *conn, const request *rq, const char
         return 1;
     }
     return 0;
+}
+
+/* ---- requests outside /v1/: the hook (invariant 6) ---------------------- */
+
+/* 1 when the raw target's path is outside /v1/ (and is not "/v1" itself). */
+static int is_web_path(const char *raw_uri)
+{
+    size_t n = strcspn(raw_uri, "?");
+    return !(n >= 4 && memcmp(raw_uri, "/v1/", 4) == 0) &&
+           !(n == 3 && memcmp(raw_uri, "/v1", 3) == 0);
+}
+
+static const char *web_arg(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *web_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+static void web_answer_free(mq_server_answer *a)
+{
+    free(a->body);
+    free(a->filename);
+    a->body = a->filename = NULL;
+}
+
+/*
+ * The answer the hook filled, on its way out.  The download's name is
+ * reduced to [A-Za-z0-9._-] so that nothing the hook was handed can reach
+ * the head; a header the library refuses (a CR or LF in it) is left out.
+ */
+static enum MHD_Result web_reply(struct MHD_Connection *conn, mq_server_answer *a)
+{
+    struct MHD_Response *resp =
+        a->body != NULL
+            ? MHD_create_response_from_buffer_with_free_callback(a->len, a->body, free)
+            : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        web_answer_free(a);
+        return MHD_NO;
+    }
+    a->body = NULL; /* the response's now */
+    if (a->content_type != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    if (a->filename != NULL) {
+        char v[160];
+        size_t n = 0;
+        for (const char *c = a->filename; *c && n < 100; c++, n++)
+            v[n] = (char)((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+                                  (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' ||
+                                  *c == '_'
+                              ? *c
+                              : '_');
+        v[n] = '\0';
+        char disp[200];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s\"", v);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    }
+    for (size_t i = 0; i < a->nheaders && i < MQ_SERVER_MAX_HEADERS; i++) {
+        a->headers[i].name[sizeof a->headers[i].name - 1] = '\0';
+        a->headers[i].value[sizeof a->headers[i].value - 1] = '\0';
+        MHD_add_response_header(resp, a->headers[i].name, a->headers[i].value);
+    }
+    unsigned status = a->status >= 100 && a->status <= 599 ? a->status : 500;
+    web_answer_free(a);
+    enum MHD_Result r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+/* A whole request for the hook: handed over with a store of the pool. */
+static enum MHD_Result do_web(server *sv, struct MHD_Connection *conn, const char *method,
+                              request *rq, int safe)
+{
+    if (rq->too_large) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "request body exceeds %zu bytes", MQ_PROTO_MAX_BODY);
+        return reply_error_close(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg);
+    }
+    char path[MQ_PROTO_MAX_URI + 1];
+    size_t n = strcspn(rq->raw_uri, "?");
+    memcpy(path, rq->raw_uri, n);
+    path[n] = '\0';
+    char peer[MQ_PLATFORM_ADDR_MAX] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL)
+        mq_platform_addr_text(ci->client_addr, peer, sizeof peer);
+    mq_server_request wr = {method,       path,
+                            web_arg,      web_header,
+                            conn,         rq->body.data != NULL ? rq->body.data : "",
+                            rq->body.len, peer,
+                            sv->tls,      NULL};
+    mq_server_answer a;
+    memset(&a, 0, sizeof a);
+    size_t slot;
+    wr.store = acquire(sv, &slot);
+    if (!safe)
+        mtx_lock(&sv->write_lock);
+    int rc = sv->web(sv->web_ctx, &wr, &a);
+    if (!safe)
+        mtx_unlock(&sv->write_lock);
+    release(sv, slot);
+    if (rc != 0) {
+        web_answer_free(&a);
+        return MHD_NO;
+    }
+    return web_reply(conn, &a);
 }
 
 /* ---- routing ----------------------------------------------------------- */
@@ -1053,6 +1175,8 @@ static enum MHD_Result route(server *sv, struct MHD_Connection *conn, const char
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
     const answer_how closing = {NULL, body};
+    if (rq->web)
+        return final ? do_web(sv, conn, method, rq, get) : push_head(conn, rq, length);
     int at = find_endpoint(rq->raw_uri);
     if (at < 0)
         return reply_error_how(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint",
@@ -1121,6 +1245,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         int body;
         uint64_t length;
         rq->checked = 1;
+        rq->web = sv->web != NULL && is_web_path(rq->raw_uri);
         if (check_head(conn, rq, method, version, &body, &length, &r) != 0)
             return r;
         return body ? route(sv, conn, method, rq, 0, body, length) : MHD_YES;
@@ -1272,6 +1397,9 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
 
     sv.nstores = o->threads ? o->threads : 4;
     sv.delay_ms = o->delay_ms;
+    sv.web = o->web;
+    sv.web_ctx = o->web_ctx;
+    sv.tls = cert != NULL;
     sv.stores = calloc(sv.nstores, sizeof(mq_store *));
     sv.busy = calloc(sv.nstores, sizeof *sv.busy);
     if (sv.stores == NULL || sv.busy == NULL) {

@@ -136,6 +136,62 @@ int mq_batch_find(mq_store *store, const char *device, const char *batch, char *
 int mq_batch_save(mq_store *store, const char *device, const char *batch, const char *sha,
                   const char *response, mq_error *err);
 
+/* ---- requests outside /v1/: the hook of a web host ---------------------- */
+
+/**
+ * A request outside /v1/, as the server hands it to mq_server_opts.web once
+ * it is whole and its head has passed the server's checks (framing, Host,
+ * sizes of head and target).  Everything is borrowed for the call.
+ */
+typedef struct mq_server_request {
+    const char *method; /**< "GET", "HEAD", "POST", "PUT", "DELETE", ... */
+    const char *path;   /**< the target as sent, up to its "?", escapes kept */
+    /** the value of query argument `name`, unescaped, or NULL; ctx is `ctx` */
+    const char *(*arg)(void *ctx, const char *name);
+    /** the value of header `name` (any case), or NULL; ctx is `ctx` */
+    const char *(*header)(void *ctx, const char *name);
+    void *ctx;
+    const char *body; /**< NUL-terminated after body_len bytes; "" when none */
+    size_t body_len;  /**< at most MQ_PROTO_MAX_BODY (a larger one is a 413) */
+    const char *peer; /**< the client's numeric address, "" when unknown */
+    int tls;          /**< 1 when the server serves TLS */
+    mq_store *store;  /**< the worker's store, for this call only */
+} mq_server_request;
+
+/** How many extra headers an answer may carry. */
+#define MQ_SERVER_MAX_HEADERS 8
+
+/** One extra header of an answer, e.g. Set-Cookie or Retry-After. */
+typedef struct mq_server_header {
+    char name[32];
+    char value[480];
+} mq_server_header;
+
+/**
+ * The answer the hook fills (it starts zeroed).  `body` and `filename` are
+ * malloc'ed by the hook and freed by the server with free().
+ */
+typedef struct mq_server_answer {
+    unsigned status;          /**< HTTP status; 0 is taken as 500 */
+    const char *content_type; /**< a static string; NULL: no Content-Type */
+    char *body;               /**< may be NULL when len is 0 */
+    size_t len;
+    char *filename; /**< a download's name (Content-Disposition), or NULL */
+    mq_server_header headers[MQ_SERVER_MAX_HEADERS];
+    size_t nheaders;
+} mq_server_answer;
+
+/**
+ * The hook: answers `rq` in `ans`.  It runs on a worker thread, several at
+ * once, each with its own store; a request whose method changes state
+ * (anything but GET and HEAD) runs while the server's writes wait, as a push
+ * does, so the hook may write without meeting another writer of the server.
+ * @return 0 when `ans` is filled; non-zero drops the connection (after
+ *         freeing what `ans` holds)
+ */
+typedef int (*mq_server_web_fn)(void *ctx, const mq_server_request *rq,
+                                mq_server_answer *ans);
+
 /** How mq_server_serve() runs. */
 typedef struct mq_server_opts {
     const char *db_path;            /**< the server's replica */
@@ -143,6 +199,9 @@ typedef struct mq_server_opts {
     const char *tls_cert, *tls_key; /**< PEM files, both or neither */
     unsigned threads;               /**< worker threads (and stores); 0 means 4 */
     unsigned delay_ms;              /**< test knob: wait before answering push and pull */
+    /** answers every request outside /v1/; NULL: those are 404 as before */
+    mq_server_web_fn web;
+    void *web_ctx; /**< handed to `web`; used from several threads at once */
 } mq_server_opts;
 
 /**
