@@ -269,7 +269,7 @@ int mq__web_readable(mq__web *w, const char *type, const char *id, const cJSON *
     return rc;
 }
 
-int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
+static int get_for(mq__web *w, const char *id, const char *type, int write, cJSON **out)
 {
     char *json = NULL;
     mq_error err;
@@ -304,8 +304,13 @@ int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
         cJSON_Delete(r);
         if (rc != 0)
             return mq__web_fail(w, rc, &err) == 0 ? 1 : MQ_ENOMEM;
-        /* Outside the who's areas is not found: a record's existence is
-         * itself data of another area. */
+        /* Outside the who's areas is not found on read: a record's
+         * existence is itself data of another area; a write is refused. */
+        if (write)
+            return mq__web_error(w, 403, "forbidden", NULL, "%s %s: outside your areas",
+                                 type != NULL ? type : "record", id) == 0
+                       ? 1
+                       : MQ_ENOMEM;
         return mq__web_error(w, 404, "not_found", NULL, "%s %s: no such record here",
                              type != NULL ? type : "record", id) == 0
                    ? 1
@@ -313,6 +318,16 @@ int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
     }
     *out = r;
     return 0;
+}
+
+int mq__web_get(mq__web *w, const char *id, const char *type, cJSON **out)
+{
+    return get_for(w, id, type, 0, out);
+}
+
+int mq__web_get_to_write(mq__web *w, const char *id, const char *type, cJSON **out)
+{
+    return get_for(w, id, type, 1, out);
 }
 
 int mq__web_area_arg(mq__web *w, const char *area)

@@ -96,6 +96,10 @@ int mq__web_writable(mq__web *w, const char *type, const char *id,
  */
 int mq__web_get(mq__web *w, const char *id, const char *type, struct cJSON **out);
 
+/** mq__web_get() for a write: a record outside the who's areas is 403. */
+int mq__web_get_to_write(mq__web *w, const char *id, const char *type,
+                         struct cJSON **out);
+
 /* ---- small helpers (api.c) ----------------------------------------------- */
 
 /** Day number of "YYYY-MM-DD" (days since 1970-01-01) into *n; 0 or -1. */

@@ -259,7 +259,7 @@ int mq__web_need_action(mq__web *w, const char *id, const char *verb)
 {
     cJSON *need = NULL, *body = NULL, *set = NULL;
     mq_error err;
-    int rc = mq__web_get(w, id, "need", &need);
+    int rc = mq__web_get_to_write(w, id, "need", &need);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if ((rc = mq__web_body(w, &body)) != 0) {
