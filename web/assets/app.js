@@ -44,6 +44,29 @@
             return names[id] || '（' + String(id).slice(0, 8) + '）';
         },
 
+        /**
+         * Learns names the API sends beside ids: a key K_name next to K
+         * (area_name, by_name, handler_name, cadre_name...), walked through
+         * any answer.
+         */
+        learnNames: function (obj) {
+            var seen = 0;
+            (function walk(o) {
+                if (!o || typeof o !== 'object' || ++seen > 100000) return;
+                if (Array.isArray(o)) { o.forEach(walk); return; }
+                Object.keys(o).forEach(function (k) {
+                    var v = o[k];
+                    if (typeof v === 'string' && /_name$/.test(k) && v) {
+                        var base = k.slice(0, -5);
+                        var id = o[base] || (base === 'cadre' ? o.recorded_by || o.by : null);
+                        if (typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id) && !names[id]) names[id] = v;
+                    } else if (v && typeof v === 'object') {
+                        walk(v);
+                    }
+                });
+            })(obj);
+        },
+
         /* Cadres and areas of the who's scope, from the report (its lists
          * carry every cadre and area with records in the scope). */
         loadRefs: function () {

@@ -73,6 +73,7 @@
         try {
             await app.cadres();
             var rows = await MQ.api.get('/api/worklist');
+            app.learnNames(rows);
             ui.clear(list);
             if (!rows.length) list.appendChild(empty('没有在办的民情诉求。'));
             rows.forEach(function (r) {
@@ -132,7 +133,7 @@
     function needCard(n, hid, reload) {
         var f = fieldsOf(n);
         var status = n.status || 'registered';
-        var actions = (n.actions || []).map(fieldsOf);
+        var actions = (Array.isArray(n.actions) ? n.actions : n.actions_list || []).map(fieldsOf);
         var resolved = status === 'resolved';
         var buttons = h('div', { class: 'actions' });
         if (!resolved) {
@@ -171,7 +172,11 @@
         if (!rows.length) return empty('没有变更记录。');
         return h('ol', { class: 'history' }, rows.map(function (c) {
             var set = c.set || {};
-            var keys = Object.keys(set);
+            /* the household and need a change belongs to are the file's own */
+            var keys = Object.keys(set).filter(function (k) {
+                var fd = L.fieldDef(c.type, k);
+                return !(fd && fd.kind === 'ref' && (fd.to === 'household' || fd.to === 'need'));
+            });
             return h('li', {},
                 h('div', { class: 'when' }, ui.dayOf(c.at), ' · ', h('strong', { text: c.by_name || (c.by ? app.nameOf(c.by) : '（未署名）') }),
                     ' · ', L.type(c.type)),
@@ -192,6 +197,7 @@
             ui.clear(main).appendChild(ui.failure(e));
             return;
         }
+        app.learnNames(file);
         var reload = function () { ui.dispatch(); };
         var hh = fieldsOf(file.household);
         ui.clear(main);
@@ -484,6 +490,7 @@
         try {
             await app.cadres();
             var rows = await MQ.api.get('/api/conflicts');
+            app.learnNames(rows);
             ui.clear(list);
             app.setConflicts(rows.length);
             if (!rows.length) list.appendChild(empty('没有待处理的冲突。'));

@@ -202,9 +202,12 @@
             byKey[x.area + '|' + x.period] = x;
         });
         periods.sort();
-        var levels = (L.schema && L.schema.reports && L.schema.reports.income_levels) || [];
+        /* The schema's levels when it sends them (a county may change them);
+         * else the five of the default schema, coloured by app.css. */
+        var levels = (L.schema && (L.schema.income_levels || (L.schema.reports && L.schema.reports.income_levels))) ||
+            [{ level: 'red', below: 0.4 }, { level: 'orange', below: 0.6 }, { level: 'yellow', below: 0.8 }, { level: 'green', below: 1 }, { level: 'blue' }];
         var levelLabel = function (lv) {
-            var rl = L.schema && L.schema.reports && L.schema.reports.labels && L.schema.reports.labels.income_level;
+            var rl = L.reportLabels().income_level;
             return (rl && rl[lv]) || { red: '红', orange: '橙', yellow: '黄', green: '绿', blue: '蓝' }[lv] || lv;
         };
         var colourOf = {};
@@ -276,6 +279,7 @@
         pq.limit = 500;
         try {
             var rows = await MQ.api.get('/api/needs', pq);
+            app.learnNames(rows);
             ui.clear(body);
             var exp = Object.assign({}, pq);
             delete exp.limit;
@@ -359,6 +363,7 @@
         async function loadList() {
             try {
                 var rows = await MQ.api.get('/api/devices');
+                app.learnNames(rows);
                 ui.clear(list);
                 if (!rows.length) { list.appendChild(h('p', { class: 'empty', text: '还没有登记设备。' })); return; }
                 list.appendChild(table([

@@ -83,15 +83,21 @@
             if (v === null || v === undefined) return '';
             var fd = L.fieldDef(t, f);
             if (fd && fd.labels && fd.labels[v] !== undefined) return fd.labels[v];
-            var rl = L.schema && L.schema.reports && L.schema.reports.labels;
-            if (rl && rl[f] && rl[f][v] !== undefined) return rl[f][v];
+            var rl = L.reportLabels();
+            if (rl[f] && rl[f][v] !== undefined) return rl[f][v];
+            if (f === 'kind' && rl.visit_kind && rl.visit_kind[v] !== undefined) return rl.visit_kind[v];
             return String(v);
         },
-        status: function (s) {
-            var rl = L.schema && L.schema.reports && L.schema.reports.labels;
-            return (rl && rl.status && rl.status[s]) || STATUS[s] || s;
+        /* The schema's words for the reports: "labels" (or reports.labels). */
+        reportLabels: function () {
+            var s = L.schema || {};
+            return s.labels || (s.reports && s.reports.labels) || {};
         },
-        level: function (lv) { return LEVEL[lv] || lv; },
+        status: function (s) {
+            var rl = L.reportLabels();
+            return (rl.status && rl.status[s]) || STATUS[s] || s;
+        },
+        level: function (lv) { var rl = L.reportLabels(); return (rl.level && rl.level[lv]) || LEVEL[lv] || lv; },
         choices: function (t, f) {
             var fd = L.fieldDef(t, f);
             return (fd && fd.values) || [];

@@ -192,6 +192,7 @@ async function shot(page, name) {
     const before = page.viewportSize();
     for (const [label, w, hgt] of SIZES) {
         await page.setViewportSize({ width: w, height: hgt });
+        await page.evaluate(function () { window.scrollTo(0, 0); });
         await page.waitForTimeout(150);
         const file = path.join(SHOTS, name + '-' + label + '.png');
         await page.screenshot({ path: file, fullPage: true });
