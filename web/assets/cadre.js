@@ -329,7 +329,7 @@
         var form = MQ.forms.build(type, {
             values: values, edit: !!opts.id, hide: opts.hide || [], order: opts.order, refs: refMap,
             submit: opts.submit || '保存', fixed: opts.fixed, omitUntouched: opts.omitUntouched,
-            onInput: opts.onInput,
+            onInput: opts.onInput, extra: opts.extra,
             onCancel: function () { window.history.back(); },
             onSubmit: async function (fields) {
                 var res;
@@ -338,6 +338,7 @@
                     res = await MQ.api.put('/api/records/' + opts.id, { fields: fields });
                 } else {
                     res = await MQ.api.post('/api/records/' + type, { fields: fields });
+                    if (opts.afterCreate) await opts.afterCreate(res.id);
                 }
                 ui.toast('已保存');
                 opts.done(res && res.id);
@@ -401,17 +402,27 @@
 
     ui.route('/hh/:id/need', async function (p) {
         var hint = h('p', { class: 'hint', id: 'deadline-hint', 'aria-live': 'polite' });
+        var cadre = app.me.cadre && app.me.cadre.id;
+        /* 首问责任: the cadre who registers a need takes it, unless unticked. */
+        var accept = h('input', { type: 'checkbox', id: 'accept-now', checked: !!cadre, disabled: !cadre });
+        var fixed = { household: p.id, recorded_at: app.me.today };
+        if (cadre) fixed.recorded_by = cadre;
         var form = await recordForm('登记民情诉求', '民情登记卡：先选类别，办理期限按类别自动填写', 'need', {
             hide: ['household', 'recorded_by', 'area', 'recorded_at', 'served_households', 'served_people', 'served_livestock'],
             order: ['category', 'deadline', 'description', 'source', 'urgency'],
-            fixed: { household: p.id }, submit: '登记', omitUntouched: ['deadline'],
+            fixed: fixed, submit: '登记',
             values: { source: 'home_visit', urgency: 'normal' },
+            extra: h('label', { class: 'tag accept' }, accept, '登记后由我受理（首问责任）'),
             onInput: function (name, v, f) {
                 if (name === 'category' && !f.isDirty('deadline')) {
                     var dl = defaultDeadline(v);
                     f.set('deadline', dl || '');
                     hint.textContent = dl ? '按“' + L.value('need', 'category', v) + '”类默认期限：' + dl + '（可修改）' : '';
                 }
+            },
+            afterCreate: async function (id) {
+                if (!accept.checked || !cadre) return;
+                await MQ.api.post('/api/records/need_action', { fields: { need: id, action: 'accept', by: cadre, at: app.me.today } });
             },
             done: function () { ui.go('/hh/' + p.id); }
         });

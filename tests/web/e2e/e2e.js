@@ -74,7 +74,8 @@ test('tablet: the secret is taken from the address, kept for the tab, and the ha
     /* A page without the secret is refused by the host. */
     const bare = await H.newPage();
     await bare.goto(S.uiBase);
-    await bare.waitForSelector('.alert.bad, #login-name');
+    await bare.waitForSelector('#main .alert.bad');
+    assert.match(await bare.textContent('#main'), /minqing ui/);
     const st = await bare.evaluate(async function () { return (await fetch('/api/me')).status; });
     assert.strictEqual(st, 401);
     await bare.context().close();
@@ -131,6 +132,9 @@ test('tablet: register a need; the deadline comes from its category (housing: 30
     assert.strictEqual(rec.fields.deadline, want);
     assert.strictEqual(rec.fields.category, 'housing');
     assert.strictEqual(rec.fields.recorded_by, S.cadre.id);
+    /* 首问责任: taken by the cadre who registered it */
+    const acts = S.a.lines(['list', 'need_action', '--where', 'need=' + S.needId]);
+    assert.deepStrictEqual(acts.map(function (x) { return [x.fields.action, x.fields.by]; }), [['accept', S.cadre.id]]);
 });
 
 test('tablet: an identity number with a wrong check digit shows the rule and saves nothing', async function (ctx) {
@@ -224,7 +228,8 @@ test('tablet: reopen the need, then the contact card prints on A6', async functi
         const nav = getComputedStyle(document.getElementById('top')).display;
         return { w: r.width, h: r.height, nav: nav };
     });
-    await page.emulateMedia({ media: 'screen' });
+    /* back to no emulation: page.pdf() then prints with the print media */
+    await page.emulateMedia({ media: null });
     assert.strictEqual(box.nav, 'none', 'the navigation is not printed');
     /* 93 mm at 96 dpi is 351.5 px: the card fits A6 less its margins. */
     assert.ok(box.w > 340 && box.w < 360, 'card width ' + box.w);
