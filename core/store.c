@@ -139,6 +139,31 @@ static int area_index(mq_store *s, mq_error *err)
     return mq__exec(s, sql, err);
 }
 
+/*
+ * One partial index per field the schema asks not to repeat
+ * (warn_duplicate): a put or import looks up the value among the live
+ * records of the type (write.c), and `check` groups them (check.c); without
+ * it each lookup would read every household.  Names are the schema's,
+ * checked to be [a-z0-9_] (schema.c).
+ */
+static int duplicate_indexes(mq_store *s, mq_error *err)
+{
+    for (size_t i = 0; i < s->schema->ntypes; i++) {
+        const mq_type *t = &s->schema->types[i];
+        for (size_t k = 0; k < t->ndups; k++) {
+            char sql[320];
+            snprintf(sql, sizeof(sql),
+                     "CREATE INDEX IF NOT EXISTS record_dup_%s_%s ON"
+                     " record(json_extract(fields, '$.%s')) WHERE type = '%s'",
+                     t->name, t->dups[k]->name, t->dups[k]->name, t->name);
+            int rc = mq__exec(s, sql, err);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static int check_format(mq_store *s, mq_error *err)
 {
     char *v = NULL;
@@ -257,6 +282,8 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
         rc = mq__exec(s, schema_sql, err);
     if (rc == 0)
         rc = area_index(s, err);
+    if (rc == 0)
+        rc = duplicate_indexes(s, err);
     if (rc == 0)
         rc = check_format(s, err);
     if (fresh && rc == 0)
