@@ -6,7 +6,7 @@ file's."""
 import os
 
 # The folders of the project's own C code, from the bottom floor up.
-CODE_FOLDERS = ("platform", "core", "include", "sync", "apps")
+CODE_FOLDERS = ("platform", "core", "include", "sync", "web", "apps")
 
 
 def c_files(root, folders):

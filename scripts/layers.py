@@ -5,7 +5,8 @@ the project's C code.  From the bottom floor up:
     0  platform/         the OS layer, the only code that includes OS headers
     1  core/, include/   the portable core and its public headers
     2  sync/             protocol, client, server, over the public API
-    3  apps/             the front ends
+    3  web/              the web app's JSON API, assets and tablet host
+    4  apps/             the front ends
 
 A file fails when it includes
   - a project header of a folder on a floor above its own;
@@ -33,7 +34,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import c_source  # noqa: E402
 
-FLOORS = {"platform": 0, "core": 1, "include": 1, "sync": 2, "apps": 3}
+FLOORS = {"platform": 0, "core": 1, "include": 1, "sync": 2, "web": 3, "apps": 4}
 
 # The C11 standard headers, less signal.h: signals are the operating
 # system's, and the architecture lists signal.h among the headers that only

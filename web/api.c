@@ -58,6 +58,17 @@ int mq__web_error(mq__web *w, unsigned status, const char *code, cJSON *fields,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* A message cut to its buffer, or a value cut by a precision, may end
+     * inside a UTF-8 sequence: the sequence goes, so the JSON stays text. */
+    size_t n = strlen(msg), i = n;
+    while (i > 0 && ((unsigned char)msg[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i > 0 && (unsigned char)msg[i - 1] >= 0xC0) {
+        unsigned char lead = (unsigned char)msg[i - 1];
+        size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+        if (n - (i - 1) < want)
+            msg[i - 1] = '\0';
+    }
     cJSON *root = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(root, "error");
     if (e == NULL || cJSON_AddStringToObject(e, "code", code) == NULL ||

@@ -64,8 +64,10 @@ static int on_conflict(void *ctx, const char *json)
     mq__web_add_str(c, "label", label_of(fields));
     cJSON *cand;
     cJSON_ArrayForEach(cand, cJSON_GetObjectItemCaseSensitive(c, "candidates"))
+    {
         mq__web_add_str(cand, "by_name",
                         mq__web_cadre_name(l->w, l->names, mq__web_str(cand, "by")));
+    }
     cJSON_Delete(rec);
     cJSON_AddItemToArray(l->out, c);
     return 0;
@@ -110,7 +112,7 @@ int mq__web_resolve(mq__web *w)
         memcpy(id, conflict, sizeof id - 1);
         id[sizeof id - 1] = '\0';
     }
-    if (!mq_valid_uuid(id) || slash[1] == '\0') {
+    if (slash == NULL || !mq_valid_uuid(id) || slash[1] == '\0') {
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, "conflict", "required: a conflict id RECORD_ID/FIELD");
         rc = mq__web_error(w, 400, "invalid", f,

@@ -296,7 +296,7 @@ static int by_time(const void *a, const void *b)
 static cJSON *sorted(cJSON *arr)
 {
     size_t n = (size_t)cJSON_GetArraySize(arr);
-    cJSON **v = n > 0 ? malloc(n * sizeof *v) : NULL;
+    cJSON **v = n > 0 ? malloc(n * sizeof(cJSON *)) : NULL;
     cJSON *out = cJSON_CreateArray();
     if ((n > 0 && v == NULL) || out == NULL) {
         free(v);
@@ -306,7 +306,7 @@ static cJSON *sorted(cJSON *arr)
     for (size_t i = 0; i < n; i++)
         v[i] = cJSON_DetachItemFromArray(arr, 0);
     if (n > 0)
-        qsort(v, n, sizeof *v, by_time);
+        qsort(v, n, sizeof(cJSON *), by_time);
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(out, v[i]);
     free(v);
@@ -432,10 +432,16 @@ int mq__web_household(mq__web *w, const char *id)
         goto out;
     }
     /* A need line of the walk has no "type": the history names it. */
-    cJSON_ArrayForEach(n, fn.out) if (cJSON_GetObjectItemCaseSensitive(n, "type") == NULL)
-        cJSON_AddStringToObject(n, "type", "need");
+    cJSON_ArrayForEach(n, fn.out)
+    {
+        if (cJSON_GetObjectItemCaseSensitive(n, "type") == NULL)
+            cJSON_AddStringToObject(n, "type", "need");
+    }
     rc = histories(&hist, all, &err);
-    cJSON_ArrayForEach(n, fn.out) cJSON_DeleteItemFromObjectCaseSensitive(n, "type");
+    cJSON_ArrayForEach(n, fn.out)
+    {
+        cJSON_DeleteItemFromObjectCaseSensitive(n, "type");
+    }
     if (rc != 0) {
         cJSON_Delete(hist.out);
         goto fail;

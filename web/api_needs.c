@@ -171,7 +171,7 @@ int mq__web_worklist(mq__web *w)
     /* The walk gives them by deadline already; overdue ones have the
      * earliest deadlines, so a stable order by days left is enough. */
     size_t n = (size_t)cJSON_GetArraySize(l.out);
-    cJSON **v = n > 0 ? malloc(n * sizeof *v) : NULL;
+    cJSON **v = n > 0 ? malloc(n * sizeof(cJSON *)) : NULL;
     if (n > 0 && v == NULL) {
         cJSON_Delete(l.out);
         return MQ_ENOMEM;
@@ -179,7 +179,7 @@ int mq__web_worklist(mq__web *w)
     for (size_t i = 0; i < n; i++)
         v[i] = cJSON_DetachItemFromArray(l.out, 0);
     if (n > 0)
-        qsort(v, n, sizeof *v, work_order);
+        qsort(v, n, sizeof(cJSON *), work_order);
     for (size_t i = 0; i < n; i++) {
         cJSON *line = v[i];
         /* The work list's line is short: what a cadre acts on. */

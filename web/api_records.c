@@ -10,6 +10,7 @@
  * 403), then the store's write, which checks every value and writes
  * nothing when one is wrong.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,18 +26,20 @@ static int body_fields(mq__web *w, cJSON **body, const cJSON **fields)
         return rc;
     *fields = cJSON_GetObjectItemCaseSensitive(*body, "fields");
     const cJSON *it;
-    cJSON_ArrayForEach(it, *body) if (strcmp(it->string, "fields") != 0)
+    cJSON_ArrayForEach(it, *body)
     {
+        if (strcmp(it->string, "fields") == 0)
+            continue;
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, it->string,
                                 "not a member of the body: give {\"fields\":{...}}");
+        /* The answer is made before the body, which holds the name, goes. */
+        rc = mq__web_error(w, 400, "invalid", f,
+                           "body: member %.64s: the body is {\"fields\":{...}}",
+                           it->string);
         cJSON_Delete(*body);
         *body = NULL;
-        return mq__web_error(w, 400, "invalid", f,
-                             "body: member %.64s: the body is {\"fields\":{...}}",
-                             it->string) == 0
-                   ? 1
-                   : MQ_ENOMEM;
+        return rc == 0 ? 1 : MQ_ENOMEM;
     }
     if (!cJSON_IsObject(*fields)) {
         cJSON_Delete(*body);
@@ -57,6 +60,65 @@ static int known_type(mq__web *w, const char *type)
                   cJSON_GetObjectItemCaseSensitive(s, "types"), type) != NULL;
     cJSON_Delete(s);
     return yes;
+}
+
+/* "YYYY-MM-DD" `days` after `day`, into out; 0 or -1. */
+static int add_days(const char *day, long days, char out[16])
+{
+    long n;
+    if (mq__web_day_number(day, &n) != 0)
+        return -1;
+    n += days;
+    long z = n + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    long m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    snprintf(out, 16, "%04u-%02u-%02u", (unsigned)(y % 10000), (unsigned)m % 100u,
+             (unsigned)d % 100u);
+    return 0;
+}
+
+/*
+ * Fills what the schema's "defaults" of `type` give and `fields` lacks
+ * (docs/SCHEMA.md): "cadre" is the who's cadre; {"after": F, "by": G,
+ * "days": {VALUE: N}} is N days after field F (F itself today when it
+ * is missing), N chosen by the value of field G.  A value given is never
+ * replaced; a default the core fills itself is then already there.
+ */
+static void fill_defaults(mq__web *w, const char *type, cJSON *fields)
+{
+    cJSON *schema = cJSON_Parse(mq_store_schema(w->store));
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(schema, "types"), type);
+    const cJSON *defs = cJSON_GetObjectItemCaseSensitive(t, "defaults");
+    const cJSON *d;
+    cJSON_ArrayForEach(d, defs)
+    {
+        if (cJSON_GetObjectItemCaseSensitive(fields, d->string) != NULL)
+            continue;
+        if (cJSON_IsString(d) && strcmp(d->valuestring, "cadre") == 0) {
+            if (w->who->cadre != NULL)
+                cJSON_AddStringToObject(fields, d->string, w->who->cadre);
+            continue;
+        }
+        const char *after = mq__web_str(d, "after"), *by = mq__web_str(d, "by");
+        if (after == NULL || by == NULL)
+            continue;
+        if (cJSON_GetObjectItemCaseSensitive(fields, after) == NULL)
+            cJSON_AddStringToObject(fields, after, w->today);
+        const char *from = mq__web_str(fields, after), *choice = mq__web_str(fields, by);
+        const cJSON *n = choice != NULL
+                             ? cJSON_GetObjectItemCaseSensitive(
+                                   cJSON_GetObjectItemCaseSensitive(d, "days"), choice)
+                             : NULL;
+        char day[16];
+        if (n != NULL && cJSON_IsNumber(n) && from != NULL &&
+            add_days(from, (long)n->valuedouble, day) == 0)
+            cJSON_AddStringToObject(fields, d->string, day);
+    }
+    cJSON_Delete(schema);
 }
 
 /* Scope, then the store's put; answers.  `status` is 201 or 200. */
@@ -107,8 +169,10 @@ int mq__web_create(mq__web *w, const char *type)
         rc = mq__web_error(w, 500, "internal", NULL, "no randomness for a record id");
     else if (fields->child == NULL)
         rc = mq__web_error(w, 400, "invalid", NULL, "%s: no fields given", type);
-    else
+    else {
+        fill_defaults(w, type, (cJSON *)fields);
         rc = write(w, type, id, fields, 201);
+    }
     cJSON_Delete(body);
     return rc;
 }

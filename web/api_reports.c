@@ -176,11 +176,13 @@ static int finish(mq__web *w, download *d, int rc, const mq_error *err, const ch
         fclose(f);
     if (d->path[0] != '\0')
         remove(d->path);
-    if (rc != 0)
+    if (rc != 0) {
+        free(buf);
         return err != NULL && err->rc != 0
                    ? mq__web_fail(w, rc, err)
                    : mq__web_error(w, 500, "internal", NULL, "cannot read back the %s",
                                    what);
+    }
     char name[80];
     snprintf(name, sizeof name, "minqing-%s-%s.%s", what, w->today, d->ext);
     w->ans->filename = malloc(strlen(name) + 1);

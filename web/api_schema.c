@@ -57,7 +57,10 @@ static int add_areas(mq__web *w, cJSON *out)
     }
     cJSON *ids = cJSON_CreateObject();
     const cJSON *a;
-    cJSON_ArrayForEach(a, all) cJSON_AddTrueToObject(ids, mq__web_str(a, "id"));
+    cJSON_ArrayForEach(a, all)
+    {
+        cJSON_AddTrueToObject(ids, mq__web_str(a, "id"));
+    }
     cJSON_ArrayForEach(a, all)
     {
         const char *parent =

@@ -35,6 +35,8 @@
 #endif
 
 #define SECRET_BYTES 24
+/* The most of a too-large body that is read (and dropped) before the 413. */
+#define DRAIN_MAX ((uint64_t)8 << 20)
 
 struct mq_web_host {
     struct MHD_Daemon *daemon;
@@ -59,6 +61,7 @@ struct mq_web_host {
 typedef struct request {
     int started;
     int too_large;
+    uint64_t dropped; /* bytes of a too-large body read and dropped */
     char *body;
     size_t len;
 } request;
@@ -373,7 +376,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                               "`minqing ui` printed");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > MQ_WEB_MAX_BODY)
+        /* A body a little over the bound is read and dropped, so that a
+         * client that sends before it reads gets its 413; a far larger
+         * one is refused on its head and the connection closed. */
+        if (cl != NULL && strtoull(cl, NULL, 10) > DRAIN_MAX)
             return send_error(c, 413, "too_large", "body: more than 1 MiB");
         rq->started = 1;
         return MHD_YES;
@@ -385,7 +391,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             rq->body = NULL;
             rq->len = 0;
         }
-        if (!rq->too_large) {
+        if (rq->too_large) {
+            rq->dropped += *upload_size;
+            if (rq->dropped > DRAIN_MAX)
+                return MHD_NO;
+        } else {
             char *b = realloc(rq->body, rq->len + *upload_size + 1);
             if (b == NULL)
                 return MHD_NO;
