@@ -71,7 +71,15 @@
          * carry every cadre and area with records in the scope). */
         loadRefs: function () {
             if (!refs) {
-                refs = MQ.api.get('/api/reports').then(function (r) {
+                /* A report is of one area: with several, one report each. */
+                var tops = app.me.areas || [];
+                var asks = tops.length > 1 ? tops.map(function (a) { return MQ.api.get('/api/reports', { area: a.id }); }) : [MQ.api.get('/api/reports')];
+                refs = Promise.all(asks).then(function (all) {
+                    var r = { areas: [], cadres: [] };
+                    all.forEach(function (x) {
+                        r.areas = r.areas.concat(x.areas || []);
+                        (x.cadres || []).forEach(function (c) { if (!r.cadres.some(function (d) { return d.id === c.id; })) r.cadres.push(c); });
+                    });
                     var areas = (r.areas || []).map(function (a) { return { id: a.id, name: a.name, level: a.level, depth: a.depth || 0 }; });
                     if (!areas.length) areas = (app.me.areas || []).map(function (a) { return { id: a.id, name: a.name, level: a.level, depth: 0 }; });
                     var cadres = (r.cadres || []).map(function (c) { return { id: c.id, name: c.name }; });

@@ -247,7 +247,8 @@
         if (talks.length) {
             main.appendChild(section('谈心谈话', talks.length, h('ul', { class: 'log' }, talks.map(function (v) {
                 var f = fieldsOf(v);
-                return h('li', {}, h('span', { class: 'when', text: f.at || '' }), ' ', app.nameOf(f.cadre), ' → ', f.with_name || app.nameOf(f.with_cadre),
+                var other = f.with_name || (f.with_cadre ? app.nameOf(f.with_cadre) : '');
+                return h('li', {}, h('span', { class: 'when', text: f.at || '' }), ' ', app.nameOf(f.cadre), other ? ' → ' + other : '',
                     f.notes ? h('div', { class: 'sub', text: f.notes }) : null);
             }))));
         }
@@ -290,17 +291,27 @@
         return L.value('need', 'category', f.category) + '：' + (f.description || '');
     }
 
-    function closeNeed(n, done) {
-        var form = actionForm('民情办结卡', 'need_action', ['note', 'amount_yuan', 'satisfaction'],
-            { submit: '办结', ok: '已办结', intro: needTitle(n) },
+    /* At the office an act names the cadre who does it ("by"); on the
+     * tablet it is the tablet's cadre. */
+    async function actFields(list) {
+        if (app.me.host !== 'office') return { only: list, refs: {} };
+        var refs = await refOptions();
+        return { only: ['by'].concat(list), refs: { by: refs.cadre, to: refs.cadre } };
+    }
+
+    async function closeNeed(n, done) {
+        var a = await actFields(['note', 'amount_yuan', 'satisfaction']);
+        var form = actionForm('民情办结卡', 'need_action', a.only,
+            { submit: '办结', ok: '已办结', intro: needTitle(n), refs: a.refs },
             function (f) { return MQ.api.post('/api/needs/' + n.id + '/close', f); }, done);
         form.node.classList.add('closure');
     }
 
     async function transferNeed(n, done) {
         var refs = await refOptions();
-        actionForm('转办', 'need_action', ['to', 'note'],
-            { submit: '转办', ok: '已转办', intro: needTitle(n), refs: { to: refs.cadre } },
+        var a = await actFields(['to', 'note']);
+        actionForm('转办', 'need_action', a.only,
+            { submit: '转办', ok: '已转办', intro: needTitle(n), refs: Object.assign({ to: refs.cadre }, a.refs) },
             function (f) {
                 if (!f.to) {
                     var e = new MQ.ApiError(400, 'invalid', '请选择接办干部', { to: '必填' });
@@ -310,8 +321,9 @@
             }, done);
     }
 
-    function reopenNeed(n, done) {
-        actionForm('重新办理', 'need_action', ['note'], { submit: '重新办理', ok: '已重新办理', intro: needTitle(n) },
+    async function reopenNeed(n, done) {
+        var a = await actFields(['note']);
+        actionForm('重新办理', 'need_action', a.only, { submit: '重新办理', ok: '已重新办理', intro: needTitle(n), refs: a.refs },
             function (f) { return MQ.api.post('/api/needs/' + n.id + '/reopen', f); }, done);
     }
 

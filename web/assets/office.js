@@ -107,7 +107,7 @@
         var main = app.screen('报表', '民情办理、信访、走访谈话与村集体收入预警');
         var areas = await app.areas();
         var asOf = h('input', { type: 'date', id: 'as-of', value: q.as_of || app.me.today });
-        var area = h('select', { id: 'report-area' }, h('option', { value: '', text: '全部辖区' }),
+        var area = h('select', { id: 'report-area' }, (app.me.areas || []).length > 1 ? null : h('option', { value: '', text: '全部辖区' }),
             areas.map(function (a) { return h('option', { value: a.id, text: '\u3000'.repeat(a.depth || 0) + a.name, selected: a.id === q.area }); }));
         var filters = h('form', { class: 'filters' },
             h('label', {}, '截至', asOf), h('label', {}, '地区', area),
@@ -119,7 +119,10 @@
         main.appendChild(filters);
         var body = h('div', {}, h('p', { class: 'loading', text: '正在计算…' }));
         main.appendChild(body);
-        var params = { as_of: q.as_of || '', area: q.area || '' };
+        /* A report is of one area: an account of several starts with its first. */
+        var tops = app.me.areas || [];
+        var params = { as_of: q.as_of || '', area: q.area || (tops.length > 1 ? tops[0].id : '') };
+        if (params.area) area.value = params.area;
         var r;
         try {
             r = await MQ.api.get('/api/reports', params);

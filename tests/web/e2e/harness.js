@@ -230,6 +230,7 @@ function test(name, fn) { tests.push({ name: name, fn: fn }); }
 
 async function runTests(ctx) {
     let n = 0, failed = 0;
+    fs.rmSync(SHOTS, { recursive: true, force: true });
     const only = process.env.MQ_E2E_GREP ? new RegExp(process.env.MQ_E2E_GREP) : null;
     for (const t of tests) {
         n++;
