@@ -560,7 +560,11 @@
             if (last.rejected) parts.push(last.rejected + ' 条被服务器拒收（已保留）');
             return parts.join('；') + '。';
         }
-        return '同步没有完成：' + (last.message || '无法连接服务器') + '。本机数据没有丢失，请到有网络的地方（如乡镇办公室）再试。';
+        var msg = last.message || '';
+        var why = /unreachable|connect|resolve host|timed? ?out/i.test(msg) || !msg ? '连不上服务器'
+            : /revoked|token|unauthori[sz]ed|401|403/i.test(msg) ? '服务器不认本机的令牌（设备可能已停用），请联系乡镇办公室'
+            : msg;
+        return '同步没有完成：' + why + '。本机数据没有丢失，请到有网络的地方（如乡镇办公室）再试。';
     }
 
     ui.route('/sync', async function () {

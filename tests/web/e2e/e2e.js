@@ -79,7 +79,6 @@ test('tablet: the secret is taken from the address, kept for the tab, and the ha
     const st = await bare.evaluate(async function () { return (await fetch('/api/me')).status; });
     assert.strictEqual(st, 401);
     await bare.context().close();
-    await H.checkTouch(page, 'work list');
     await H.shot(page, 'tablet-worklist');
 });
 
@@ -93,7 +92,6 @@ test('tablet: find a household by a prefix of the head\'s name and open its file
     await page.waitForSelector('#results a[href="#/hh/' + hh.id + '"]');
     const names = await page.$$eval('#results .hh-row strong', function (n) { return n.map(function (x) { return x.textContent; }); });
     assert.ok(names.length > 0);
-    await H.checkTouch(page, 'search');
     await H.shot(page, 'tablet-search');
     await page.click('#results a[href="#/hh/' + hh.id + '"]');
     await page.waitForSelector('.hh-name');
@@ -286,7 +284,6 @@ test('office: a wrong password is refused; the right one signs in', async functi
     const page = S.off = ctx.lastPage = await H.newPage();
     await page.goto(S.url + '/');
     await page.waitForSelector('#login-name');
-    await H.checkTouch(page, 'sign-in');
     await H.shot(page, 'office-login');
     await page.fill('#login-name', S.offices.v1[0]);
     await page.fill('#login-pass', 'wrong-password');
@@ -439,6 +436,18 @@ test('office: another account sees none of the first one\'s areas, by page or by
     });
     assert.strictEqual(noCsrf, 403);
     await page.context().close();
+});
+
+test('tablet: with the server gone, the sync says so plainly and nothing is lost', async function (ctx) {
+    const page = ctx.lastPage = S.tab;
+    await H.stop('serve');
+    const before = S.a(['export']);
+    const text = await syncInUi(page);
+    assert.match(text, /没有完成/);
+    assert.match(text, /没有丢失/);
+    assert.match(await page.getAttribute('#sync-result', 'class'), /bad/);
+    assert.strictEqual(S.a(['export']), before, 'the store is unchanged');
+    await H.shot(page, 'tablet-sync-unreachable');
 });
 
 test('no page error or script error on any screen', async function () {

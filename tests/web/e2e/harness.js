@@ -71,6 +71,7 @@ function start(cmd, args, re, env, label) {
     return new Promise(function (resolve, reject) {
         const out = fs.openSync(path.join(work, label + '.err'), 'w');
         const child = spawn(cmd, args, { cwd: work, env: Object.assign({}, process.env, env || {}), stdio: ['ignore', 'pipe', out] });
+        child.label = label;
         children.push(child);
         let buf = '';
         const timer = setTimeout(function () {
@@ -90,6 +91,17 @@ function start(cmd, args, re, env, label) {
             reject(new Error(label + ' exited ' + code + ' before printing its address: ' +
                 fs.readFileSync(path.join(work, label + '.err'), 'utf8')));
         });
+    });
+}
+
+/** Stops the process started as `label` and waits for its end. */
+function stop(label) {
+    const c = children.find(function (x) { return x.label === label; });
+    if (!c || c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+    return new Promise(function (resolve) {
+        c.removeAllListeners('exit');
+        c.on('exit', function () { resolve(); });
+        process.kill(c.pid, 'SIGTERM');
     });
 }
 
@@ -191,7 +203,11 @@ async function newPage(viewport) {
 const SIZES = [['tablet', 800, 1280], ['phone', 360, 740]];
 const shots = [];
 
-/** Saves the page at tablet and at phone size: SHOTS/NAME-tablet.png, -phone.png. */
+/**
+ * Saves the page at tablet and at phone size (SHOTS/NAME-tablet.png,
+ * -phone.png), and checks at each that nothing sticks out sideways and
+ * that every control is touch-sized.
+ */
 async function shot(page, name) {
     fs.mkdirSync(SHOTS, { recursive: true });
     const before = page.viewportSize();
@@ -205,6 +221,7 @@ async function shot(page, name) {
         /* Nothing may stick out sideways at either size. */
         const wide = await page.evaluate(function () { return document.documentElement.scrollWidth - window.innerWidth; });
         assert.ok(wide <= 1, name + ' at ' + label + ' size is ' + wide + ' px wider than the screen');
+        await checkTouch(page, name + ' at ' + label + ' size');
     }
     await page.setViewportSize(before);
 }
@@ -267,7 +284,7 @@ function cleanup() {
 }
 
 module.exports = {
-    BUILD: BUILD, SHOTS: SHOTS, work: work, run: run, srv: srv, tablet: tablet, seed: seed,
+    BUILD: BUILD, SHOTS: SHOTS, work: work, run: run, stop: stop, srv: srv, tablet: tablet, seed: seed,
     launch: launch, newPage: newPage, shot: shot, shots: shots, checkTouch: checkTouch,
     test: test, runTests: runTests, cleanup: cleanup, log: log, pageErrors: pageErrors
 };
