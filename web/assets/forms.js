@@ -167,8 +167,10 @@
         }
     }
 
+    /* Equal for the store: a missing value, null and no tags are the same. */
     function same(a, b) {
-        return JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b);
+        var norm = function (x) { return x === undefined || (Array.isArray(x) && x.length === 0) ? null : x; };
+        return JSON.stringify(norm(a)) === JSON.stringify(norm(b));
     }
 
     /**
@@ -259,7 +261,7 @@
                 show(c, msg);
                 if (msg && !bad) bad = c;
                 if (opts.edit) {
-                    if (!same(v, values[f]) && !(v === null && (values[f] === undefined || values[f] === null))) out[f] = v;
+                    if (!same(v, values[f])) out[f] = v;
                 } else if (v !== null && !(Array.isArray(v) && v.length === 0 && values[f] === undefined)) {
                     if (opts.omitUntouched && opts.omitUntouched.indexOf(f) >= 0 && !c.dirty) return;
                     out[f] = v;
