@@ -314,6 +314,15 @@
         return s;
     }
 
+    /* A moment as "YYYY-MM-DD HH:MM" in the browser's time: ms or ISO text. */
+    function whenText(t) {
+        if (t === null || t === undefined || t === 0 || t === '') return '从未';
+        var d = typeof t === 'number' ? new Date(t) : new Date(String(t));
+        if (isNaN(d.getTime())) return String(t);
+        var p = function (n) { return (n < 10 ? '0' : '') + n; };
+        return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes());
+    }
+
     /* ---- devices (office) ----------------------------------------------------------- */
 
     ui.route('/devices', async function () {
@@ -373,7 +382,8 @@
                     { label: '设备', get: function (d) { return d.name; } },
                     { label: '干部', get: function (d) { return d.cadre_name || (d.cadre ? app.nameOf(d.cadre) : '—'); } },
                     { label: '范围', get: function (d) { return (d.areas || []).map(function (a) { return typeof a === 'string' ? app.nameOf(a) : a.name; }).join('、'); } },
-                    { label: '最近同步', get: function (d) { return d.last_sync ? String(d.last_sync).replace('T', ' ').slice(0, 16) : '从未'; } },
+                    { label: '最近同步', get: function (d) { return whenText(d.last_sync || d.last_seen_ms); } },
+                    { label: '发送/收取', get: function (d) { return d.pushed !== undefined || d.pulled !== undefined ? (d.pushed || 0) + ' / ' + (d.pulled || 0) : '—'; }, num: true },
                     { label: '状态', get: function (d) {
                         if (d.revoked) return h('span', { class: 'badge st-overdue', text: '已停用' });
                         return MQ.ui.confirmButton('停用', '确认停用', 'danger small', async function () {
