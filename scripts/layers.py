@@ -5,13 +5,14 @@ the project's C code.  From the bottom floor up:
     0  platform/         the OS layer, the only code that includes OS headers
     1  core/, include/   the portable core and its public headers
     2  sync/             protocol, client, server, over the public API
-    3  web/              the web app's JSON API, assets and tablet host
+    3  web/              the web app's JSON API, assets and both hosts
     4  apps/             the front ends
 
 A file fails when it includes
   - a project header of a folder on a floor above its own;
   - a core-private header (core/*.h) from outside core/: everything else
     stands on include/minqing/;
+  - from web/, a header of sync/ other than its public ones (SYNC_PUBLIC);
   - from include/minqing/, a header that is not itself public: the public
     headers are installed and must stand alone;
   - outside platform/, a header that is not the project's, not a C11
@@ -35,6 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import c_source  # noqa: E402
 
 FLOORS = {"platform": 0, "core": 1, "include": 1, "sync": 2, "web": 3, "apps": 4}
+# What web/ may include of sync/: its public headers only.
+SYNC_PUBLIC = {"sync/server/server.h"}
 
 # The C11 standard headers, less signal.h: signals are the operating
 # system's, and the architecture lists signal.h among the headers that only
@@ -127,6 +130,9 @@ def check_file(tree, rel):
             yield where + ": %s is in %s/, a floor above %s/" % (target, there, here)
         elif there == "core" and here != "core":
             yield where + ": %s is private to core/; use include/minqing/" % target
+        elif here == "web" and there == "sync" and target not in SYNC_PUBLIC:
+            yield where + ": %s is private to sync/; web/ uses %s" % (
+                target, " ".join(sorted(SYNC_PUBLIC)))
         elif here == "include" and there != "include":
             yield where + ": a public header may include only public headers, not %s" % target
 

@@ -314,7 +314,6 @@ static cJSON *sorted(cJSON *arr)
 }
 
 typedef struct file_needs {
-    mq__web *w;
     const char *household;
     cJSON *out;
 } file_needs;
@@ -379,7 +378,7 @@ int mq__web_household(mq__web *w, const char *id)
 
     /* The needs with the status the report folds: walked in the
      * household's own area, which is small. */
-    file_needs fn = {w, id, cJSON_AddArrayToObject(o, "needs")};
+    file_needs fn = {id, cJSON_AddArrayToObject(o, "needs")};
     const cJSON *hf = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(o, "household"), "fields");
     mq_report_needs_query q;

@@ -7,13 +7,18 @@
  *                                    [--threads N]
  *   minqing-server [--db PATH] device add NAME --area AREA_ID [--area ...] [--cadre ID]
  *   minqing-server [--db PATH] device list | device revoke NAME
- *   minqing-server [--db PATH] import FILE|-
- *   minqing-server [--db PATH] export [-o FILE]
+ *   minqing-server [--db PATH] user add NAME --area AREA_ID [--area ...]  (password on
+ * stdin) minqing-server [--db PATH] user list | user remove NAME minqing-server [--db
+ * PATH] import FILE|- minqing-server [--db PATH] export [-o FILE]
  *
  * Every command is one line of `commands` below, its words parsed by the
  * front ends' shared parser (apps/common/args.h) before the database is
  * opened, so that a usage error names the command and the option and
  * leaves no file behind.
+ *
+ * `serve` mounts the office's web app (web/office.h) on the server, through
+ * the server's hook for requests outside /v1/; the office accounts that sign
+ * in to it are made here with `user add`.
  *
  * Exit codes: 0 done, 2 usage or invalid input, 1 any other failure.
  */
@@ -24,6 +29,7 @@
 
 #include "args.h"
 #include "minqing/minqing.h"
+#include "office.h"
 #include "platform.h"
 #include "proto.h"
 #include "server.h"
@@ -40,6 +46,9 @@ static const mq_args_cmd global = {
     "  device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]\n"
     "  device list\n"
     "  device revoke NAME\n"
+    "  user add NAME --area AREA_ID [--area AREA_ID]...   (the password on stdin)\n"
+    "  user list\n"
+    "  user remove NAME\n"
     "  import FILE|-\n"
     "  export [-o FILE]\n"
     "The database defaults to $MINQING_SERVER_DB, else ./minqing-server.db."};
@@ -90,6 +99,7 @@ static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
     const char *delay = getenv("MINQING_SERVER_DELAY_MS");
     if (delay != NULL)
         o.delay_ms = (unsigned)strtoul(delay, NULL, 10);
+    o.web = mq_office_handle;
     mq_error e;
     mq_error_clear(&e);
     if (mq_server_serve(&o, &e) != 0)
@@ -146,6 +156,81 @@ static int cmd_device_revoke(const mq_args_cmd *cmd, const char *db, mq_store *s
     if (mq_device_revoke(s, name, &e) != 0)
         return fail(&e);
     fprintf(stderr, "minqing-server: device %s revoked\n", name);
+    return 0;
+}
+
+/*
+ * Reads the password, one line of stdin without its line end, into `buf`.
+ * Returns 0, or prints why and returns the exit code.
+ */
+static int read_password(const mq_args_cmd *cmd, char *buf, size_t size)
+{
+    if (fgets(buf, (int)size, stdin) == NULL)
+        return mq_args_usage_error(cmd, "give the password on stdin, one line");
+    size_t n = strcspn(buf, "\n");
+    int whole = buf[n] == '\n' || feof(stdin);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    if (!whole || n > MQ_OFFICE_PASSWORD_MAX)
+        return mq_args_usage_error(cmd, "the password is longer than %d bytes",
+                                   MQ_OFFICE_PASSWORD_MAX);
+    if (n == 0)
+        return mq_args_usage_error(cmd, "the password on stdin is empty");
+    if (n < MQ_OFFICE_PASSWORD_MIN)
+        return mq_args_usage_error(cmd, "the password has %zu bytes; give at least %d", n,
+                                   MQ_OFFICE_PASSWORD_MIN);
+    return 0;
+}
+
+static const mq_args_opt user_add_opts[] = {{"--area", NULL, MQ_ARGS_LIST}};
+
+/* The password is read before the file is opened: a bad one leaves no file. */
+static int cmd_user_add(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                        const mq_args *a)
+{
+    char password[MQ_OFFICE_PASSWORD_MAX + 3];
+    mq_error e;
+    (void)s;
+    mq_error_clear(&e);
+    int rc = read_password(cmd, password, sizeof password);
+    if (rc == 0 && (rc = mq_server_open(&s, db, &e)) == 0) {
+        rc = mq_office_user_add(s, a->pos[0], password, a->list, a->nlist, &e);
+        mq_store_close(s);
+    }
+    memset(password, 0, sizeof password);
+    if (rc < 0)
+        return fail(&e);
+    if (rc > 0)
+        return rc;
+    fprintf(stderr, "minqing-server: office account %s added\n", a->pos[0]);
+    return 0;
+}
+
+static int cmd_user_list(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                         const mq_args *a)
+{
+    mq_error e;
+    (void)cmd;
+    (void)db;
+    (void)a;
+    mq_error_clear(&e);
+    if (mq_office_user_list(s, print_line, NULL, &e) != 0)
+        return fail(&e);
+    return 0;
+}
+
+static int cmd_user_remove(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                           const mq_args *a)
+{
+    mq_error e;
+    (void)cmd;
+    (void)db;
+    mq_error_clear(&e);
+    if (mq_office_user_remove(s, a->pos[0], &e) != 0)
+        return fail(&e);
+    fprintf(stderr, "minqing-server: office account %s removed; its sessions ended\n",
+            a->pos[0]);
     return 0;
 }
 
@@ -242,6 +327,10 @@ static const command commands[] = {
      cmd_device_add, add_opts, 2, "NAME", "--area AREA_ID", 1},
     {"device list", "device list", cmd_device_list, NULL, 0, NULL, NULL, 1},
     {"device revoke", "device revoke NAME", cmd_device_revoke, NULL, 0, "NAME", NULL, 1},
+    {"user add", "user add NAME --area AREA_ID [--area AREA_ID]...  (password on stdin)",
+     cmd_user_add, user_add_opts, 1, "NAME", "--area AREA_ID", 0},
+    {"user list", "user list", cmd_user_list, NULL, 0, NULL, NULL, 1},
+    {"user remove", "user remove NAME", cmd_user_remove, NULL, 0, "NAME", NULL, 1},
     {"import", "import FILE|-", cmd_import, NULL, 0, "FILE", NULL, 1},
     {"export", "export [-o FILE]", cmd_export, export_opts, 1, NULL, NULL, 1},
 };
@@ -275,13 +364,14 @@ static const command *find_command(int argc, char **argv, int *words)
         mq_args_usage_error(&global, "unknown command '%s'", argv[0]);
         return NULL;
     }
-    /* "device" is the only group of commands. */
+    /* The groups: "device" and "user". */
+    const char *verbs =
+        strcmp(argv[0], "user") == 0 ? "add, list or remove" : "add, list or revoke";
     mq_args_cmd c = {"minqing-server", argv[0], NULL, NULL};
     if (argc > 1)
-        mq_args_usage_error(&c, "unknown command '%s'; give add, list or revoke",
-                            argv[1]);
+        mq_args_usage_error(&c, "unknown command '%s'; give %s", argv[1], verbs);
     else
-        mq_args_usage_error(&c, "give add, list or revoke");
+        mq_args_usage_error(&c, "give %s", verbs);
     mq_args_print_usage(&global, stderr);
     return NULL;
 }

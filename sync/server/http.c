@@ -1007,12 +1007,17 @@ static int check_head(struct MHD_Connection *conn, const request *rq, const char
 
 /* ---- requests outside /v1/: the hook (invariant 6) ---------------------- */
 
-/* 1 when the raw target's path is outside /v1/ (and is not "/v1" itself). */
+/*
+ * 1 when the raw target's path is outside the protocol's: not "/v1" nor
+ * under "/v1/", in any case ("/V1/session" is the protocol's 404, in its
+ * JSON, not the hook's).
+ */
 static int is_web_path(const char *raw_uri)
 {
     size_t n = strcspn(raw_uri, "?");
-    return !(n >= 4 && memcmp(raw_uri, "/v1/", 4) == 0) &&
-           !(n == 3 && memcmp(raw_uri, "/v1", 3) == 0);
+    int v1 = n >= 3 && raw_uri[0] == '/' && (raw_uri[1] == 'v' || raw_uri[1] == 'V') &&
+             raw_uri[2] == '1' && (n == 3 || raw_uri[3] == '/');
+    return !v1;
 }
 
 static const char *web_arg(void *ctx, const char *name)

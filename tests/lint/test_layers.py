@@ -34,6 +34,8 @@ CLEAN = {
     "sync/client/client.c": '#include "proto.h"\n#include <minqing/store.h>\n'
                             "#include <curl/curl.h>\n",
     "sync/server/http.c": '#include "proto.h"\n#include <microhttpd.h>\n#include <libpq-fe.h>\n',
+    "sync/server/server.h": '#include "minqing/store.h"\n',
+    "web/office.c": '#include "server.h"\n#include "platform.h"\n#include <openssl/evp.h>\n',
     "apps/cli/cli.h": '#include "minqing/minqing.h"\n',
     "apps/cli/main.c": '#include "cli.h"\n#include "proto.h"\n#include "platform.h"\n'
                        "#include <xlsxwriter.h>\n#include <string.h>\n",
@@ -91,6 +93,15 @@ class Layers(unittest.TestCase):
 
     def test_apps_include_a_core_private_header(self):
         self.fails("apps/cli/main.c", '#include "internal.h"', "private to core/")
+
+    def test_web_includes_apps(self):
+        self.fails("web/office.c", '#include "cli.h"', "a floor above web/")
+
+    def test_web_includes_a_private_sync_header(self):
+        self.fails("web/office.c", '#include "proto.h"', "private to sync/")
+
+    def test_sync_includes_web(self):
+        self.fails("sync/server/http.c", '#include "office.c"', "a floor above sync/")
 
     def test_public_header_includes_platform(self):
         self.fails("include/minqing/store.h", '#include "platform.h"', "only public headers")
