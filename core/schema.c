@@ -553,6 +553,19 @@ static int parse_type(mq_type *t, const cJSON *j, mq_error *err)
             return mq__fail(err, MQ_ENOMEM, "out of memory");
         if ((rc = parse_field(f, t->name, it, err)) != 0)
             return rc;
+        /* Searchable fields are spelt into the SQL of the search index. */
+        if (f->search &&
+            f->name[strspn(f->name, "abcdefghijklmnopqrstuvwxyz0123456789_")] != '\0')
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: field %s: a searchable field's name uses "
+                            "a-z, 0-9 and _",
+                            t->name, f->name);
+        if (f->search && f->kind != MQ_KIND_TEXT && f->kind != MQ_KIND_ID_NUMBER &&
+            f->kind != MQ_KIND_PHONE)
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: field %s: \"search\" applies to text, "
+                            "id_number and phone fields",
+                            t->name, f->name);
     }
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(j, "label");
     if (label != NULL) {

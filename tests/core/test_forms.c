@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 #include "internal.h"
@@ -719,6 +720,78 @@ static void test_duplicates(void)
     mq_store_close(s);
 }
 
+/* ---- search ------------------------------------------------------------- */
+
+static int gather(void *ctx, const char *json)
+{
+    cJSON *o = cJSON_Parse(json);
+    size_t used = strlen(ctx);
+
+    snprintf((char *)ctx + used, 1024 - used, "%s ", str(o, "id"));
+    cJSON_Delete(o);
+    return 0;
+}
+
+static const char *found(mq_store *s, const char *text, char out[1024])
+{
+    mq_error err;
+
+    out[0] = '\0';
+    CHECK(mq_store_search(s, text, gather, out, &err) == 0);
+    return out;
+}
+
+static void test_search(void)
+{
+    mq_store *s = open_replica(CADRE);
+    char got[1024], path[300];
+    mq_error err;
+
+    CHECK(mq_store_put(s, "household", HH,
+                       "{\"area\":\"" GROUP "\",\"head_name\":\"马正光\","
+                       "\"head_id_number\":\"" ID1 "\",\"phone\":\"13912345678\","
+                       "\"address\":\"永仁县龙潭村民小组104号\"}",
+                       NULL, NULL, &err) == 0);
+    CHECK(mq_store_put(s, "household", HH2,
+                       "{\"area\":\"" GROUP "\",\"head_name\":\"李永\","
+                       "\"head_id_number\":\"" ID2 "\"}",
+                       NULL, NULL, &err) == 0);
+    /* A prefix of a name, a substring of the number, phone and address. */
+    CHECK_STR(found(s, "马正", got), CADRE2 " " HH " "); /* cadres first */
+    CHECK_STR(found(s, "1949123", got), HH " ");
+    CHECK_STR(found(s, "234567", got), HH " ");
+    CHECK_STR(found(s, "龙潭村", got), HH " ");
+    CHECK_STR(found(s, "永", got), CADRE " " HH " " HH2 " "); /* names, address */
+    CHECK_STR(found(s, "陈永丽", got), CADRE " ");            /* a cadre by name */
+    CHECK_STR(found(s, "104号马", got), "");                  /* not across two values */
+    CHECK_STR(found(s, "mutable", got), ""); /* not in the JSON around them */
+    /* The index follows edits and deletes. */
+    CHECK(mq_store_put(s, "household", HH, "{\"address\":\"大村组8号\"}", NULL, NULL,
+                       &err) == 0);
+    CHECK_STR(found(s, "龙潭村", got), "");
+    CHECK_STR(found(s, "大村组", got), HH " ");
+    CHECK(mq_store_delete(s, HH2, NULL, &err) == 0);
+    CHECK_STR(found(s, "李永", got), "");
+    CHECK(mq_store_search(s, "", gather, got, &err) == MQ_EINVAL);
+    snprintf(path, sizeof(path), "%s/r%d.db", dir, serial - 1);
+    mq_store_close(s);
+
+    /* A store made before the index (or before address was searchable)
+     * gets it filled when it is opened. */
+    sqlite3 *db = NULL;
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "DROP TRIGGER record_search_ins; DROP TRIGGER record_search_upd;"
+                       " DROP TRIGGER record_search_del; DROP TABLE record_search;"
+                       " DELETE FROM meta WHERE key = 'search_sql';",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK(mq_store_open(&s, path, &err) == 0);
+    CHECK_STR(found(s, "大村组", got), HH " ");
+    CHECK_STR(found(s, "李永", got), "");
+    mq_store_close(s);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL) {
@@ -733,6 +806,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_need_of_an_area);
     RUN(test_duplicates);
+    RUN(test_search);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
