@@ -22,6 +22,8 @@ const SRV = process.env.MQ_SERVER || path.join(BUILD, 'apps', 'server', 'minqing
 const GEN = process.env.MQ_GEN || path.resolve(TOP, '..', 'shared', 'data', 'gen_cards.py');
 const SHOTS = process.env.MQ_SHOTS || path.join(BUILD, 'web-shots');
 const CHROMIUM = process.env.MQ_CHROMIUM || '/usr/bin/chromium';
+/* Debian's python3, which has python3-openpyxl (a python3 first on PATH may not). */
+const PYTHON = process.env.MQ_PYTHON || (fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mq-e2e-'));
 const children = [];
@@ -127,8 +129,8 @@ function records(file) {
 async function seed() {
     const v1 = path.join(work, 'village1.jsonl');
     const v2 = path.join(work, 'village2.jsonl');
-    fs.writeFileSync(v1, run('python3', [GEN, '--households', '88']));
-    fs.writeFileSync(v2, run('python3', [GEN, '--households', '40', '--seed', '7']));
+    fs.writeFileSync(v1, run(PYTHON, [GEN, '--households', '88']));
+    fs.writeFileSync(v2, run(PYTHON, [GEN, '--households', '40', '--seed', '7']));
     const r1 = records(v1);
     const r2 = records(v2);
     srv(['import', v1]);
@@ -284,7 +286,7 @@ function cleanup() {
 }
 
 module.exports = {
-    BUILD: BUILD, SHOTS: SHOTS, work: work, run: run, stop: stop, srv: srv, tablet: tablet, seed: seed,
+    PYTHON: PYTHON, BUILD: BUILD, SHOTS: SHOTS, work: work, run: run, stop: stop, srv: srv, tablet: tablet, seed: seed,
     launch: launch, newPage: newPage, shot: shot, shots: shots, checkTouch: checkTouch,
     test: test, runTests: runTests, cleanup: cleanup, log: log, pageErrors: pageErrors
 };
