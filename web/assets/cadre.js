@@ -188,13 +188,13 @@
 
     ui.route('/hh/:id', async function (p) {
         var main = app.screen('农户档案', '一户一档');
-        main.appendChild(h('p', { class: 'loading', text: '正在加载…' }));
+        var loading = main.appendChild(h('p', { class: 'loading', text: '正在加载…' }));
         var file;
         try {
             await app.cadres();
             file = await MQ.api.get('/api/households/' + encodeURIComponent(p.id));
         } catch (e) {
-            ui.clear(main).appendChild(ui.failure(e));
+            loading.replaceWith(ui.failure(e));
             return;
         }
         app.learnNames(file);

@@ -307,6 +307,10 @@
     function statusText(x) {
         var late = x.overdue || (x.status !== 'resolved' && x.days_left !== undefined && x.days_left !== null && x.days_left < 0);
         var s = L.status(x.status);
+        if (x.status === 'overdue') {
+            var n = x.days_left !== undefined && x.days_left !== null ? -x.days_left : x.days_overdue;
+            return s + (n ? ' ' + n + ' 天' : '');
+        }
         if (late) {
             var d = x.days_left !== undefined && x.days_left !== null ? -x.days_left : null;
             return s + '·超期' + (d !== null ? d + '天' : '');

@@ -170,9 +170,17 @@
     }
 
     /** A message box for a failed call, in place of a screen's content. */
+    var FAILURE = {
+        not_found: '找不到，或不在您的辖区内。',
+        forbidden: '无权查看或修改：不在您的辖区内。',
+        network: '连不上本机或服务器的服务，请稍后再试。',
+        unauthorized: '未登录或密钥已失效。'
+    };
     function failure(err) {
         var msg = err && err.message ? err.message : String(err);
-        return h('div', { class: 'alert bad', role: 'alert' }, msg);
+        var head = err && FAILURE[err.code];
+        return h('div', { class: 'alert bad', role: 'alert' },
+            head || msg, head && msg && msg !== head ? h('div', { class: 'sub', text: msg }) : null);
     }
 
     /** A button that asks once more before it acts. */

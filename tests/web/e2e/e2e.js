@@ -429,6 +429,7 @@ test('office: another account sees none of the first one\'s areas, by page or by
     assert.ok(probe.put === 403 || probe.put === 404, 'write to another area: ' + probe.put);
     await page.goto(S.url + '/#/hh/' + S.hh.id);
     await page.waitForSelector('#main .alert.bad');
+    assert.match(await page.textContent('#main .alert.bad'), /找不到，或不在您的辖区内/);
     assert.ok((await page.textContent('#main')).indexOf(S.hh.fields.head_name) < 0);
     await H.shot(page, 'office-other-account');
     /* A change without the CSRF token is refused even with the session. */

@@ -228,11 +228,11 @@ async function shot(page, name) {
     await page.setViewportSize(before);
 }
 
-/** Every visible button, link-button, input and select at least 44 px high. */
+/** Every visible button, link, summary, input and select at least 44 px high. */
 async function checkTouch(page, name) {
     const small = await page.evaluate(function () {
         const out = [];
-        document.querySelectorAll('button, a.btn, #nav a, input:not([type=checkbox]), select, .tag').forEach(function (e) {
+        document.querySelectorAll('button, a.btn, #nav a, #main a, summary, input:not([type=checkbox]), select, .tag').forEach(function (e) {
             const r = e.getBoundingClientRect();
             if (r.width === 0 || r.height === 0) return;
             if (r.height < 43.5) out.push(e.tagName + ' "' + (e.textContent || e.name || '').trim().slice(0, 20) + '" ' + Math.round(r.height) + 'px');
