@@ -526,14 +526,16 @@
                         return h('li', {},
                             h('div', { class: 'row-main' },
                                 h('strong', { class: 'cand-value', text: show(c.type, c.field, cand.value) || '（空）' }),
-                                h('div', { class: 'sub', text: (cand.by_name || (cand.by ? app.nameOf(cand.by) : '未署名')) + ' · ' + (cand.site || '') + ' · ' + ui.dayOf(cand.at) })),
+                                h('div', { class: 'sub' }, (cand.by_name || (cand.by ? app.nameOf(cand.by) : '未署名')) + ' · ' + (cand.site || '') + ' · ',
+                                    h('span', { class: 'when', text: ui.momentOf(cand.at) }))),
                             h('button', {
                                 type: 'button', class: 'btn primary', text: '采用此值',
                                 onclick: async function (ev) {
                                     ev.target.disabled = true;
                                     try {
                                         await MQ.api.post('/api/conflicts/resolve', { conflict: c.conflict, value: cand.value });
-                                        ui.toast('已选定“' + (show(c.type, c.field, cand.value) || '空') + '”，下次同步会发出');
+                                        ui.toast('已选定“' + (show(c.type, c.field, cand.value) || '空') + '”，' +
+                                            (app.me.host === 'office' ? '各平板下次同步时收到' : '下次同步会发出'));
                                         ui.dispatch();
                                     } catch (e) {
                                         ev.target.disabled = false;

@@ -366,6 +366,8 @@
                 tokenBox.appendChild(h('code', { class: 'token', id: 'dev-token', text: res.token }));
                 tokenBox.appendChild(h('p', { class: 'sub' }, '在平板上运行：minqing sync --server 服务器地址 --token 令牌'));
                 name.value = '';
+                areaBoxes.querySelectorAll('input').forEach(function (i) { i.checked = false; });
+                cadre.value = '';
                 loadList();
             } catch (ex) {
                 err.textContent = ex.fields ? Object.keys(ex.fields).map(function (k) { return k + '：' + ex.fields[k]; }).join('；') : ex.message;

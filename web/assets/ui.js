@@ -132,6 +132,14 @@
     function dayOf(ts) {
         return ts ? String(ts).slice(0, 10) : '';
     }
+    /** "YYYY-MM-DD HH:MM" of a timestamp, in the browser's time. */
+    function momentOf(ts) {
+        if (!ts) return '';
+        var d = new Date(ts);
+        if (isNaN(d.getTime())) return String(ts).slice(0, 16).replace('T', ' ');
+        var p = function (n) { return (n < 10 ? '0' : '') + n; };
+        return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes());
+    }
     function pct(x) {
         if (x === null || x === undefined) return '—';
         return (Math.round(x * 1000) / 10).toFixed(1) + '%';
@@ -253,7 +261,7 @@
     MQ.ui = {
         h: h, svg: svg, clear: clear, append: append,
         toast: toast, sheet: sheet, failure: failure, confirmButton: confirmButton,
-        parseDay: parseDay, addDays: addDays, daysText: daysText, dayOf: dayOf, pct: pct,
+        parseDay: parseDay, addDays: addDays, daysText: daysText, dayOf: dayOf, momentOf: momentOf, pct: pct,
         route: route, dispatch: dispatch, go: go, current: current
     };
     MQ.label = L;

@@ -213,6 +213,8 @@ const shots = [];
 async function shot(page, name) {
     fs.mkdirSync(SHOTS, { recursive: true });
     const before = page.viewportSize();
+    /* a passing status line is not part of the screen */
+    await page.evaluate(function () { const t = document.getElementById('toast'); if (t) t.className = ''; });
     for (const [label, w, hgt] of SIZES) {
         await page.setViewportSize({ width: w, height: hgt });
         await page.evaluate(function () { window.scrollTo(0, 0); });
