@@ -94,6 +94,11 @@
             }
             return refs;
         },
+        /* The names, waited for a moment only: a screen that shows ids
+         * draws at once on a big store, with the names the API sent. */
+        namesSoon: function () {
+            return Promise.race([app.loadRefs(), new Promise(function (r) { setTimeout(r, 400); })]);
+        },
         cadres: function () { return app.loadRefs().then(function (r) { return r.cadres; }); },
         areas: function () { return app.loadRefs().then(function (r) { return r.areas; }); },
 

@@ -71,7 +71,7 @@
         var list = h('div', { class: 'list', id: 'worklist' }, h('p', { class: 'loading', text: '正在加载…' }));
         main.appendChild(list);
         try {
-            await app.cadres();
+            await app.namesSoon();
             var rows = await MQ.api.get('/api/worklist');
             app.learnNames(rows);
             ui.clear(list);
@@ -191,7 +191,7 @@
         var loading = main.appendChild(h('p', { class: 'loading', text: '正在加载…' }));
         var file;
         try {
-            await app.cadres();
+            await app.namesSoon();
             file = await MQ.api.get('/api/households/' + encodeURIComponent(p.id));
         } catch (e) {
             loading.replaceWith(ui.failure(e));
@@ -511,7 +511,7 @@
         var list = h('div', { class: 'list', id: 'conflicts' }, h('p', { class: 'loading', text: '正在加载…' }));
         main.appendChild(list);
         try {
-            await app.cadres();
+            await app.namesSoon();
             var rows = await MQ.api.get('/api/conflicts');
             app.learnNames(rows);
             ui.clear(list);
