@@ -91,6 +91,13 @@
         }
     });
 
+    /* "member.name" -> 家庭成员姓名: which field of the file matched. */
+    function matchedText(m) {
+        var dot = m.indexOf('.');
+        if (dot > 0) return L.type(m.slice(0, dot)) + L.field(m.slice(0, dot), m.slice(dot + 1));
+        return L.field('household', m);
+    }
+
     /* ---- search ------------------------------------------------------------- */
 
     ui.route('/search', function (p, q) {
@@ -115,7 +122,7 @@
                     results.appendChild(h('a', { class: 'row hh-row', href: '#/hh/' + r.id },
                         h('div', { class: 'row-main' },
                             h('strong', { text: r.head_name }),
-                            r.matched && r.matched !== r.head_name ? h('span', { class: 'sub', text: '（匹配：' + r.matched + '）' }) : null,
+                            r.matched && r.matched !== 'head_name' ? h('span', { class: 'sub', text: '（' + matchedText(r.matched) + '相符）' }) : null,
                             h('div', { class: 'sub', text: [r.area_name, r.address].filter(Boolean).join(' · ') })),
                         h('div', { class: 'row-side sub' }, r.phone || '')));
                 });
