@@ -244,6 +244,10 @@
         }
 
         var saveBtn = h('button', { type: 'submit', class: 'btn primary', text: opts.submit || '保存' });
+        /* A press on the button must not blur the field first: the blur
+         * would show its rule, move the button down, and the press would
+         * miss it.  The submit checks every field anyway. */
+        saveBtn.addEventListener('mousedown', function (e) { e.preventDefault(); });
         if (opts.extra) MQ.ui.append(formEl, [opts.extra]);
         formEl.appendChild(h('div', { class: 'actions' }, saveBtn,
             opts.onCancel ? h('button', { type: 'button', class: 'btn', text: '取消', onclick: opts.onCancel }) : null));

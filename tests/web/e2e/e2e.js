@@ -149,6 +149,8 @@ test('tablet: an identity number with a wrong check digit shows the rule and sav
     await page.fill('input[name=phone]', '1380000');
     await page.click('form[data-type=household] button[type=submit]');
     await page.waitForSelector('.field[data-field=head_id_number].invalid');
+    /* the press reached the button (no layout shift ate it) and said why at the top too */
+    await page.waitForSelector('form[data-type=household] .form-error:not([hidden])');
     assert.match(await page.textContent('.field[data-field=head_id_number] .rule'), /校验位应为 5/);
     assert.match(await page.textContent('.field[data-field=phone] .rule'), /11 位/);
     await H.shot(page, 'tablet-household-form-rules');
