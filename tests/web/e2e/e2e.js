@@ -240,6 +240,40 @@ test('tablet: reopen the need, then the contact card prints on A6', async functi
     assert.ok(m && Math.abs(+m[1] - 297.6) < 3 && Math.abs(+m[2] - 419.5) < 3, 'A6 page: ' + (m && m[0]));
 });
 
+test('tablet: transfer the reopened need to another cadre; it leaves this cadre\'s work list', async function (ctx) {
+    const page = ctx.lastPage = S.tab;
+    const other = S.r1.find(function (r) { return r.type === 'cadre' && r.id !== S.cadre.id; });
+    await page.goto(S.uiBase + '#/work');
+    await page.waitForSelector('#worklist [data-need="' + S.needId + '"]');
+    await page.goto(S.uiBase + '#/hh/' + S.hh.id);
+    await page.locator('article.need[data-need="' + S.needId + '"] button', { hasText: '转办' }).click();
+    await page.waitForSelector('.sheet select[name=to]');
+    await page.selectOption('.sheet select[name=to]', other.id);
+    await page.fill('.sheet [name=note]', '转交住建专干');
+    await page.click('.sheet button[type=submit]');
+    await toast(page, /已转办/);
+    const acts = S.a.lines(['list', 'need_action', '--where', 'need=' + S.needId]);
+    const tr = acts.find(function (x) { return x.fields.action === 'transfer'; });
+    assert.ok(tr && tr.fields.to === other.id && tr.fields.by === S.cadre.id, JSON.stringify(acts));
+    await page.goto(S.uiBase + '#/work');
+    await page.waitForSelector('#worklist .row, #worklist .empty');
+    assert.strictEqual(await page.$('#worklist [data-need="' + S.needId + '"]'), null, 'handled by the other cadre now');
+});
+
+test('tablet: record a visit; it shows in the file', async function (ctx) {
+    const page = ctx.lastPage = S.tab;
+    await page.goto(S.uiBase + '#/hh/' + S.hh.id);
+    await page.click('a[href="#/hh/' + S.hh.id + '/visit"]');
+    await page.waitForSelector('form[data-type=visit]');
+    assert.strictEqual(await page.inputValue('input[name=at]'), S.today);
+    await page.fill('textarea[name=notes]', '入户走访，了解危房改造进度');
+    await page.click('form[data-type=visit] button[type=submit]');
+    await page.waitForSelector('.hh-name');
+    await page.waitForSelector('.log li:has-text("入户走访，了解危房改造进度")');
+    const v = S.a.lines(['list', 'visit', '--where', 'household=' + S.hh.id]).find(function (x) { return x.fields.notes === '入户走访，了解危房改造进度'; });
+    assert.ok(v && v.fields.cadre === S.cadre.id && v.fields.kind === 'home_visit');
+});
+
 test('tablet: sync to the real server and see the plain result', async function (ctx) {
     const page = ctx.lastPage = S.tab;
     const text = await syncInUi(page);
