@@ -473,6 +473,10 @@ test('office: another account sees none of the first one\'s areas, by page or by
         return (await fetch('/api/devices', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"name":"x","areas":[]}' })).status;
     });
     assert.strictEqual(noCsrf, 403);
+    /* Signing out ends the session on the server. */
+    await page.click('#logout');
+    await page.waitForSelector('#login-name');
+    assert.strictEqual(await page.evaluate(async function () { return (await fetch('/api/me')).status; }), 401);
     await page.context().close();
 });
 
