@@ -7,6 +7,10 @@
  * at) and `area` (the area it finally belongs to), so that access control
  * and partial sync can filter with an index instead of walking the path.
  *
+ * The parent is what the type's scope field names, or, when that field holds
+ * no value, what its second scope field names (a need of a village has no
+ * household, only an area).
+ *
  * Invariant: for a record whose type has a scope, `area` is the parent's id
  * when the parent is an area, else the parent's own `area`; an area record's
  * `area` is its own id.  When a record's area changes, the records below it
@@ -38,14 +42,19 @@ int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
     rec->parent = rec->area = NULL;
     if (t->scope == NULL)
         return 0;
-    p = cJSON_GetObjectItemCaseSensitive(rec->fields, t->scope->name);
+    const mq_field *via = t->scope;
+    p = cJSON_GetObjectItemCaseSensitive(rec->fields, via->name);
+    if (!cJSON_IsString(p) && t->scope_alt != NULL) {
+        via = t->scope_alt;
+        p = cJSON_GetObjectItemCaseSensitive(rec->fields, via->name);
+    }
     if (cJSON_IsString(p) && (rc = set_copy(&rec->parent, p->valuestring, err)) != 0)
         return rc;
     if (t->scope_self)
         return set_copy(&rec->area, rec->id, err);
     if (rec->parent == NULL)
         return 0;
-    if (t->scope->to_type->scope_self)
+    if (via->to_type->scope_self)
         return set_copy(&rec->area, rec->parent, err);
     mq__kind k;
     rc = mq__kind_get(s, rec->parent, &k, err);

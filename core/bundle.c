@@ -721,10 +721,17 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
         return 0;
     /* ...and where the change would put it. */
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(c->set, c->type->scope->name);
-    if (!cJSON_IsString(p)) {
+    const cJSON *alt =
+        c->type->scope_alt != NULL
+            ? cJSON_GetObjectItemCaseSensitive(c->set, c->type->scope_alt->name)
+            : NULL;
+    if (!cJSON_IsString(p) && !cJSON_IsString(alt)) {
         *yes = exists; /* a new record must say where it belongs */
         return 0;
     }
+    /* Judged by what the change sets: a record that keeps a household and
+     * is given an area is judged by that area too, which errs on the side
+     * of refusing. */
     mq__rec moved;
     memset(&moved, 0, sizeof(moved));
     moved.exists = 1;
@@ -732,8 +739,11 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
     snprintf(moved.id, sizeof(moved.id), "%s", c->id);
     moved.fields = cJSON_CreateObject();
     if (moved.fields == NULL ||
-        cJSON_AddStringToObject(moved.fields, c->type->scope->name, p->valuestring) ==
-            NULL) {
+        (cJSON_IsString(p) && cJSON_AddStringToObject(moved.fields, c->type->scope->name,
+                                                      p->valuestring) == NULL) ||
+        (!cJSON_IsString(p) &&
+         cJSON_AddStringToObject(moved.fields, c->type->scope_alt->name,
+                                 alt->valuestring) == NULL)) {
         mq__rec_clear(&moved);
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     }

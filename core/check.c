@@ -7,6 +7,9 @@
  * tombstone, conflict rows and the area the scope path gives.  It is the
  * debug checker of the merge invariants made available to users, and what a
  * test runs after killing a process mid-write.
+ *
+ * Also mq_store_duplicates(): the values a schema asks not to repeat
+ * (warn_duplicate) that live records repeat, for `check` to list.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,5 +214,50 @@ out:
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (problems != NULL)
         *problems = c.problems;
+    return rc;
+}
+
+int mq_store_duplicates(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
+{
+    mq__json j;
+    int rc = 0;
+
+    mq__json_init(&j);
+    for (size_t i = 0; rc == 0 && i < s->schema->ntypes; i++) {
+        const mq_type *t = &s->schema->types[i];
+        for (size_t k = 0; rc == 0 && k < t->ndups; k++) {
+            const mq_field *f = t->dups[k];
+            char sql[400];
+            sqlite3_stmt *st;
+            /* The expression of the partial index (store.c), so that the
+             * grouping reads the index in order. */
+            snprintf(sql, sizeof(sql),
+                     "SELECT json_extract(fields, '$.%s') AS v, json_group_array(id)"
+                     " FROM record WHERE type = '%s' AND deleted = 0 AND v IS NOT NULL"
+                     " GROUP BY v HAVING count(*) > 1 ORDER BY v",
+                     f->name, t->name);
+            if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+                return mq__fail_sqlite(err, s->db, "looking for duplicates");
+            int step;
+            while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *json;
+                cJSON *o = mq__json_object(&j);
+                mq__json_add_str(&j, o, "type", t->name);
+                mq__json_add_str(&j, o, "field", f->name);
+                mq__json_add_str(&j, o, "value", mq__col_text(st, 0));
+                mq__json_add_raw(&j, o, "ids", mq__col_text(st, 1));
+                rc = mq__json_print(&j, o, &json) == 0
+                         ? cb(ctx, json)
+                         : mq__fail(err, MQ_ENOMEM, "out of memory");
+                cJSON_Delete(o);
+                if (rc != 0)
+                    break;
+            }
+            if (rc == 0 && step != SQLITE_DONE)
+                rc = mq__fail_sqlite(err, s->db, "looking for duplicates");
+            sqlite3_finalize(st);
+        }
+    }
+    mq__json_free(&j);
     return rc;
 }

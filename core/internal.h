@@ -73,8 +73,10 @@ struct mq_store {
     int tx_depth;            /* nesting of mq__tx_begin(); 0 outside any transaction */
     int user_tx;             /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
-    struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
-    struct mq_ext *exts;     /* ext.c's parts (minqing/ext.h); NULL until declared */
+    struct mq__kinds *kinds;  /* kind.c's cache; NULL until first used */
+    struct mq_ext *exts;      /* ext.c's parts (minqing/ext.h); NULL until declared */
+    mq_warning_cb on_warning; /* mq_store_on_warning(); NULL: warnings dropped */
+    void *warning_ctx;
 };
 
 /* ---- errors (error.c) --------------------------------------------------- */
@@ -97,6 +99,9 @@ int mq__fail_sqlite(mq_error *err, sqlite3 *db, const char *what);
 /* ---- strings, memory, ids (util.c) --------------------------------------- */
 
 char *mq__strdup(const char *s);
+/* The length of `s` in code points; -1 if it is not valid UTF-8 (overlong
+ * forms and surrogates included). */
+long mq__utf8_length(const char *s);
 /* A new random record id (UUID version 4). */
 int mq__new_id(char out[37], mq_error *err);
 
@@ -104,6 +109,9 @@ int mq__new_id(char out[37], mq_error *err);
 
 /* A real calendar date written YYYY-MM-DD; `why` says what is wrong. */
 int mq__check_date(const char *s, char *why, size_t n);
+/* The day `days` after `date` (a real date, YYYY-MM-DD) into `out`;
+ * MQ_EINVAL when `date` is not one. */
+int mq__date_add(const char *date, long days, char out[11]);
 
 /* ---- the JSON writer (json.c) ------------------------------------------- */
 
@@ -149,6 +157,9 @@ int mq__json_change(mq__json *j, const char *v, const char *type, const char *id
                     const char *by, const char *body, const char *base, const char **out);
 /* A copy of `fields` without null members; the caller deletes it. */
 cJSON *mq__json_strip_nulls(const cJSON *fields);
+/* Formats a JSON value for an error message, shortened; the caller frees.
+ * NULL when out of memory. */
+char *mq__value_text(const cJSON *v);
 
 /* ---- reading lines (line.c) --------------------------------------------- */
 
@@ -303,6 +314,9 @@ int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *er
  * value that broke it into `why`.
  */
 int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n);
+/* mq__check_value() without the value: the rule alone ("is required",
+ * "check digit is 1, expected X (GB 11643)"), for a form's field. */
+int mq__check_rule(const mq_field *f, const cJSON *value, char *why, size_t n);
 
 /*
  * Checks that `value` of ref field `f` names a live record of the right
@@ -311,10 +325,6 @@ int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n);
  */
 int mq__check_ref(mq_store *s, const mq_field *f, const char *value, char *why, size_t n,
                   mq_error *err);
-
-/* Formats a JSON value for an error message, shortened; the caller frees.
- * NULL when out of memory. */
-char *mq__value_text(const cJSON *v);
 
 /* ---- the log and its fold (fold.c) --------------------------------------- */
 

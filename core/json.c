@@ -20,6 +20,7 @@
  * the next: a walk over a township's records prints into one buffer.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,4 +260,25 @@ cJSON *mq__json_strip_nulls(const cJSON *fields)
         }
     }
     return copy;
+}
+
+char *mq__value_text(const cJSON *v)
+{
+    /* cJSON prints what it read as 1e400 as null. */
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+        return mq__strdup("a number beyond the range of a double");
+    char *s = cJSON_PrintUnformatted(v);
+    size_t n;
+
+    if (s == NULL)
+        return mq__strdup("?");
+    n = strlen(s);
+    if (n > 80) {
+        /* Cut on a UTF-8 boundary so the message stays valid text. */
+        size_t cut = 77;
+        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+            cut--;
+        memcpy(s + cut, "...", 4);
+    }
+    return s;
 }

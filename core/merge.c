@@ -271,8 +271,12 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
     if (rc == 0 && nslow > 0)
         rc = refold(s, &rec, slow, nslow, err);
     if (rc == 0 &&
-        (!existed || (c->type->scope != NULL &&
-                      cJSON_GetObjectItemCaseSensitive(c->set, c->type->scope->name))))
+        (!existed ||
+         (c->type->scope != NULL &&
+          (cJSON_GetObjectItemCaseSensitive(c->set, c->type->scope->name) != NULL ||
+           (c->type->scope_alt != NULL &&
+            cJSON_GetObjectItemCaseSensitive(c->set, c->type->scope_alt->name) !=
+                NULL)))))
         rc = mq__rec_scope(s, &rec, err);
     if (rc == 0)
         rc = mq__rec_save(s, &rec, err);

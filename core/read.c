@@ -171,15 +171,18 @@ int mq_store_search(mq_store *s, const char *text, mq_json_cb cb, void *ctx,
         return mq__fail(err, MQ_EINVAL, "search: give a name, identity number or phone");
     /*
      * A substring scan: instr() finds two-character Chinese names that a
-     * tokenising index (FTS5's trigrams need three) would miss.  The stored
-     * JSON keeps non-ASCII text unescaped, so instr() prefilters and the
-     * searchable fields are then checked one by one.
+     * tokenising index (FTS5's trigrams need three) would miss.  It scans
+     * record_search, the searchable values alone (store.c keeps it), and
+     * the fields of each candidate are then checked one by one, so that a
+     * match across two values joined there is not taken.  CROSS JOIN keeps
+     * the scan on the short text (the planner would scan record).
      */
-    if (sqlite3_prepare_v2(
-            s->db,
-            "SELECT type, id, deleted, fields FROM record"
-            " WHERE deleted = 0 AND instr(fields, ?1) > 0 ORDER BY type, id",
-            -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT r.type, r.id, r.deleted, r.fields FROM record_search x"
+                           " CROSS JOIN record r ON r.rowid = x.rid"
+                           " WHERE instr(x.text, ?1) > 0 AND r.deleted = 0"
+                           " ORDER BY r.type, r.id",
+                           -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "searching");
     sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
     mq__json j;

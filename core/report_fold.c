@@ -91,6 +91,31 @@ static int is_choice(const mq_schema *schema, const char *type, const char *fiel
     return 0;
 }
 
+/* The labels of the choices of field "TYPE.FIELD" as {VALUE: LABEL}, the
+ * caller's; NULL when there is no such field or it labels no choice. */
+static cJSON *field_labels(const mq_schema *schema, const char *path)
+{
+    const char *dot = strchr(path, '.');
+    char tname[64];
+
+    if (dot == NULL || (size_t)(dot - path) >= sizeof(tname))
+        return NULL;
+    snprintf(tname, sizeof(tname), "%.*s", (int)(dot - path), path);
+    const mq_type *t = mq__schema_type(schema, tname);
+    const mq_field *f = t != NULL ? mq__type_field(t, dot + 1) : NULL;
+    if (f == NULL || f->labels == NULL)
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o != NULL && i < f->nvalues; i++) {
+        if (f->labels[i] != NULL &&
+            cJSON_AddStringToObject(o, f->values[i], f->labels[i]) == NULL) {
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
 int mq__report_cfg_load(mq_store *s, mq__report_cfg *cfg, mq_error *err)
 {
     const mq_schema *schema = s->schema;
@@ -145,9 +170,27 @@ int mq__report_cfg_load(mq_store *s, mq__report_cfg *cfg, mq_error *err)
             prev = below->valuedouble;
         }
     }
-    cfg->labels = cJSON_GetObjectItemCaseSensitive(rep, "labels");
-    if (cfg->labels != NULL && !cJSON_IsObject(cfg->labels))
+    cJSON *labels = cJSON_GetObjectItemCaseSensitive(rep, "labels");
+    if (labels != NULL && !cJSON_IsObject(labels))
         return cfg_fail(cfg, err, "\"labels\" must be an object");
+    cJSON *g;
+    cJSON_ArrayForEach(g, labels)
+    {
+        if (!cJSON_IsString(g))
+            continue;
+        /* A group given as "TYPE.FIELD" takes the labels of that field's
+         * choices: the schema says each label once (docs/SCHEMA.md). */
+        cJSON *group = field_labels(schema, g->valuestring);
+        if (group == NULL ||
+            !cJSON_ReplaceItemInObjectCaseSensitive(labels, g->string, group)) {
+            cJSON_Delete(group);
+            return cfg_fail(cfg, err,
+                            "\"labels\": a group given as text names an enum or tags "
+                            "field with labels, TYPE.FIELD");
+        }
+        g = group;
+    }
+    cfg->labels = labels;
     return 0;
 }
 

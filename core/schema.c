@@ -27,7 +27,10 @@ static const struct {
 
 static const char *const field_keys[] = {"kind", "required",   "search",     "min",
                                          "max",  "min_length", "max_length", "values",
-                                         "to",   NULL};
+                                         "to",   "label",      "labels",     NULL};
+
+static const char *const type_keys[] = {"kind",     "scope",          "fields", "label",
+                                        "defaults", "warn_duplicate", "one_of", NULL};
 
 static int known_key(const char *key, const char *const *keys)
 {
@@ -55,6 +58,89 @@ static int is_date(const char *s)
     char why[8];
 
     return mq__check_date(s, why, sizeof(why)) == 0;
+}
+
+/*
+ * A label is what a cadre reads on a form instead of the field's name: text
+ * of 1 to MQ_LABEL_MAX characters, valid UTF-8, without control characters.
+ * `where` names it ("type T", "type T: field F", "... labels: VALUE").
+ * @param[out] out  a copy, owned by the schema
+ */
+static int parse_label(char **out, const char *where, const cJSON *j, mq_error *err)
+{
+    char *txt;
+    long len;
+
+    if (!cJSON_IsString(j)) {
+        txt = mq__value_text(j);
+        int rc =
+            mq__fail(err, MQ_EINVAL, "schema: %s: label: must be a string (value %s)",
+                     where, txt != NULL ? txt : "?");
+        free(txt);
+        return rc;
+    }
+    len = mq__utf8_length(j->valuestring);
+    int control = 0;
+    for (const char *p = j->valuestring; *p != '\0'; p++)
+        control |= (unsigned char)*p < 0x20;
+    if (len < 1 || len > MQ_LABEL_MAX || control) {
+        txt = mq__value_text(j);
+        int rc = mq__fail(err, MQ_EINVAL, "schema: %s: label: %s (value %s)", where,
+                          len < 0    ? "is not valid UTF-8"
+                          : control  ? "contains a control character"
+                          : len == 0 ? "must not be empty"
+                                     : "must be at most " MQ_LABEL_MAX_TEXT " characters",
+                          txt != NULL ? txt : "?");
+        free(txt);
+        return rc;
+    }
+    if ((*out = mq__strdup(j->valuestring)) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* "labels": {VALUE: LABEL} of an enum or tags field, every key a choice. */
+static int parse_labels(mq_field *f, const char *tname, const cJSON *j, mq_error *err)
+{
+    char where[200];
+    const cJSON *it;
+
+    if (j == NULL)
+        return 0;
+    if (f->kind != MQ_KIND_ENUM && f->kind != MQ_KIND_TAGS)
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: field %s: \"labels\" name the choices of an "
+                        "enum or tags field; use \"label\" for the field",
+                        tname, f->name);
+    if (!cJSON_IsObject(j))
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: field %s: \"labels\" must be an object "
+                        "{CHOICE: LABEL}",
+                        tname, f->name);
+    if ((f->labels = calloc(f->nvalues, sizeof(char *))) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    cJSON_ArrayForEach(it, j)
+    {
+        size_t i = 0;
+        while (i < f->nvalues && strcmp(f->values[i], it->string) != 0)
+            i++;
+        if (i == f->nvalues)
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: field %s: labels: \"%.80s\" is not one of "
+                            "the field's \"values\"",
+                            tname, f->name, it->string);
+        if (f->labels[i] != NULL)
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: field %s: labels: \"%.80s\" is labelled "
+                            "twice",
+                            tname, f->name, it->string);
+        snprintf(where, sizeof(where), "type %s: field %s: labels: %.80s", tname, f->name,
+                 it->string);
+        int rc = parse_label(&f->labels[i], where, it, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error *err)
@@ -153,6 +239,272 @@ static int parse_field(mq_field *f, const char *tname, const cJSON *j, mq_error 
         if ((f->to = mq__strdup(to->valuestring)) == NULL)
             return mq__fail(err, MQ_ENOMEM, "out of memory");
     }
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(j, "label");
+    if (label != NULL) {
+        char where[200];
+        snprintf(where, sizeof(where), "type %s: field %s", tname, f->name);
+        int rc = parse_label(&f->label, where, label, err);
+        if (rc != 0)
+            return rc;
+    }
+    return parse_labels(f, tname, cJSON_GetObjectItemCaseSensitive(j, "labels"), err);
+}
+
+/* The field `name` of type `t` (kind `kind`, or any when -1), or NULL with
+ * `err` saying why, for rule `what` of the type. */
+static const mq_field *rule_field(const mq_type *t, const char *what, const cJSON *name,
+                                  int kind, const char *kind_text, mq_error *err)
+{
+    const mq_field *f =
+        cJSON_IsString(name) ? mq__type_field(t, name->valuestring) : NULL;
+
+    if (f == NULL) {
+        char *txt = mq__value_text(name);
+        mq__fail(err, MQ_EINVAL, "schema: type %s: %s: %s is not a field of the type",
+                 t->name, what, txt != NULL ? txt : "?");
+        free(txt);
+        return NULL;
+    }
+    if (kind >= 0 && f->kind != (mq_kind)kind) {
+        mq__fail(err, MQ_EINVAL, "schema: type %s: %s: field %s must be %s", t->name,
+                 what, f->name, kind_text);
+        return NULL;
+    }
+    return f;
+}
+
+/* The largest number of days a deadline default may add: a hundred years. */
+#define DAYS_MAX 36500
+
+/*
+ * "defaults": {FIELD: "cadre" | "today" | {"after": DATE_FIELD, "by":
+ * ENUM_FIELD, "days": {CHOICE: N}}}.  Rules "cadre" and "today" come first
+ * in t->defaults, the "after" rules last, so that a deadline counts from a
+ * recorded_at the same write filled.
+ */
+static int parse_defaults(mq_type *t, const cJSON *j, mq_error *err)
+{
+    const cJSON *it;
+    char what[160];
+
+    if (j == NULL)
+        return 0;
+    if (!cJSON_IsObject(j))
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: \"defaults\" must be an object {FIELD: RULE}",
+                        t->name);
+    size_t n = (size_t)cJSON_GetArraySize(j);
+    if ((t->defaults = calloc(n, sizeof(mq_default))) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    for (int pass = 0; pass < 2; pass++) {
+        cJSON_ArrayForEach(it, j)
+        {
+            if (cJSON_IsObject(it) != (pass == 1))
+                continue;
+            snprintf(what, sizeof(what), "defaults: %.80s", it->string);
+            mq_default *d = &t->defaults[t->ndefaults];
+            cJSON name = {0};
+            name.type = cJSON_String;
+            name.valuestring = it->string;
+            if ((d->field = rule_field(t, "defaults", &name, -1, NULL, err)) == NULL)
+                return MQ_EINVAL;
+            for (size_t k = 0; k < t->ndefaults; k++)
+                if (t->defaults[k].field == d->field)
+                    return mq__fail(err, MQ_EINVAL, "schema: type %s: %s: given twice",
+                                    t->name, what);
+            if (cJSON_IsString(it) && strcmp(it->valuestring, "cadre") == 0) {
+                if (d->field->kind != MQ_KIND_REF ||
+                    strcmp(d->field->to, MQ__AUTHOR_TYPE) != 0)
+                    return mq__fail(err, MQ_EINVAL,
+                                    "schema: type %s: %s: \"cadre\" fills a ref to "
+                                    "a " MQ__AUTHOR_TYPE " record, and %s is not one",
+                                    t->name, what, d->field->name);
+                d->rule = MQ_DEFAULT_CADRE;
+            } else if (cJSON_IsString(it) && strcmp(it->valuestring, "today") == 0) {
+                if (d->field->kind != MQ_KIND_DATE)
+                    return mq__fail(err, MQ_EINVAL,
+                                    "schema: type %s: %s: \"today\" fills a date field, "
+                                    "and %s is not one",
+                                    t->name, what, d->field->name);
+                d->rule = MQ_DEFAULT_TODAY;
+            } else if (cJSON_IsObject(it)) {
+                const cJSON *k, *days = cJSON_GetObjectItemCaseSensitive(it, "days");
+                cJSON_ArrayForEach(k, it)
+                {
+                    if (strcmp(k->string, "after") != 0 && strcmp(k->string, "by") != 0 &&
+                        strcmp(k->string, "days") != 0)
+                        return mq__fail(err, MQ_EINVAL,
+                                        "schema: type %s: %s: unknown key \"%.40s\" (a "
+                                        "deadline takes after, by and days)",
+                                        t->name, what, k->string);
+                }
+                if (d->field->kind != MQ_KIND_DATE)
+                    return mq__fail(err, MQ_EINVAL,
+                                    "schema: type %s: %s: a rule \"after\" fills a date "
+                                    "field, and %s is not one",
+                                    t->name, what, d->field->name);
+                d->rule = MQ_DEFAULT_AFTER;
+                d->after =
+                    rule_field(t, what, cJSON_GetObjectItemCaseSensitive(it, "after"),
+                               MQ_KIND_DATE, "a date", err);
+                if (d->after == NULL)
+                    return MQ_EINVAL;
+                d->by = rule_field(t, what, cJSON_GetObjectItemCaseSensitive(it, "by"),
+                                   MQ_KIND_ENUM, "an enum", err);
+                if (d->by == NULL)
+                    return MQ_EINVAL;
+                if (!cJSON_IsObject(days))
+                    return mq__fail(err, MQ_EINVAL,
+                                    "schema: type %s: %s: \"days\" must be an object "
+                                    "{%s CHOICE: DAYS}",
+                                    t->name, what, d->by->name);
+                if ((d->days = malloc(d->by->nvalues * sizeof(long))) == NULL)
+                    return mq__fail(err, MQ_ENOMEM, "out of memory");
+                for (size_t v = 0; v < d->by->nvalues; v++)
+                    d->days[v] = -1;
+                cJSON_ArrayForEach(k, days)
+                {
+                    size_t v = 0;
+                    while (v < d->by->nvalues && strcmp(d->by->values[v], k->string) != 0)
+                        v++;
+                    if (v == d->by->nvalues)
+                        return mq__fail(err, MQ_EINVAL,
+                                        "schema: type %s: %s: days: \"%.80s\" is not a "
+                                        "choice of %s",
+                                        t->name, what, k->string, d->by->name);
+                    if (!cJSON_IsNumber(k) || k->valuedouble < 0 ||
+                        k->valuedouble > DAYS_MAX ||
+                        k->valuedouble != (double)(long)k->valuedouble)
+                        return mq__fail(err, MQ_EINVAL,
+                                        "schema: type %s: %s: days: %s: must be a whole "
+                                        "number of days from 0 to %d",
+                                        t->name, what, k->string, DAYS_MAX);
+                    d->days[v] = (long)k->valuedouble;
+                }
+            } else {
+                return mq__fail(err, MQ_EINVAL,
+                                "schema: type %s: %s: a rule is \"cadre\", \"today\" or "
+                                "{\"after\", \"by\", \"days\"}",
+                                t->name, what);
+            }
+            t->ndefaults++;
+        }
+    }
+    return 0;
+}
+
+/* "warn_duplicate": [FIELD, ...]: fields a second live record should not
+ * repeat. */
+static int parse_dups(mq_type *t, const cJSON *j, mq_error *err)
+{
+    const cJSON *it;
+
+    if (j == NULL)
+        return 0;
+    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) == 0)
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: \"warn_duplicate\" must list fields", t->name);
+    if ((t->dups = calloc((size_t)cJSON_GetArraySize(j), sizeof(mq_field *))) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    cJSON_ArrayForEach(it, j)
+    {
+        const mq_field *f = rule_field(t, "warn_duplicate", it, -1, NULL, err);
+        if (f == NULL)
+            return MQ_EINVAL;
+        /* Spelt into the SQL of an index and its lookups (store.c). */
+        if (f->name[strspn(f->name, "abcdefghijklmnopqrstuvwxyz0123456789_")] != '\0')
+            return mq__fail(
+                err, MQ_EINVAL,
+                "schema: type %s: warn_duplicate: field %s: use a-z, 0-9 and _ "
+                "in its name",
+                t->name, f->name);
+        t->dups[t->ndups++] = f;
+    }
+    return 0;
+}
+
+/* "one_of": [[FIELD, FIELD, ...], ...]: each list must have a value. */
+static int parse_one_of(mq_type *t, const cJSON *j, mq_error *err)
+{
+    const cJSON *set, *it;
+
+    if (j == NULL)
+        return 0;
+    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) == 0)
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: \"one_of\" must list lists of fields", t->name);
+    if ((t->one_of = calloc((size_t)cJSON_GetArraySize(j), sizeof(mq_one_of))) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    cJSON_ArrayForEach(set, j)
+    {
+        mq_one_of *o = &t->one_of[t->none_of++];
+        if (!cJSON_IsArray(set) || cJSON_GetArraySize(set) < 2)
+            return mq__fail(
+                err, MQ_EINVAL,
+                "schema: type %s: one_of: each entry lists two fields or more", t->name);
+        o->fields = calloc((size_t)cJSON_GetArraySize(set), sizeof(mq_field *));
+        if (o->fields == NULL)
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
+        cJSON_ArrayForEach(it, set)
+        {
+            const mq_field *f = rule_field(t, "one_of", it, -1, NULL, err);
+            if (f == NULL)
+                return MQ_EINVAL;
+            if (f->required)
+                return mq__fail(err, MQ_EINVAL,
+                                "schema: type %s: one_of: field %s is required already",
+                                t->name, f->name);
+            o->fields[o->nfields++] = f;
+        }
+    }
+    return 0;
+}
+
+/* "scope": "self", a ref field, or [FIELD, FIELD]: the second when the first
+ * holds no value. */
+static int parse_scope(mq_type *t, const cJSON *scope, mq_error *err)
+{
+    const cJSON *first = scope, *alt = NULL;
+
+    if (scope == NULL)
+        return 0;
+    if (cJSON_IsArray(scope)) {
+        first = cJSON_GetArrayItem(scope, 0);
+        alt = cJSON_GetArrayItem(scope, 1);
+        if (cJSON_GetArraySize(scope) != 2 || !cJSON_IsString(first) ||
+            !cJSON_IsString(alt) || strcmp(first->valuestring, "self") == 0)
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: \"scope\" as a list names two ref fields: "
+                            "the second leads to the area when the first is empty",
+                            t->name);
+    }
+    if (!cJSON_IsString(first))
+        return mq__fail(err, MQ_EINVAL, "schema: type %s: \"scope\" must be a string",
+                        t->name);
+    /*
+     * "self" marks the area type: its records are areas, nested through
+     * their "parent" field.  Otherwise scope names the ref field that leads
+     * to the enclosing record.
+     */
+    const char *sf = first->valuestring;
+    if (strcmp(sf, "self") == 0) {
+        t->scope_self = 1;
+        sf = "parent";
+    }
+    t->scope = mq__type_field(t, sf);
+    if (t->scope == NULL || t->scope->kind != MQ_KIND_REF)
+        return mq__fail(err, MQ_EINVAL,
+                        "schema: type %s: scope \"%s\" is not a ref field of the type",
+                        t->name, sf);
+    if (alt != NULL) {
+        t->scope_alt = mq__type_field(t, alt->valuestring);
+        if (t->scope_alt == NULL || t->scope_alt->kind != MQ_KIND_REF ||
+            t->scope_alt == t->scope)
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: scope \"%s\" is not another ref field of "
+                            "the type",
+                            t->name, alt->valuestring);
+    }
     return 0;
 }
 
@@ -160,9 +512,17 @@ static int parse_type(mq_type *t, const cJSON *j, mq_error *err)
 {
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(j, "kind");
     const cJSON *fields = cJSON_GetObjectItemCaseSensitive(j, "fields");
-    const cJSON *scope = cJSON_GetObjectItemCaseSensitive(j, "scope");
     const cJSON *it;
+    int rc;
 
+    if (!cJSON_IsObject(j))
+        return mq__fail(err, MQ_EINVAL, "schema: type %s: must be an object", t->name);
+    cJSON_ArrayForEach(it, j)
+    {
+        if (!known_key(it->string, type_keys))
+            return mq__fail(err, MQ_EINVAL, "schema: type %s: unknown key \"%.40s\"",
+                            t->name, it->string);
+    }
     if (!cJSON_IsString(kind) || (strcmp(kind->valuestring, "mutable") != 0 &&
                                   strcmp(kind->valuestring, "log") != 0))
         return mq__fail(err, MQ_EINVAL,
@@ -191,32 +551,36 @@ static int parse_type(mq_type *t, const cJSON *j, mq_error *err)
                             t->name, it->string);
         if ((f->name = mq__strdup(it->string)) == NULL)
             return mq__fail(err, MQ_ENOMEM, "out of memory");
-        int rc = parse_field(f, t->name, it, err);
-        if (rc != 0)
+        if ((rc = parse_field(f, t->name, it, err)) != 0)
+            return rc;
+        /* Searchable fields are spelt into the SQL of the search index. */
+        if (f->search &&
+            f->name[strspn(f->name, "abcdefghijklmnopqrstuvwxyz0123456789_")] != '\0')
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: field %s: a searchable field's name uses "
+                            "a-z, 0-9 and _",
+                            t->name, f->name);
+        if (f->search && f->kind != MQ_KIND_TEXT && f->kind != MQ_KIND_ID_NUMBER &&
+            f->kind != MQ_KIND_PHONE)
+            return mq__fail(err, MQ_EINVAL,
+                            "schema: type %s: field %s: \"search\" applies to text, "
+                            "id_number and phone fields",
+                            t->name, f->name);
+    }
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(j, "label");
+    if (label != NULL) {
+        char where[100];
+        snprintf(where, sizeof(where), "type %s", t->name);
+        if ((rc = parse_label(&t->label, where, label, err)) != 0)
             return rc;
     }
-    if (scope != NULL) {
-        if (!cJSON_IsString(scope))
-            return mq__fail(err, MQ_EINVAL, "schema: type %s: \"scope\" must be a string",
-                            t->name);
-        /*
-         * "self" marks the area type: its records are areas, nested through
-         * their "parent" field.  Otherwise scope names the ref field that
-         * leads to the enclosing record.
-         */
-        const char *sf = scope->valuestring;
-        if (strcmp(sf, "self") == 0) {
-            t->scope_self = 1;
-            sf = "parent";
-        }
-        t->scope = mq__type_field(t, sf);
-        if (t->scope == NULL || t->scope->kind != MQ_KIND_REF)
-            return mq__fail(
-                err, MQ_EINVAL,
-                "schema: type %s: scope \"%s\" is not a ref field of the type", t->name,
-                sf);
-    }
-    return 0;
+    if ((rc = parse_scope(t, cJSON_GetObjectItemCaseSensitive(j, "scope"), err)) != 0 ||
+        (rc = parse_defaults(t, cJSON_GetObjectItemCaseSensitive(j, "defaults"), err)) !=
+            0 ||
+        (rc = parse_dups(t, cJSON_GetObjectItemCaseSensitive(j, "warn_duplicate"),
+                         err)) != 0)
+        return rc;
+    return parse_one_of(t, cJSON_GetObjectItemCaseSensitive(j, "one_of"), err);
 }
 
 int mq__schema_parse(mq_schema **out, const char *json, mq_error *err)
@@ -323,13 +687,25 @@ void mq__schema_free(mq_schema *s)
             mq_field *f = &t->fields[k];
             for (size_t v = 0; v < f->nvalues; v++)
                 free(f->values[v]);
+            for (size_t v = 0; f->labels != NULL && v < f->nvalues; v++)
+                free(f->labels[v]);
             free(f->values);
+            free(f->labels);
+            free(f->label);
             free(f->name);
             free(f->min_date);
             free(f->max_date);
             free(f->to);
         }
+        for (size_t k = 0; k < t->ndefaults; k++)
+            free(t->defaults[k].days);
+        free(t->defaults);
+        for (size_t k = 0; k < t->none_of; k++)
+            free(t->one_of[k].fields);
+        free(t->one_of);
+        free(t->dups);
         free(t->fields);
+        free(t->label);
         free(t->name);
     }
     free(s->types);

@@ -28,6 +28,10 @@ typedef enum mq_kind {
 
 typedef struct mq_type mq_type;
 
+/* The longest label, in characters (code points). */
+#define MQ_LABEL_MAX      32
+#define MQ_LABEL_MAX_TEXT "32"
+
 typedef struct mq_field {
     char *name;
     mq_kind kind;
@@ -39,18 +43,52 @@ typedef struct mq_field {
     long min_length, max_length; /* text: characters; -1 when unbounded */
     char **values;               /* enum, tags: the allowed choices */
     size_t nvalues;
+    char *label;            /* the Chinese name shown on forms, or NULL */
+    char **labels;          /* enum, tags: labels[i] names values[i]; NULL, or an entry
+                               NULL, where the schema gives none */
     char *to;               /* ref: name of the referenced type */
     const mq_type *to_type; /* ref: resolved after parsing */
 } mq_field;
 
+/* What a default fills a field with (docs/SCHEMA.md, "Defaults"). */
+typedef enum mq_default_rule {
+    MQ_DEFAULT_CADRE, /* a ref to the author type: the replica's cadre */
+    MQ_DEFAULT_TODAY, /* a date: today on the replica's clock */
+    MQ_DEFAULT_AFTER  /* a date: `days` after the date in `after`, N by `by` */
+} mq_default_rule;
+
+typedef struct mq_default {
+    const mq_field *field; /* the field filled */
+    mq_default_rule rule;
+    const mq_field *after; /* AFTER: the date field counted from */
+    const mq_field *by;    /* AFTER: the enum field that picks N */
+    long *days;            /* AFTER: days[i] for by->values[i]; -1: no default */
+} mq_default;
+
+/* A rule across fields: at least one of `fields` must hold a value. */
+typedef struct mq_one_of {
+    const mq_field **fields;
+    size_t nfields;
+} mq_one_of;
+
 struct mq_type {
     char *name;
+    char *label;  /* the Chinese name shown on forms, or NULL */
     size_t index; /* position in the schema: export order */
     int log;      /* 1: written once, never edited; 0: mutable */
     mq_field *fields;
     size_t nfields;
     int scope_self;        /* the record is an area itself */
     const mq_field *scope; /* the field leading to the enclosing record */
+    /* When `scope` holds no value, the field that leads there instead (a
+     * need of a village names no household, only its area); or NULL. */
+    const mq_field *scope_alt;
+    mq_default *defaults; /* in the order they are applied */
+    size_t ndefaults;
+    mq_one_of *one_of; /* "one_of": each set must have one value */
+    size_t none_of;
+    const mq_field **dups; /* "warn_duplicate": warned of, never refused */
+    size_t ndups;
 };
 
 typedef struct mq_schema {

@@ -1,6 +1,6 @@
 /*
  * core/util.c - the small general helpers of core/: memory handed to the
- * caller, string copies and fresh record ids.
+ * caller, string copies, UTF-8 lengths and fresh record ids.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,44 @@ char *mq__strdup(const char *s)
     if (d != NULL)
         memcpy(d, s, n);
     return d;
+}
+
+long mq__utf8_length(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long n = 0;
+
+    while (*p != 0) {
+        int extra;
+        unsigned cp;
+        if (*p < 0x80) {
+            extra = 0;
+            cp = *p;
+        } else if ((*p & 0xE0) == 0xC0) {
+            extra = 1;
+            cp = *p & 0x1Fu;
+        } else if ((*p & 0xF0) == 0xE0) {
+            extra = 2;
+            cp = *p & 0x0Fu;
+        } else if ((*p & 0xF8) == 0xF0) {
+            extra = 3;
+            cp = *p & 0x07u;
+        } else
+            return -1;
+        p++;
+        for (int i = 0; i < extra; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return -1;
+            cp = (cp << 6) | (*p & 0x3Fu);
+        }
+        /* Reject overlong forms, surrogates and values past U+10FFFF. */
+        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+            (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return -1;
+        n++;
+    }
+    return n;
 }
 
 int mq__new_id(char out[37], mq_error *err)

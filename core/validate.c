@@ -13,66 +13,6 @@
 
 #include "internal.h"
 
-char *mq__value_text(const cJSON *v)
-{
-    /* cJSON prints what it read as 1e400 as null. */
-    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
-        return mq__strdup("a number beyond the range of a double");
-    char *s = cJSON_PrintUnformatted(v);
-    size_t n;
-
-    if (s == NULL)
-        return mq__strdup("?");
-    n = strlen(s);
-    if (n > 80) {
-        /* Cut on a UTF-8 boundary so the message stays valid text. */
-        size_t cut = 77;
-        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-            cut--;
-        memcpy(s + cut, "...", 4);
-    }
-    return s;
-}
-
-/* Counts code points; returns -1 if `s` is not valid UTF-8. */
-static long utf8_length(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    long n = 0;
-
-    while (*p != 0) {
-        int extra;
-        unsigned cp;
-        if (*p < 0x80) {
-            extra = 0;
-            cp = *p;
-        } else if ((*p & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = *p & 0x1Fu;
-        } else if ((*p & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = *p & 0x0Fu;
-        } else if ((*p & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = *p & 0x07u;
-        } else
-            return -1;
-        p++;
-        for (int i = 0; i < extra; i++, p++) {
-            if ((*p & 0xC0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (*p & 0x3Fu);
-        }
-        /* Reject overlong forms, surrogates and values past U+10FFFF. */
-        if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
-            (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return -1;
-        n++;
-    }
-    return n;
-}
-
 static int all_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -144,7 +84,7 @@ static int in_values(const mq_field *f, const char *v)
 
 static int check_text(const mq_field *f, const char *s, char *why, size_t n)
 {
-    long len = utf8_length(s);
+    long len = mq__utf8_length(s);
 
     if (len < 0) {
         snprintf(why, n, "is not valid UTF-8");
@@ -284,7 +224,7 @@ static int check_kind(const mq_field *f, const cJSON *v, char *why, size_t n)
     return MQ_EINVAL;
 }
 
-int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n)
+int mq__check_rule(const mq_field *f, const cJSON *value, char *why, size_t n)
 {
     if (cJSON_IsNull(value)) {
         if (f->required) {
@@ -293,8 +233,14 @@ int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n)
         }
         return 0;
     }
-    int rc = check_kind(f, value, why, n);
-    if (rc != 0) {
+    return check_kind(f, value, why, n);
+}
+
+int mq__check_value(const mq_field *f, const cJSON *value, char *why, size_t n)
+{
+    int rc = mq__check_rule(f, value, why, n);
+
+    if (rc != 0 && !cJSON_IsNull(value)) {
         /* Append the offending value, shortened. */
         char *txt = mq__value_text(value);
         size_t used = strlen(why);

@@ -107,21 +107,63 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     return rc;
 }
 
+/*
+ * The checks of a write report each problem they find through a
+ * problem_fn: `field` (NULL for the record as a whole), the rule broken, as
+ * a sentence, and the offending value as JSON text (NULL when the rule
+ * names it, or there is none).  It returns 0 to go on (a form's check
+ * collects every problem) or the code to stop with (a write stops at the
+ * first, with the message in err).  Put, import, resolve and
+ * mq_store_validate() run these same checks: there is one validator.
+ */
+typedef int (*problem_fn)(void *ctx, const char *field, const char *rule,
+                          const char *value);
+
+/* The problem_fn of a write: the first problem fails it, MQ_EINVAL. */
+typedef struct first_problem {
+    const mq_type *type;
+    const char *id;
+    mq_error *err;
+} first_problem;
+
+static int fail_first(void *ctx, const char *field, const char *rule, const char *value)
+{
+    const first_problem *p = ctx;
+
+    if (field == NULL)
+        return mq__fail(p->err, MQ_EINVAL, "%s %s: %s", p->type->name, p->id, rule);
+    if (value != NULL)
+        return mq__fail(p->err, MQ_EINVAL, "%s %s: field %s: %s (value %s)",
+                        p->type->name, p->id, field, rule, value);
+    return mq__fail(p->err, MQ_EINVAL, "%s %s: field %s: %s", p->type->name, p->id, field,
+                    rule);
+}
+
+/* Reports a problem with value `v` printed, shortened. */
+static int report_value(problem_fn report, void *ctx, const char *field, const char *rule,
+                        const cJSON *v)
+{
+    char *txt = v != NULL ? mq__value_text(v) : NULL;
+    int rc = report(ctx, field, rule, v == NULL ? NULL : txt != NULL ? txt : "?");
+
+    free(txt);
+    return rc;
+}
+
 static int check_field(mq_store *s, const mq_type *type, const char *id, const cJSON *it,
-                       mq__defer_fn defer, void *defer_ctx, mq_error *err)
+                       mq__defer_fn defer, void *defer_ctx, problem_fn report, void *rctx,
+                       mq_error *err)
 {
     const mq_field *f = mq__type_field(type, it->string);
     char why[320];
     int rc;
 
-    if (f == NULL)
-        return mq__fail(err, MQ_EINVAL,
-                        "%s %s: field %s: not a field of %s (value %.60s)", type->name,
-                        id, it->string, type->name,
-                        cJSON_IsString(it) ? it->valuestring : "...");
-    if (mq__check_value(f, it, why, sizeof(why)) != 0)
-        return mq__fail(err, MQ_EINVAL, "%s %s: field %s: %s", type->name, id, f->name,
-                        why);
+    if (f == NULL) {
+        snprintf(why, sizeof(why), "not a field of %s", type->name);
+        return report_value(report, rctx, it->string, why, it);
+    }
+    if (mq__check_rule(f, it, why, sizeof(why)) != 0)
+        return report_value(report, rctx, f->name, why, cJSON_IsNull(it) ? NULL : it);
     if (f->kind != MQ_KIND_REF || !cJSON_IsString(it))
         return 0;
     rc = mq__check_ref(s, f, it->valuestring, why, sizeof(why), err);
@@ -132,15 +174,175 @@ static int check_field(mq_store *s, const mq_type *type, const char *id, const c
         return 0;
     }
     if (rc == MQ_ENOTFOUND || rc == MQ_EINVAL)
-        return mq__fail(err, MQ_EINVAL, "%s %s: field %s: %s", type->name, id, f->name,
-                        why);
+        return report(rctx, f->name, why, NULL); /* the rule names the value */
     return rc;
+}
+
+/* The value `name` will hold once `fields` is written over `rec`: NULL
+ * when it will hold none. */
+static const cJSON *merged_value(const mq__rec *rec, const cJSON *fields,
+                                 const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(fields, name);
+
+    if (v == NULL && rec->exists)
+        v = cJSON_GetObjectItemCaseSensitive(rec->fields, name);
+    return cJSON_IsNull(v) ? NULL : v;
+}
+
+/*
+ * Every check of a local write of `fields` over `rec` (which may not
+ * exist yet): each field's kind and rule, references that resolve (or are
+ * deferred), required fields of a new record, and the rules across fields
+ * ("one_of") on the record as it will be.
+ */
+static int check_record(mq_store *s, const mq_type *type, const char *id,
+                        const mq__rec *rec, const cJSON *fields, mq__defer_fn defer,
+                        void *defer_ctx, problem_fn report, void *rctx, mq_error *err)
+{
+    const cJSON *it;
+    int rc;
+
+    cJSON_ArrayForEach(it, fields)
+    {
+        /* cJSON keeps both members of a name given twice; the merge would
+         * take the second for an edit of the first. */
+        const cJSON *p = fields->child;
+        while (p != it && strcmp(p->string, it->string) != 0)
+            p = p->next;
+        if (p != it) {
+            if ((rc = report(rctx, it->string, "given twice", NULL)) != 0)
+                return rc;
+            continue;
+        }
+        if ((rc = check_field(s, type, id, it, defer, defer_ctx, report, rctx, err)) != 0)
+            return rc;
+    }
+    for (size_t i = 0; !rec->exists && i < type->nfields; i++) {
+        const mq_field *f = &type->fields[i];
+        /* A null given was reported above, by the field's own check. */
+        if (f->required && cJSON_GetObjectItemCaseSensitive(fields, f->name) == NULL &&
+            (rc = report(rctx, f->name, "is required", NULL)) != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < type->none_of; i++) {
+        const mq_one_of *o = &type->one_of[i];
+        size_t k = 0;
+        while (k < o->nfields && merged_value(rec, fields, o->fields[k]->name) == NULL)
+            k++;
+        if (k < o->nfields)
+            continue;
+        char why[320];
+        size_t used = 0;
+        for (k = 0; k < o->nfields && used < sizeof(why); k++)
+            used += (size_t)snprintf(why + used, sizeof(why) - used, "%s%s",
+                                     k == 0               ? ""
+                                     : k + 1 < o->nfields ? ", "
+                                                          : " or ",
+                                     o->fields[k]->name);
+        if (used < sizeof(why))
+            snprintf(why + used, sizeof(why) - used,
+                     " is required: give one of them (all are empty)");
+        if ((rc = report(rctx, NULL, why, NULL)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Whether writing `fields` over `rec` would change anything. */
+static int changes_anything(const mq__rec *rec, const cJSON *fields)
+{
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, fields)
+    {
+        const cJSON *cur = rec->exists
+                               ? cJSON_GetObjectItemCaseSensitive(rec->fields, it->string)
+                               : NULL;
+        if (cJSON_IsNull(it) && (cur == NULL || cJSON_IsNull(cur)))
+            continue;
+        if (cur == NULL || !cJSON_Compare(cur, it, 1))
+            return 1;
+    }
+    return 0;
+}
+
+/* Refuses a write to `rec` that no check of its fields could allow: a
+ * record of another type, or one deleted. */
+static int check_target(const mq_type *type, const char *id, const mq__rec *rec,
+                        mq_error *err)
+{
+    if (rec->exists && rec->type != type)
+        return mq__fail(err, MQ_EINVAL, "record %s is of type %s, not %s", id,
+                        rec->type->name, type->name);
+    if (rec->exists && rec->deleted)
+        return mq__fail(err, MQ_EREFUSED, "%s %s is deleted", type->name, id);
+    return 0;
+}
+
+static int refuse_log_edit(const mq_type *type, const char *id, mq_error *err)
+{
+    /* M6: a log record is written once; a correction is a new entry. */
+    return mq__fail(err, MQ_EREFUSED,
+                    "%s %s is a log record: it is written once and never edited; record "
+                    "a new entry to correct it",
+                    type->name, id);
+}
+
+/*
+ * Warns (mq_store_on_warning()) when a field of `set` that the schema marks
+ * warn_duplicate repeats the value of another live record of the type.
+ * Never refuses: two households may truly share a head (a data entry error
+ * to look at, or a split household).  The lookup uses the partial index
+ * that store.c makes for each such field.
+ */
+static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
+                           const cJSON *set, mq_error *err)
+{
+    for (size_t i = 0; i < type->ndups && s->on_warning != NULL; i++) {
+        const mq_field *f = type->dups[i];
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, f->name);
+        char sql[256], others[200] = "";
+        sqlite3_stmt *st;
+        size_t n = 0, used = 0;
+        int rc;
+
+        if (!cJSON_IsString(v))
+            continue;
+        snprintf(sql, sizeof(sql),
+                 "SELECT id FROM record WHERE type = '%s' AND deleted = 0 AND"
+                 " json_extract(fields, '$.%s') = ?1 AND id <> ?2 ORDER BY id",
+                 type->name, f->name);
+        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+            return mq__fail_sqlite(err, s->db, "looking for duplicates");
+        sqlite3_bind_text(st, 1, v->valuestring, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n++ < 3 && used < sizeof(others))
+                used += (size_t)snprintf(others + used, sizeof(others) - used, "%s%s",
+                                         n > 1 ? ", " : "", mq__col_text(st, 0));
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return mq__fail_sqlite(err, s->db, "looking for duplicates");
+        if (n == 0)
+            continue;
+        char msg[MQ_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof(msg),
+                 "warning: %s %s: field %s: %zu other %s record%s hold%s the same value "
+                 "(value \"%.40s\"): %s%s",
+                 type->name, id, f->name, n, type->name, n == 1 ? "" : "s",
+                 n == 1 ? "s" : "", v->valuestring, others, n > 3 ? ", ..." : "");
+        s->on_warning(s->warning_ctx, msg);
+    }
+    return 0;
 }
 
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
               const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
               mq_error *err)
 {
+    first_problem fp = {type, id, err};
     mq__rec rec;
     const cJSON *it;
     int rc;
@@ -153,40 +355,10 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
         return rc;
     if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
         return rc;
-    if (rec.exists && rec.type != type) {
-        rc = mq__fail(err, MQ_EINVAL, "record %s is of type %s, not %s", id,
-                      rec.type->name, type->name);
+    if ((rc = check_target(type, id, &rec, err)) != 0 ||
+        (rc = check_record(s, type, id, &rec, fields, defer, defer_ctx, fail_first, &fp,
+                           err)) != 0)
         goto done;
-    }
-    if (rec.exists && rec.deleted) {
-        rc = mq__fail(err, MQ_EREFUSED, "%s %s is deleted", type->name, id);
-        goto done;
-    }
-    cJSON_ArrayForEach(it, fields)
-    {
-        /* cJSON keeps both members of a name given twice; the merge would
-         * take the second for an edit of the first. */
-        for (const cJSON *p = fields->child; p != it; p = p->next) {
-            if (strcmp(p->string, it->string) == 0) {
-                rc = mq__fail(err, MQ_EINVAL, "%s %s: field %s: given twice", type->name,
-                              id, it->string);
-                goto done;
-            }
-        }
-        if ((rc = check_field(s, type, id, it, defer, defer_ctx, err)) != 0)
-            goto done;
-    }
-    if (!rec.exists) {
-        for (size_t i = 0; i < type->nfields; i++) {
-            const mq_field *f = &type->fields[i];
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(fields, f->name);
-            if (f->required && (v == NULL || cJSON_IsNull(v))) {
-                rc = mq__fail(err, MQ_EINVAL, "%s %s: field %s: is required", type->name,
-                              id, f->name);
-                goto done;
-            }
-        }
-    }
     /* The change is built by a writer, so that a field lost for want of
      * memory fails the write instead of leaving the change without it. */
     mq__json j;
@@ -214,24 +386,111 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
         if (rec.exists && (rc = add_base(s, &rec, it->string, 0, &j, base, err)) != 0)
             break;
     }
-    if (rc == 0 && set->child != NULL && rec.exists && type->log) {
-        /* M6: a log record is written once; a correction is a new entry. */
-        rc = mq__fail(
-            err, MQ_EREFUSED,
-            "%s %s is a log record: it is written once and never edited; record a "
-            "new entry to correct it",
-            type->name, id);
-    }
+    if (rc == 0 && set->child != NULL && rec.exists && type->log)
+        rc = refuse_log_edit(type, id, err);
     if (rc != 0 || set->child == NULL) {
         cJSON_Delete(set);
         cJSON_Delete(base);
         goto done;
     }
     *wrote = rec.exists ? MQ_WROTE_UPDATED : MQ_WROTE_CREATED;
+    /* The set outlives the commit for the duplicate check; commit_change
+     * takes a copy. */
+    cJSON *dup_of =
+        type->ndups > 0 && s->on_warning != NULL ? cJSON_Duplicate(set, 1) : NULL;
     rc = commit_change(s, type, id, set, base, author, &rec, err);
+    if (rc == 0 && dup_of != NULL)
+        rc = warn_duplicates(s, type, id, dup_of, err);
+    cJSON_Delete(dup_of);
 done:
     mq__rec_clear(&rec);
     return rc;
+}
+
+/* ---- defaults -------------------------------------------------------------- */
+
+/*
+ * Fills the defaults of `type` (docs/SCHEMA.md, "Defaults") into the fields
+ * of a record about to be created here: only fields the writer left out
+ * (or gave as null), and only on a replica that has a cadre (a tablet; the
+ * server's office writes name their own).  Merge, import and bundles never
+ * come here: a default is the writer's, once, and then travels as a value.
+ */
+static int apply_defaults(mq_store *s, const mq_type *type, cJSON *fields, mq_error *err)
+{
+    char today[MQ_ISO_MAX];
+
+    if (s->cadre == NULL || type->ndefaults == 0)
+        return 0;
+    mq__iso_time(today, mq_store_now_ms(s));
+    today[10] = '\0';
+    for (size_t i = 0; i < type->ndefaults; i++) {
+        const mq_default *d = &type->defaults[i];
+        const cJSON *have = cJSON_GetObjectItemCaseSensitive(fields, d->field->name);
+        char day[11];
+        const char *value = NULL;
+
+        if (have != NULL && !cJSON_IsNull(have))
+            continue; /* a value given is never replaced */
+        if (d->rule == MQ_DEFAULT_CADRE) {
+            value = s->cadre;
+        } else if (d->rule == MQ_DEFAULT_TODAY) {
+            value = today;
+        } else {
+            const cJSON *from = cJSON_GetObjectItemCaseSensitive(fields, d->after->name);
+            const cJSON *by = cJSON_GetObjectItemCaseSensitive(fields, d->by->name);
+            size_t v = 0;
+            if (!cJSON_IsString(from) || !cJSON_IsString(by))
+                continue;
+            while (v < d->by->nvalues && strcmp(d->by->values[v], by->valuestring) != 0)
+                v++;
+            /* A bad date or choice is the validator's to report. */
+            if (v == d->by->nvalues || d->days[v] < 0 ||
+                mq__date_add(from->valuestring, d->days[v], day) != 0)
+                continue;
+            value = day;
+        }
+        if (have != NULL)
+            cJSON_DeleteItemFromObjectCaseSensitive(fields, d->field->name);
+        cJSON *item = cJSON_CreateString(value);
+        if (item == NULL || !cJSON_AddItemToObject(fields, d->field->name, item)) {
+            cJSON_Delete(item);
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* Fills the defaults when record `id` does not exist yet. */
+static int defaults_if_new(mq_store *s, const mq_type *type, const char *id,
+                           cJSON *fields, mq_error *err)
+{
+    mq__kind k;
+    int rc = mq__kind_get(s, id, &k, err);
+
+    if (rc != 0 || k.exists || !cJSON_IsObject(fields))
+        return rc;
+    return apply_defaults(s, type, fields, err);
+}
+
+/* ---- checking a form ------------------------------------------------------- */
+
+typedef struct collect {
+    mq_field_cb cb;
+    void *ctx;
+    size_t n;
+} collect;
+
+static int collect_problem(void *ctx, const char *field, const char *rule,
+                           const char *value)
+{
+    collect *c = ctx;
+
+    (void)value; /* the page shows the value beside the field */
+    c->n++;
+    if (c->cb != NULL)
+        c->cb(c->ctx, field, rule);
+    return 0;
 }
 
 /*
@@ -288,7 +547,9 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
                         id == newid ? "(new)" : id, why);
     }
     if ((rc = mq__tx_begin(s, err)) == 0) {
-        rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
+        rc = defaults_if_new(s, type, id, fields, err);
+        if (rc == 0)
+            rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
         if (rc == 0)
             rc = mq__tx_commit(s, err);
         else
@@ -300,6 +561,73 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
     if (rc == 0 && out_id != NULL && (*out_id = mq__strdup(id)) == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     return rc;
+}
+
+int mq_store_validate(mq_store *s, const char *type_name, const char *id,
+                      const char *fields_json, mq_field_cb cb, void *ctx,
+                      size_t *problems, mq_error *err)
+{
+    collect c = {cb, ctx, 0};
+    const mq_type *type;
+    char newid[37];
+    mq__rec rec;
+    int rc;
+
+    if (problems != NULL)
+        *problems = 0;
+    if (type_name == NULL || (type = mq__schema_type(s->schema, type_name)) == NULL)
+        return mq__fail(err, MQ_EINVAL, "unknown record type \"%s\"",
+                        type_name ? type_name : "");
+    if (id == NULL) {
+        if ((rc = mq__new_id(newid, err)) != 0)
+            return rc;
+        id = newid;
+    } else if (!mq_valid_uuid(id)) {
+        return mq__fail(err, MQ_EINVAL, "id \"%s\": must be a lower-case UUID", id);
+    }
+    const char *label = id == newid ? "(new)" : id;
+    const char *end = NULL;
+    char why[320];
+    cJSON *fields = cJSON_ParseWithOpts(fields_json != NULL ? fields_json : "", &end, 1);
+    if (fields == NULL || !cJSON_IsObject(fields)) {
+        cJSON_Delete(fields);
+        return mq__fail(err, MQ_EINVAL, "%s %s: fields: must be one JSON object%s%.20s%s",
+                        type->name, label, end != NULL ? " (not valid near \"" : "",
+                        end != NULL ? end : "", end != NULL ? "\")" : "");
+    }
+    if (mq__json_nul_escape(fields_json, strlen(fields_json), why, sizeof(why))) {
+        cJSON_Delete(fields);
+        return mq__fail(err, MQ_EINVAL, "%s %s: %s", type->name, label, why);
+    }
+    /* What put checks, in the order put checks it; nothing is written, so
+     * no transaction is opened (reads alone take no lock). */
+    if ((rc = mq__rec_load(s, id, &rec, err)) != 0) {
+        cJSON_Delete(fields);
+        return rc;
+    }
+    if ((rc = check_target(type, id, &rec, err)) == 0 && !rec.exists)
+        rc = apply_defaults(s, type, fields, err);
+    if (rc == 0)
+        rc =
+            check_record(s, type, id, &rec, fields, NULL, NULL, collect_problem, &c, err);
+    if (rc == 0 && rec.exists && type->log && changes_anything(&rec, fields))
+        collect_problem(&c, NULL,
+                        "is a log record: it is written once and never edited; record a "
+                        "new entry to correct it",
+                        NULL);
+    mq__rec_clear(&rec);
+    cJSON_Delete(fields);
+    if (rc != 0 && id == newid)
+        name_new_record(err, newid);
+    if (problems != NULL)
+        *problems = c.n;
+    return rc;
+}
+
+void mq_store_on_warning(mq_store *s, mq_warning_cb cb, void *ctx)
+{
+    s->on_warning = cb;
+    s->warning_ctx = ctx;
 }
 
 int mq_store_delete(mq_store *s, const char *id, const char *author, mq_error *err)
@@ -391,7 +719,8 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
         cJSON tmp = *value;
         tmp.string = field;
         tmp.next = tmp.prev = NULL;
-        rc = check_field(s, rec.type, rid, &tmp, NULL, NULL, err);
+        first_problem fp = {rec.type, rid, err};
+        rc = check_field(s, rec.type, rid, &tmp, NULL, NULL, fail_first, &fp, err);
     }
     if (rc != 0)
         goto out;

@@ -7,6 +7,8 @@
 
 #include <stdlib.h>
 
+#include <cjson/cJSON.h>
+
 int mq_cli_init(const mq_cli *cli, int argc, char **argv)
 {
     static const mq_cli_opt opts[] = {{"--site", NULL, MQ_CLI_VALUE},
@@ -57,6 +59,31 @@ static void print_problem(void *ctx, const char *problem)
     fprintf(stderr, "minqing: %s\n", problem);
 }
 
+/* A value the schema asks not to repeat (warn_duplicate), repeated: a
+ * warning, not a problem of the store, so check still says ok. */
+static int print_duplicate(void *ctx, const char *json)
+{
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(o, "ids"), *id;
+    size_t *n = ctx;
+
+    if (o == NULL)
+        return MQ_ENOMEM;
+    (*n)++;
+    fprintf(stderr, "minqing: warning: %zu %s records share %s \"%s\":",
+            (size_t)cJSON_GetArraySize(ids),
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "type")),
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "field")),
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "value")));
+    cJSON_ArrayForEach(id, ids)
+    {
+        fprintf(stderr, " %s", cJSON_GetStringValue(id));
+    }
+    fputc('\n', stderr);
+    cJSON_Delete(o);
+    return 0;
+}
+
 int mq_cli_check(const mq_cli *cli, int argc, char **argv)
 {
     mq_store *store;
@@ -71,10 +98,16 @@ int mq_cli_check(const mq_cli *cli, int argc, char **argv)
     if (rc != 0)
         return rc;
     mq_error_clear(&err);
+    size_t warnings = 0;
     int mrc = mq_store_check(store, print_problem, NULL, &problems, &err);
+    if (mrc == 0)
+        mrc = mq_store_duplicates(store, print_duplicate, &warnings, &err);
     mq_store_close(store);
     if (mrc != 0)
         return mq_cli_fail(mrc, &err);
+    if (warnings > 0)
+        fprintf(stderr, "minqing: check found %zu value%s repeated that should not be\n",
+                warnings, warnings == 1 ? "" : "s");
     if (problems > 0) {
         fprintf(stderr, "minqing: check found %zu problem%s\n", problems,
                 problems == 1 ? "" : "s");

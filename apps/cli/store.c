@@ -91,6 +91,12 @@ static int must_exist(const char *path)
     return MQ_CLI_FAIL;
 }
 
+static void print_warning(void *ctx, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "minqing: %s\n", message);
+}
+
 static int open_at(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out,
                    char **path_out, int *existed)
 {
@@ -124,6 +130,9 @@ static int open_at(const mq_cli *cli, mq_cli_open_mode mode, mq_store **out,
         rc = MQ_CLI_FAIL;
         goto fail;
     }
+    /* Warnings of writes (a household head's identity number that another
+     * household already has) go to stderr; the write stands. */
+    mq_store_on_warning(store, print_warning, NULL);
     *out = store;
     if (path_out != NULL)
         *path_out = path;

@@ -74,6 +74,18 @@ const char *mq_store_site(const mq_store *store);
  */
 const char *mq_store_schema(const mq_store *store);
 
+/**
+ * The schema as a form needs it, as JSON text: every type with its Chinese
+ * label, kind and fields in order, each field with its label, kind, rule
+ * (required, bounds, choices with their labels, the type a ref leads to),
+ * and the defaults and rules across fields of each type (docs/SCHEMA.md,
+ * "The schema for forms").
+ *
+ * @param[out] out  the JSON text, the caller's (mq_free())
+ * @return 0 or an error code
+ */
+int mq_store_schema_json(mq_store *store, char **out, mq_error *err);
+
 /** The default author of local writes, or NULL.  Borrowed. */
 const char *mq_store_cadre(const mq_store *store);
 
@@ -122,6 +134,41 @@ int mq_store_put(mq_store *store, const char *type, const char *id,
                  const char *fields_json, const char *author, char **out_id,
                  mq_error *err);
 
+/**
+ * One problem of a form: `field` (NULL for the record as a whole, e.g. a
+ * rule across two fields) and the rule it breaks, as a sentence ("check
+ * digit is 1, expected X", "is required").  Both borrowed.
+ */
+typedef void (*mq_field_cb)(void *ctx, const char *field, const char *problem);
+
+/**
+ * Checks what mq_store_put(store, type, id, fields_json, ...) would check,
+ * writing nothing, and passes EVERY problem found (not only the first) to
+ * `cb` (may be NULL): the page shows each beside its field.  The defaults
+ * are applied first, as put would apply them to a new record.  Uses the one
+ * validator of put and import.
+ *
+ * @param[out] problems  how many problems were found (may be NULL)
+ * @return 0 when the check ran, problems or not; an error code when it
+ *         could not run (unknown type, `fields_json` not a JSON object, a
+ *         bad id, a store without a site)
+ */
+int mq_store_validate(mq_store *store, const char *type, const char *id,
+                      const char *fields_json, mq_field_cb cb, void *ctx,
+                      size_t *problems, mq_error *err);
+
+/**
+ * Receives the warnings of local writes (put and import): a value that the
+ * schema asks not to repeat ("warn_duplicate", a household head's identity
+ * number) held by another live record.  A warning never refuses the write.
+ * `message` is borrowed: "warning: household ID: field head_id_number: 1
+ * other household record holds the same value (value "..."): OTHER_ID".
+ */
+typedef void (*mq_warning_cb)(void *ctx, const char *message);
+
+/** Sets the receiver of warnings (NULL drops them, the default). */
+void mq_store_on_warning(mq_store *store, mq_warning_cb cb, void *ctx);
+
 /** Deletes a mutable record: writes a tombstone that merges like a field. */
 int mq_store_delete(mq_store *store, const char *id, const char *author, mq_error *err);
 
@@ -154,6 +201,14 @@ int mq_store_list(mq_store *store, const char *type, const mq_where *where, size
  */
 int mq_store_search(mq_store *store, const char *text, mq_json_cb cb, void *ctx,
                     mq_error *err);
+
+/**
+ * Walks the groups of live records that share the value of a field the
+ * schema marks "warn_duplicate", as
+ * {"type":T,"field":F,"value":V,"ids":[ID,...]} (`minqing check` lists
+ * them as warnings).
+ */
+int mq_store_duplicates(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
 
 /**
  * Walks every change of record `id`, oldest first, as

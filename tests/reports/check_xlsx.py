@@ -116,10 +116,22 @@ def colors(schema):
             for l in schema["reports"]["income_levels"]}
 
 
+def report_labels(schema):
+    """The schema's report labels, a group given as "TYPE.FIELD" read from
+    that field's own "labels" (docs/SCHEMA.md)."""
+    out = {}
+    for group, v in schema["reports"]["labels"].items():
+        if isinstance(v, str):
+            t, f = v.split(".", 1)
+            v = schema["types"][t]["fields"][f]["labels"]
+        out[group] = v
+    return out
+
+
 def check_report(xlsx, js, schema_path):
     rep = json.load(open(js, encoding="utf-8"))
     schema = json.load(open(schema_path, encoding="utf-8"))
-    labels = schema["reports"]["labels"]
+    labels = report_labels(schema)
     wb = openpyxl.load_workbook(xlsx)
     want = ["各地区民情办理、信访与走访", "各干部民情办理、信访与走访", "村集体经济收入五级预警",
             "五级预警"]
@@ -183,7 +195,7 @@ def need_values(m, labels):
 
 
 def check_needs(xlsx, jl, schema_path, as_csv=False):
-    labels = json.load(open(schema_path, encoding="utf-8"))["reports"]["labels"]
+    labels = report_labels(json.load(open(schema_path, encoding="utf-8")))
     mine = [json.loads(l) for l in open(jl, encoding="utf-8") if l.strip()]
     if as_csv:
         raw = open(xlsx, "rb").read()
