@@ -738,12 +738,10 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
     moved.type = c->type;
     snprintf(moved.id, sizeof(moved.id), "%s", c->id);
     moved.fields = cJSON_CreateObject();
-    if (moved.fields == NULL ||
-        (cJSON_IsString(p) && cJSON_AddStringToObject(moved.fields, c->type->scope->name,
-                                                      p->valuestring) == NULL) ||
-        (!cJSON_IsString(p) &&
-         cJSON_AddStringToObject(moved.fields, c->type->scope_alt->name,
-                                 alt->valuestring) == NULL)) {
+    const cJSON *via = cJSON_IsString(p) ? p : alt;
+    const mq_field *vf = cJSON_IsString(p) ? c->type->scope : c->type->scope_alt;
+    if (moved.fields == NULL || via == NULL || vf == NULL || !cJSON_IsString(via) ||
+        cJSON_AddStringToObject(moved.fields, vf->name, via->valuestring) == NULL) {
         mq__rec_clear(&moved);
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     }

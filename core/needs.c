@@ -37,32 +37,33 @@ static const char list_sql[] =
     " SELECT f.id, f.household, json_extract(h.fields, '$.head_name'), f.area,"
     " json_extract(g.fields, '$.name'), village.id, village.name, f.category, f.source,"
     " f.recorded_by, json_extract(c.fields, '$.name'), f.recorded_at, f.deadline,"
-    " f.shown, f.overdue, f.days_overdue, f.accepted, f.accepted_by, f.resolved_at,"
-    " f.satisfaction, f.actions, n.fields, f.handler"
+    " f.shown, f.handler, json_extract(hc.fields, '$.name'), f.overdue, f.days_overdue, "
+    "f.accepted, f.accepted_by, f.resolved_at,"
+    " f.satisfaction, f.actions, n.fields"
     " FROM shown f JOIN record n ON n.id = f.id"
     " LEFT JOIN record h ON h.id = f.household"
     " LEFT JOIN record g ON g.id = f.area"
     " LEFT JOIN village ON village.area = f.area"
     " LEFT JOIN record c ON c.id = f.recorded_by"
+    " LEFT JOIN record hc ON hc.id = f.handler"
     " WHERE (?5 IS NULL OR f.recorded_by = ?5) AND (?6 IS NULL OR f.category = ?6)"
     " AND (?7 IS NULL OR f.shown = ?7)"
     " ORDER BY f.deadline IS NULL, f.deadline, f.id";
 
 /* The members of one line, in the columns of list_sql. */
 static const char *const text_cols[] = {
-    "id",         "household",    "head_name", "area",   "area_name",
-    "village",    "village_name", "category",  "source", "recorded_by",
-    "cadre_name", "recorded_at",  "deadline",  "status"};
+    "id",           "household", "head_name", "area",        "area_name",  "village",
+    "village_name", "category",  "source",    "recorded_by", "cadre_name", "recorded_at",
+    "deadline",     "status",    "handler",   "handler_name"};
 enum {
-    C_OVERDUE = 14,
+    C_OVERDUE = 16,
     C_DAYS,
     C_ACCEPTED,
     C_ACCEPTED_BY,
     C_RESOLVED_AT,
     C_SATISFACTION,
     C_ACTIONS,
-    C_FIELDS,
-    C_HANDLER
+    C_FIELDS
 };
 
 static char *line_json(sqlite3_stmt *st)
@@ -83,8 +84,7 @@ static char *line_json(sqlite3_stmt *st)
     cJSON_AddBoolToObject(o, "accepted", sqlite3_column_int(st, C_ACCEPTED));
     const char *const more[][2] = {{"accepted_by", mq__col_text(st, C_ACCEPTED_BY)},
                                    {"resolved_at", mq__col_text(st, C_RESOLVED_AT)},
-                                   {"satisfaction", mq__col_text(st, C_SATISFACTION)},
-                                   {"handler", mq__col_text(st, C_HANDLER)}};
+                                   {"satisfaction", mq__col_text(st, C_SATISFACTION)}};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         if (more[i][1] != NULL)
             cJSON_AddStringToObject(o, more[i][0], more[i][1]);

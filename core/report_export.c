@@ -635,6 +635,7 @@ static const struct {
     {"截止日期", "deadline", NULL, K_DATE},
     {"超期天数", "days_overdue", NULL, K_INT},
     {"首问干部", "cadre_name", NULL, K_TEXT},
+    {"经办干部", "handler_name", NULL, K_TEXT}, /* after a transfer, its `to` */
     {"办结日期", "resolved_at", NULL, K_DATE},
     {"满意度", "satisfaction", "satisfaction", K_TEXT},
     {"情况", NULL, NULL, K_TEXT}, /* the need's description */

@@ -588,7 +588,9 @@ int mq_store_validate(mq_store *s, const char *type_name, const char *id,
     const char *label = id == newid ? "(new)" : id;
     const char *end = NULL;
     char why[320];
-    cJSON *fields = cJSON_ParseWithOpts(fields_json != NULL ? fields_json : "", &end, 1);
+    if (fields_json == NULL)
+        fields_json = "";
+    cJSON *fields = cJSON_ParseWithOpts(fields_json, &end, 1);
     if (fields == NULL || !cJSON_IsObject(fields)) {
         cJSON_Delete(fields);
         return mq__fail(err, MQ_EINVAL, "%s %s: fields: must be one JSON object%s%.20s%s",

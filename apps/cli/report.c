@@ -261,8 +261,8 @@ static void put_pct(row *r, const cJSON *v)
 }
 
 /* The headers of the figures, after the name columns. */
-static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int needs,
-                           int others)
+static void figure_headers(row *h, const cJSON *sample, const cJSON *labels,
+                           const char *reception, int needs, int others)
 {
     if (needs) {
         static const char *const names[] = {
@@ -284,6 +284,9 @@ static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int
         put(h, "接待来访(人次)");
         cJSON_ArrayForEach(it, get(sample, "visits", NULL))
         {
+            /* Receptions are shown once, in persons, as 接待来访 above. */
+            if (reception != NULL && strcmp(it->string, reception) == 0)
+                continue;
             if (h->n < MAXCOLS) {
                 snprintf(h->buf[h->n], CELL, "%s(人次)",
                          mq_cli_label(labels, "visit_kind", it->string));
@@ -294,7 +297,8 @@ static void figure_headers(row *h, const cJSON *sample, const cJSON *labels, int
     }
 }
 
-static void figure_cells(row *r, const cJSON *o, int needs, int others)
+static void figure_cells(row *r, const cJSON *o, const char *reception, int needs,
+                         int others)
 {
     const cJSON *n = get(o, "needs", NULL), *p = get(o, "petitions", NULL);
 
@@ -323,7 +327,8 @@ static void figure_cells(row *r, const cJSON *o, int needs, int others)
         put_num(r, get(p, "receptions", NULL), 0);
         cJSON_ArrayForEach(it, get(o, "visits", NULL))
         {
-            put_num(r, it, 0);
+            if (reception == NULL || strcmp(it->string, reception) != 0)
+                put_num(r, it, 0);
         }
         put_num(r, get(o, "talks", "total"), 0);
     }
@@ -351,7 +356,8 @@ typedef enum { OUT_TEXT, OUT_JSON, OUT_CSV, OUT_XLSX } out_format;
  * then satisfaction, petitions and visits) to stay readable on a screen.
  * CSV and XLSX are the library's (mq_report_export()).
  */
-static int write_tables(const cJSON *doc, const cJSON *labels, FILE *out)
+static int write_tables(const cJSON *doc, const cJSON *labels, const char *reception,
+                        FILE *out)
 {
     const cJSON *areas = get(doc, "areas", NULL), *cadres = get(doc, "cadres", NULL);
     const cJSON *income = get(doc, "income", NULL), *total = get(doc, "total", NULL);
@@ -364,7 +370,7 @@ static int write_tables(const cJSON *doc, const cJSON *labels, FILE *out)
         row h = {{0}, {{0}}, 0};
         put(&h, "地区");
         put(&h, "级别");
-        figure_headers(&h, total, labels, needs, others);
+        figure_headers(&h, total, labels, reception, needs, others);
         mq_cli_table_init(&t, part == 0 ? "各地区民情办理" : "各地区满意度、信访与走访",
                           h.n);
         rc |= mq_cli_table_add(&t, h.cells);
@@ -377,14 +383,14 @@ static int write_tables(const cJSON *doc, const cJSON *labels, FILE *out)
             put(&r, cJSON_IsString(level)
                         ? mq_cli_label(labels, "level", level->valuestring)
                         : "");
-            figure_cells(&r, it, needs, others);
+            figure_cells(&r, it, reception, needs, others);
             rc |= mq_cli_table_add(&t, r.cells);
         }
         if (!cJSON_IsArray(areas) || cJSON_GetArraySize(areas) == 0) {
             row r = {{0}, {{0}}, 0};
             put(&r, "合计");
             put(&r, "");
-            figure_cells(&r, total, needs, others);
+            figure_cells(&r, total, reception, needs, others);
             rc |= mq_cli_table_add(&t, r.cells);
         }
         mq_cli_table_text(&t, out);
@@ -394,7 +400,7 @@ static int write_tables(const cJSON *doc, const cJSON *labels, FILE *out)
         int needs = part == 0, others = part == 1;
         row h = {{0}, {{0}}, 0};
         put(&h, "干部");
-        figure_headers(&h, total, labels, needs, others);
+        figure_headers(&h, total, labels, reception, needs, others);
         if (needs)
             h.cells[1] = "联系户数";
         mq_cli_table_init(
@@ -405,7 +411,7 @@ static int write_tables(const cJSON *doc, const cJSON *labels, FILE *out)
             row r = {{0}, {{0}}, 0};
             const cJSON *name = get(it, "name", NULL);
             put(&r, cJSON_IsString(name) ? name->valuestring : "(未知干部)");
-            figure_cells(&r, it, needs, others);
+            figure_cells(&r, it, reception, needs, others);
             rc |= mq_cli_table_add(&t, r.cells);
         }
         mq_cli_table_text(&t, out);
@@ -526,8 +532,14 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv)
     int mrc = mq_report_json(store, &q, &json, &err);
     if (mrc == 0 && fmt != OUT_JSON)
         mrc = mq_report_labels(store, &labels_json, &err);
+    /* The visit kind that is a reception of petitioners (the schema's
+     * reports.reception_kind): its figure is the receptions' one. */
+    cJSON *schema = fmt != OUT_JSON ? cJSON_Parse(mq_store_schema(store)) : NULL;
+    const char *reception = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(schema, "reports"), "reception_kind"));
     mq_store_close(store);
     if (mrc != 0) {
+        cJSON_Delete(schema);
         if (mrc == MQ_ENOTFOUND && area != NULL)
             return mq_cli_usage_error(cli, "--area: %s", err.message);
         if (mrc == MQ_EINVAL && from != NULL)
@@ -545,7 +557,7 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv)
             putc('\n', out.fp);
         } else {
             text_heading(doc, out.fp);
-            rc = write_tables(doc, labels, out.fp);
+            rc = write_tables(doc, labels, reception, out.fp);
         }
         if (rc == 0)
             rc = mq_cli_output_commit(&out);
@@ -554,6 +566,7 @@ int mq_cli_report(const mq_cli *cli, int argc, char **argv)
     }
     cJSON_Delete(doc);
     cJSON_Delete(labels);
+    cJSON_Delete(schema);
     mq_free(json);
     mq_free(labels_json);
     return rc;

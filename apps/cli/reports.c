@@ -64,7 +64,8 @@ static int add_text_row(void *ctx, const char *json)
                            str(o, "recorded_at"),
                            str(o, "deadline"),
                            days,
-                           str(o, "cadre_name")};
+                           str(o, "cadre_name"),
+                           str(o, "handler_name")};
     if (mq_cli_table_add(&t->table, cells) != 0)
         t->failed = 1;
     cJSON_Delete(o);
@@ -127,10 +128,10 @@ int mq_cli_needs(const mq_cli *cli, int argc, char **argv)
     char *labels = NULL;
     mq_error_clear(&err);
     if (text) {
-        static const char *const heads[] = {"户主",     "村",       "组",
-                                            "类别",     "状态",     "登记日期",
-                                            "截止日期", "超期天数", "首问干部"};
-        mq_cli_table_init(&t.table, NULL, 9);
+        static const char *const heads[] = {
+            "户主",     "村",       "组",       "类别",     "状态",
+            "登记日期", "截止日期", "超期天数", "首问干部", "经办干部"};
+        mq_cli_table_init(&t.table, NULL, 10);
         if (mq_report_labels(store, &labels, &err) == 0)
             t.labels = cJSON_Parse(labels);
         mq_cli_table_add(&t.table, heads);

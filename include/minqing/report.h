@@ -98,15 +98,15 @@ typedef struct mq_report_needs_query {
  *
  *     {"id", "household", "head_name", "area", "area_name", "village",
  *      "village_name", "category", "source", "recorded_by", "cadre_name",
- *      "recorded_at", "deadline", "status", "overdue": bool,
+ *      "recorded_at", "deadline", "status", "handler", "handler_name",
+ *      "overdue": bool,
  *      "days_overdue": N (when overdue), "accepted": bool, "accepted_by",
- *      "resolved_at", "satisfaction", "actions": N, "fields": {...},
- *      "handler"}
+ *      "resolved_at", "satisfaction", "actions": N, "fields": {...}}
  *
- * where handler is the cadre who has the need now: the last transfer's
- * `to`, else who accepted it, else who recorded it.
- *
- * Members with no value are left out.  `actions` counts the actions taken
+ * `handler` is who handles the need now: the `to` of its last counted
+ * transfer, else the cadre of its first counted accept, else who recorded
+ * it (docs/REPORTS.md).  Members with no value are left out.  `actions`
+ * counts the actions taken
  * on or before D.  The callback's return value stops the walk as in
  * minqing/store.h.
  */

@@ -436,6 +436,7 @@ typedef struct mq_needs_query {
  * Walks the live needs with their status folded from their actions:
  * {"id":..,"household":..,"area":..,"category":..,"deadline":..,
  *  "status":"open"|"resolved"|"overdue"|"reopened","accepted_by":..,
+ *  "handler":CADRE (who handles it now, after any transfer),
  *  "resolved_at":..,"actions":N, "fields":{...}}.
  */
 int mq_store_needs(mq_store *store, const mq_needs_query *q, mq_json_cb cb, void *ctx,

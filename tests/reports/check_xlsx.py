@@ -181,7 +181,7 @@ def check_report(xlsx, js, schema_path):
 
 
 NEEDS_HEADS = ["户主", "村", "组", "类别", "来源", "状态", "登记日期", "截止日期", "超期天数",
-               "首问干部", "办结日期", "满意度", "情况", "编号"]
+               "首问干部", "经办干部", "办结日期", "满意度", "情况", "编号"]
 
 
 def need_values(m, labels):
@@ -189,7 +189,8 @@ def need_values(m, labels):
     return [m.get("head_name"), m.get("village_name"), m.get("area_name"),
             lab("category", m.get("category")), lab("source", m.get("source")),
             lab("status", m.get("status")), m.get("recorded_at"), m.get("deadline"),
-            m.get("days_overdue"), m.get("cadre_name"), m.get("resolved_at"),
+            m.get("days_overdue"), m.get("cadre_name"), m.get("handler_name"),
+            m.get("resolved_at"),
             lab("satisfaction", m.get("satisfaction")), m["fields"].get("description"),
             m["id"]]
 
@@ -215,7 +216,7 @@ def check_needs(xlsx, jl, schema_path, as_csv=False):
         for k, (a, b) in enumerate(zip(r, want)):
             if as_csv:
                 b = "" if b is None else str(b)
-            elif k in (6, 7, 10):
+            elif k in (6, 7, 11):
                 b = day(b)  # dates are dates
             if a != b:
                 fail("need %s, %s: cell %r, JSON %r" % (m["id"], NEEDS_HEADS[k], a, b))

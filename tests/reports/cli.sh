@@ -20,6 +20,11 @@ grep -qF "$CADRE" "$TMP/report.txt" || fail "text report names the cadres"
 for label in 办结率 超期 信访办结率 谈心谈话 村集体经济收入五级预警 截至 2012-06-30; do
     grep -qF "$label" "$TMP/report.txt" || fail "text report has '$label'"
 done
+# receptions of petitioners are one figure, in persons: one column, not two
+grep -qF '接待来访(人次)' "$TMP/report.txt" || fail "text report has the receptions"
+if grep -qF '信访接待(人次)' "$TMP/report.txt"; then
+    fail "text report shows the receptions twice (接待来访 and 信访接待)"
+fi
 if grep -Eq '[0-9a-f]{8}-[0-9a-f]{4}-' "$TMP/report.txt"; then
     fail "text report shows an id: $(grep -Eo '[0-9a-f]{8}-[0-9a-f]{4}-[^ ]*' "$TMP/report.txt" | head -1)"
 fi

@@ -262,6 +262,33 @@ expect_eq '[23, 96, 140]' "$(pick "[area(\"$G\")['needs'][k] for k in ('served_h
     "what a need serves"
 expect_eq '[1, 0]' "$(pick "[cadre(\"$K3\")['handling'], cadre(\"$K2\")['handling']]" <"$R")" \
     "the handler after a transfer"
+# ...and wherever the need is shown: the needs list, its text and its sheet
+NA=$(put need "{\"household\":\"$H\",\"category\":\"housing\",\"description\":\"危房\",\"recorded_by\":\"$K2\",\"recorded_at\":\"2024-03-01\"}")
+act "$NA" accept 2024-03-02
+# a need of a group names no household; it counts in its area
+NG=$(put need "{\"area\":\"$G\",\"category\":\"infrastructure\",\"description\":\"广播系统\",\"recorded_by\":\"$K2\",\"recorded_at\":\"2024-03-01\"}")
+ok "$DB" needs --as-of 2024-03-10 >"$TMP/needs.jsonl"
+pick_need() { # pick_need ID EXPR : EXPR over the need's line r
+    python3 -c "import json,sys; r = [r for r in map(json.loads, open(sys.argv[1], encoding='utf-8')) if r['id'] == sys.argv[2]][0]; print(json.dumps($2, ensure_ascii=False))" "$TMP/needs.jsonl" "$1"
+}
+expect_eq "[\"$K3\", \"王国兴\"]" "$(pick_need "$N" "[r['handler'], r['handler_name']]")" \
+    "the needs list names the handler after a transfer"
+expect_eq "\"$K1\"" "$(pick_need "$NA" "r['handler']")" \
+    "without a transfer, the handler is who accepted it"
+expect_eq "\"$G\"" "$(pick_need "$NG" "r['area']")" "a need of a group is listed in its group"
+ok "$DB" needs --as-of 2024-03-10 --format text >"$TMP/needs.txt"
+grep -q "经办干部" "$TMP/needs.txt" || fail "needs --format text has a handler column"
+[[ $(grep -c "杨再春 *王国兴" "$TMP/needs.txt") -ge 1 ]] ||
+    fail "needs --format text shows the recorder and the handler: $(cat "$TMP/needs.txt")"
+ok "$DB" needs --as-of 2024-03-10 --format csv -o "$TMP/needs.csv"
+head -2 "$TMP/needs.csv" | grep -q "经办干部" || fail "the needs sheet has a handler column"
+grep -q "杨再春,王国兴" "$TMP/needs.csv" || fail "the needs sheet names the handler: $(cat "$TMP/needs.csv")"
+mq "$DB" put need <<<"{\"category\":\"other\",\"description\":\"无户无区域\"}"
+[[ $RC -ne 0 ]] || fail "a need with neither household nor area was taken"
+grep -q "household or area is required" "$ERR" || fail "the refusal says what to give: $(cat "$ERR")"
+mq "$DB" put talk <<<"{\"area\":\"$VILLAGE\",\"cadre\":\"$K1\",\"at\":\"2024-03-01\"}"
+[[ $RC -ne 0 ]] || fail "a talk with nobody was taken"
+grep -q "with_cadre or with_name is required" "$ERR" || fail "the refusal names the fields: $(cat "$ERR")"
 expect_eq '[["水库承包", "发展核桃产业"]]' "$(pick "[[i['channels'], i['measures']] for i in r['income']]" <"$R")" \
     "the income record's channels and measures"
 # a talk's occasion must be one of the five, or none
