@@ -171,7 +171,7 @@ int mq_seal_key_parse(mq_seal_key *out, const char *text, mq_error *err)
                     form);
     }
     const char *hex = c2 + 1;
-    if ((size_t)(text + n - hex) != 2 * MQ_SEAL_KEY_BYTES ||
+    if ((size_t)(text + n - hex) != (size_t)2 * MQ_SEAL_KEY_BYTES ||
         hex_read(out->key, hex, MQ_SEAL_KEY_BYTES) != 0) {
         memset(out, 0, sizeof *out);
         return fail(err, "%s: its key is not 64 lowercase hex digits", form);
@@ -487,7 +487,6 @@ int mq_seal_open(FILE **plain, FILE *in, const char *source, const mq_seal_heade
     EVP_CIPHER_CTX *ctx = NULL;
     uint64_t left = h->length;
     FILE *tmp = NULL;
-    size_t got;
     int rc, len;
 
     *plain = NULL;
@@ -503,7 +502,8 @@ int mq_seal_open(FILE **plain, FILE *in, const char *source, const mq_seal_heade
                           source);
     while (rc == 0 && left > 0) {
         size_t want = left < CHUNK ? (size_t)left : CHUNK;
-        if ((got = fread(ct, 1, want, in)) == 0)
+        size_t got = fread(ct, 1, want, in);
+        if (got == 0)
             break;
         left -= got;
         if (EVP_DecryptUpdate(ctx, pt, &len, ct, (int)got) != 1)

@@ -313,7 +313,7 @@ static int list_row(void *ctx, const mq_ext_value *c, size_t n)
 {
     list_walk *w = ctx;
 
-    if (n != 9)
+    if (n != 10)
         return bad_row(w->err, "listing the devices", n);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", c[0].type == MQ_EXT_TEXT ? c[0].text : "");
@@ -329,6 +329,10 @@ static int list_row(void *ctx, const mq_ext_value *c, size_t n)
         cJSON_AddNumberToObject(o, "last_seen_ms", (double)c[5].i);
     cJSON_AddNumberToObject(o, "pushed", (double)c[6].i);
     cJSON_AddNumberToObject(o, "pulled", (double)c[7].i);
+    /* Whether it has a bundle key, and the last sealed bundle opened. */
+    cJSON_AddBoolToObject(o, "bundle_key", c[9].type != MQ_EXT_NULL);
+    if (c[9].type != MQ_EXT_NULL)
+        cJSON_AddNumberToObject(o, "bundles_opened", (double)c[9].i);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text == NULL)
@@ -346,13 +350,15 @@ int mq_device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
 
     if (rc != 0)
         return rc;
-    return mq_ext_run(x,
-                      "SELECT d.name, d.cadre, d.site, d.created_ms, d.revoked_ms,"
-                      " d.last_seen_ms, d.pushed, d.pulled,"
-                      " (SELECT json_group_array(area) FROM sync_device_areas a"
-                      "  WHERE a.device = d.name)"
-                      " FROM sync_devices d ORDER BY d.name",
-                      NULL, 0, list_row, &w, err);
+    return mq_ext_run(
+        x,
+        "SELECT d.name, d.cadre, d.site, d.created_ms, d.revoked_ms,"
+        " d.last_seen_ms, d.pushed, d.pulled,"
+        " (SELECT json_group_array(area) FROM sync_device_areas a"
+        "  WHERE a.device = d.name),"
+        " (SELECT k.last_seq FROM sync_bundle_keys k WHERE k.device = d.name)"
+        " FROM sync_devices d ORDER BY d.name",
+        NULL, 0, list_row, &w, err);
 }
 
 typedef struct auth_walk {

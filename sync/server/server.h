@@ -143,9 +143,10 @@ int mq_device_revoke(mq_store *store, const char *name, mq_error *err);
 
 /**
  * Walks the devices, by name, as JSON objects {"name", "areas", "cadre",
- * "site", "created_ms", "revoked", "last_seen_ms", "pushed", "pulled"}
- * (never a token or its hash).  `cb` returns 0 to go on, non-zero to stop;
- * the walk then returns that value.
+ * "site", "created_ms", "revoked", "last_seen_ms", "pushed", "pulled",
+ * "bundle_key" (a boolean), "bundles_opened" (the highest sequence opened
+ * with its key, when it has one)} (never a token, a key or a hash).  `cb` returns 0 to go
+ * on, non-zero to stop; the walk then returns that value.
  */
 int mq_device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
 
