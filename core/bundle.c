@@ -431,6 +431,13 @@ static int check_line(mq_store *s, const cJSON *obj, mq_apply_result *res, mq_er
 int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
                           mq_apply_stats *stats, mq_error *err)
 {
+    return mq_store_apply_bundle_scoped(s, in, opts, NULL, NULL, stats, err);
+}
+
+int mq_store_apply_bundle_scoped(mq_store *s, FILE *in, const mq_apply_opts *opts,
+                                 const mq_scope *scope, const char *sender,
+                                 mq_apply_stats *stats, mq_error *err)
+{
     static const mq_apply_opts defaults = {0, NULL, NULL, NULL};
     const mq_apply_opts *o = opts != NULL ? opts : &defaults;
     const char *source = o->source != NULL ? o->source : "bundle";
@@ -543,7 +550,16 @@ int mq_store_apply_bundle(mq_store *s, FILE *in, const mq_apply_opts *opts,
             break;
         }
         if (r2 == 0 && res != MQ_REJECTED)
-            r2 = mq_store_apply_json(s, obj, source, NULL, &res, &cerr);
+            r2 = mq_store_apply_json(s, obj, source, scope, &res, &cerr);
+        if (r2 == 0 && res == MQ_OUT_OF_SCOPE) {
+            const char *v =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "v"));
+            mq__fail(
+                &cerr, MQ_EINVAL,
+                "change %.40s: out of scope: the record is outside the areas of %.80s",
+                v != NULL ? v : "(no version)", sender != NULL ? sender : "the sender");
+            res = MQ_REJECTED;
+        }
         cJSON_Delete(obj);
         if (r2 != 0) {
             *err = cerr;

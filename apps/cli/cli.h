@@ -73,6 +73,7 @@ int mq_cli_history(const mq_cli *cli, int argc, char **argv);
 int mq_cli_changes(const mq_cli *cli, int argc, char **argv);
 int mq_cli_apply(const mq_cli *cli, int argc, char **argv);
 int mq_cli_rejected(const mq_cli *cli, int argc, char **argv);
+int mq_cli_key(const mq_cli *cli, int argc, char **argv);
 
 /* conflicts.c: concurrent edits under review */
 int mq_cli_conflicts(const mq_cli *cli, int argc, char **argv);

@@ -36,8 +36,9 @@ static const command commands[] = {
     {"delete", mq_cli_delete, "delete ID [--as CADRE_ID]", "delete a record"},
     {"history", mq_cli_history, "history ID",
      "print every change of a record: fields, values, clock, site, author"},
-    {"changes", mq_cli_changes, "changes [--since CURSOR] [-o FILE]",
-     "write a bundle of changes for another replica; the next cursor goes to stderr"},
+    {"changes", mq_cli_changes, "changes [--since CURSOR] [-o FILE] [--seal]",
+     "write a bundle of changes for another replica (--seal: for the office, "
+     "encrypted); the next cursor goes to stderr"},
     {"apply", mq_cli_apply, "apply [--skip-invalid] FILE|-",
      "merge a bundle of changes from another replica"},
     {"conflicts", mq_cli_conflicts, "conflicts",
@@ -55,6 +56,8 @@ static const command commands[] = {
     {"check", mq_cli_check, "check", "check the file and the change log"},
     {"rejected", mq_cli_rejected, "rejected",
      "print changes that could not be applied, with the reasons"},
+    {"key", mq_cli_key, "key set|show",
+     "keep the bundle key printed at enrolment (read from stdin), or show whose it is"},
 #ifdef MQ_CLI_WITH_SYNC
     {"sync", mq_cli_sync,
      "sync [--server URL] [--token TOKEN|-] [--cacert FILE] [--wait SECONDS]",

@@ -6,10 +6,14 @@
  *   minqing-server [--db PATH] serve [--listen ADDR:PORT] [--tls-cert F --tls-key F]
  *                                    [--threads N]
  *   minqing-server [--db PATH] device add NAME --area AREA_ID [--area ...] [--cadre ID]
- *   minqing-server [--db PATH] device list | device revoke NAME
- *   minqing-server [--db PATH] user add NAME --area AREA_ID [--area ...]  (password on
- * stdin) minqing-server [--db PATH] user list | user remove NAME minqing-server [--db
- * PATH] import FILE|- minqing-server [--db PATH] export [-o FILE]
+ *                                         [--bundle-key]
+ *   minqing-server [--db PATH] device list | device revoke NAME | device key NAME
+ *   minqing-server [--db PATH] user add NAME --area AREA_ID [--area ...]
+ *                                         (the password on stdin)
+ *   minqing-server [--db PATH] user list | user remove NAME
+ *   minqing-server [--db PATH] apply [--skip-invalid] FILE|-
+ *   minqing-server [--db PATH] import FILE|-
+ *   minqing-server [--db PATH] export [-o FILE]
  *
  * Every command is one line of `commands` below, its words parsed by the
  * front ends' shared parser (apps/common/args.h) before the database is
@@ -43,12 +47,15 @@ static const mq_args_cmd global = {
     "minqing-server", NULL, NULL,
     "minqing-server [--db PATH] COMMAND ...\n"
     "  serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]\n"
-    "  device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]\n"
+    "  device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]"
+    " [--bundle-key]\n"
     "  device list\n"
     "  device revoke NAME\n"
+    "  device key NAME\n"
     "  user add NAME --area AREA_ID [--area AREA_ID]...   (the password on stdin)\n"
     "  user list\n"
     "  user remove NAME\n"
+    "  apply [--skip-invalid] FILE|-\n"
     "  import FILE|-\n"
     "  export [-o FILE]\n"
     "The database defaults to $MINQING_SERVER_DB, else ./minqing-server.db."};
@@ -108,7 +115,10 @@ static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
 }
 
 static const mq_args_opt add_opts[] = {{"--area", NULL, MQ_ARGS_LIST},
-                                       {"--cadre", NULL, MQ_ARGS_VALUE}};
+                                       {"--cadre", NULL, MQ_ARGS_VALUE},
+                                       {"--bundle-key", NULL, MQ_ARGS_FLAG}};
+
+static int print_bundle_key(mq_store *s, const char *name);
 
 static int cmd_device_add(const mq_args_cmd *cmd, const char *db, mq_store *s,
                           const mq_args *a)
@@ -129,7 +139,7 @@ static int cmd_device_add(const mq_args_cmd *cmd, const char *db, mq_store *s,
             "minqing-server: device %s enrolled; its token is printed above and only "
             "once (the server keeps its hash)\n",
             name);
-    return 0;
+    return a->value[2] != NULL ? print_bundle_key(s, name) : 0;
 }
 
 static int cmd_device_list(const mq_args_cmd *cmd, const char *db, mq_store *s,
@@ -304,6 +314,68 @@ static int cmd_export(const mq_args_cmd *cmd, const char *db, mq_store *s,
     return 0;
 }
 
+/* ---- sealed bundles (docs/BUNDLES.md) ---------------------------------- */
+
+/* Makes device `name`'s bundle key and prints it on stdout, once. */
+static int print_bundle_key(mq_store *s, const char *name)
+{
+    char key[MQ_SEAL_KEY_TEXT_MAX];
+    mq_error e;
+    mq_error_clear(&e);
+    if (mq_device_bundle_key(s, name, key, sizeof key, &e) != 0)
+        return fail(&e);
+    printf("%s\n", key);
+    mq_seal_wipe(key, sizeof key);
+    fprintf(stderr,
+            "minqing-server: the bundle key of device %s is printed above and only once; "
+            "give it to the tablet with `minqing key set` (it seals the bundles this "
+            "server opens)\n",
+            name);
+    return 0;
+}
+
+static int cmd_device_key(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                          const mq_args *a)
+{
+    (void)cmd;
+    (void)db;
+    return print_bundle_key(s, a->pos[0]);
+}
+
+static const mq_args_opt apply_opts[] = {{"--skip-invalid", NULL, MQ_ARGS_FLAG}};
+
+static int cmd_apply(const mq_args_cmd *cmd, const char *db, mq_store *s,
+                     const mq_args *a)
+{
+    const char *path = a->pos[0];
+    (void)cmd;
+    (void)db;
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (in == NULL) {
+        fprintf(stderr, "minqing-server: cannot open %s: %s\n", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    mq_apply_opts o;
+    mq_sealed_result r;
+    mq_error e;
+    memset(&o, 0, sizeof o);
+    mq_error_clear(&e);
+    o.skip_invalid = a->value[0] != NULL;
+    o.source = in == stdin ? "stdin" : path;
+    o.on_invalid = print_invalid;
+    int rc = mq_server_apply_sealed(s, in, &o, &r, &e);
+    if (in != stdin)
+        fclose(in);
+    if (rc != 0)
+        return fail(&e);
+    fprintf(stderr,
+            "minqing-server: bundle %lld of device %s: %zu applied, %zu already here, "
+            "%zu rejected\n",
+            (long long)r.seq, r.device, r.stats.applied, r.stats.duplicate,
+            r.stats.rejected);
+    return 0;
+}
+
 typedef int (*command_fn)(const mq_args_cmd *cmd, const char *db, mq_store *s,
                           const mq_args *a);
 
@@ -323,14 +395,17 @@ static const command commands[] = {
     {"serve", "serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]",
      cmd_serve, serve_opts, 4, NULL, NULL, 0},
     {"device add",
-     "device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]",
-     cmd_device_add, add_opts, 2, "NAME", "--area AREA_ID", 1},
+     "device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID] "
+     "[--bundle-key]",
+     cmd_device_add, add_opts, 3, "NAME", "--area AREA_ID", 1},
     {"device list", "device list", cmd_device_list, NULL, 0, NULL, NULL, 1},
     {"device revoke", "device revoke NAME", cmd_device_revoke, NULL, 0, "NAME", NULL, 1},
+    {"device key", "device key NAME", cmd_device_key, NULL, 0, "NAME", NULL, 1},
     {"user add", "user add NAME --area AREA_ID [--area AREA_ID]...  (password on stdin)",
      cmd_user_add, user_add_opts, 1, "NAME", "--area AREA_ID", 0},
     {"user list", "user list", cmd_user_list, NULL, 0, NULL, NULL, 1},
     {"user remove", "user remove NAME", cmd_user_remove, NULL, 0, "NAME", NULL, 1},
+    {"apply", "apply [--skip-invalid] FILE|-", cmd_apply, apply_opts, 1, "FILE", NULL, 1},
     {"import", "import FILE|-", cmd_import, NULL, 0, "FILE", NULL, 1},
     {"export", "export [-o FILE]", cmd_export, export_opts, 1, NULL, NULL, 1},
 };
@@ -366,7 +441,7 @@ static const command *find_command(int argc, char **argv, int *words)
     }
     /* The groups: "device" and "user". */
     const char *verbs =
-        strcmp(argv[0], "user") == 0 ? "add, list or remove" : "add, list or revoke";
+        strcmp(argv[0], "user") == 0 ? "add, list or remove" : "add, list, revoke or key";
     mq_args_cmd c = {"minqing-server", argv[0], NULL, NULL};
     if (argc > 1)
         mq_args_usage_error(&c, "unknown command '%s'; give %s", argv[1], verbs);

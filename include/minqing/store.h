@@ -389,6 +389,17 @@ typedef struct mq_apply_stats {
 int mq_store_apply_bundle(mq_store *store, FILE *in, const mq_apply_opts *opts,
                           mq_apply_stats *stats, mq_error *err);
 
+/**
+ * mq_store_apply_bundle() for a replica that takes a sender's bundle only
+ * within the sender's areas (the office opening a device's sealed bundle):
+ * a change outside `scope` is an invalid change, "out of scope: the record
+ * is outside the areas of SENDER", where `sender` names it (e.g. "device
+ * t1").  Inside the caller's transaction when one is open.
+ */
+int mq_store_apply_bundle_scoped(mq_store *store, FILE *in, const mq_apply_opts *opts,
+                                 const mq_scope *scope, const char *sender,
+                                 mq_apply_stats *stats, mq_error *err);
+
 /** Opens a transaction spanning several calls (e.g. one pushed batch). */
 int mq_store_begin(mq_store *store, mq_error *err);
 /** Commits the transaction opened by mq_store_begin(). */

@@ -15,6 +15,9 @@
  *                                     written in the batch's transaction, so
  *                                     a batch sent again gets the same answer
  *                                     and changes nothing.
+ *   sync_bundle_keys(device, ...)     a device's key for sealed bundles and
+ *                                     the highest sequence opened with it
+ *                                     (sealed.c: docs/BUNDLES.md).
  *
  * Every lookup goes to the file: a revoked token is refused from the next
  * request on, whichever process revoked it.  The seam maps SQLite's errors
@@ -31,6 +34,7 @@
 
 #include "minqing/ext.h"
 #include "minqing/valid.h"
+#include "part.h"
 #include "platform.h"
 #include "proto.h"
 
@@ -57,12 +61,23 @@ static const char SCHEMA_SQL[] =
     " body_sha256 TEXT NOT NULL,"
     " response TEXT NOT NULL,"
     " applied_ms INTEGER NOT NULL,"
-    " PRIMARY KEY(device, batch));";
+    " PRIMARY KEY(device, batch));"
+    "CREATE TABLE IF NOT EXISTS sync_bundle_keys("
+    " device TEXT PRIMARY KEY REFERENCES sync_devices(name),"
+    " bundle_key BLOB NOT NULL,"
+    " created_ms INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL DEFAULT 0,"
+    " last_opened_ms INTEGER);";
 
 /* The sync_ part of `store`, declared on first use (outside a transaction). */
 static int part(mq_store *store, mq_ext **out, mq_error *err)
 {
     return mq_ext_open(out, store, "sync_", SCHEMA_SQL, err);
+}
+
+int mq__server_part(mq_store *store, mq_ext **out, mq_error *err)
+{
+    return part(store, out, err);
 }
 
 /* Hands the failure held in `e` on to the caller's `err`. */
@@ -298,7 +313,7 @@ static int list_row(void *ctx, const mq_ext_value *c, size_t n)
 {
     list_walk *w = ctx;
 
-    if (n != 9)
+    if (n != 10)
         return bad_row(w->err, "listing the devices", n);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", c[0].type == MQ_EXT_TEXT ? c[0].text : "");
@@ -314,6 +329,10 @@ static int list_row(void *ctx, const mq_ext_value *c, size_t n)
         cJSON_AddNumberToObject(o, "last_seen_ms", (double)c[5].i);
     cJSON_AddNumberToObject(o, "pushed", (double)c[6].i);
     cJSON_AddNumberToObject(o, "pulled", (double)c[7].i);
+    /* Whether it has a bundle key, and the last sealed bundle opened. */
+    cJSON_AddBoolToObject(o, "bundle_key", c[9].type != MQ_EXT_NULL);
+    if (c[9].type != MQ_EXT_NULL)
+        cJSON_AddNumberToObject(o, "bundles_opened", (double)c[9].i);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text == NULL)
@@ -331,13 +350,15 @@ int mq_device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err)
 
     if (rc != 0)
         return rc;
-    return mq_ext_run(x,
-                      "SELECT d.name, d.cadre, d.site, d.created_ms, d.revoked_ms,"
-                      " d.last_seen_ms, d.pushed, d.pulled,"
-                      " (SELECT json_group_array(area) FROM sync_device_areas a"
-                      "  WHERE a.device = d.name)"
-                      " FROM sync_devices d ORDER BY d.name",
-                      NULL, 0, list_row, &w, err);
+    return mq_ext_run(
+        x,
+        "SELECT d.name, d.cadre, d.site, d.created_ms, d.revoked_ms,"
+        " d.last_seen_ms, d.pushed, d.pulled,"
+        " (SELECT json_group_array(area) FROM sync_device_areas a"
+        "  WHERE a.device = d.name),"
+        " (SELECT k.last_seq FROM sync_bundle_keys k WHERE k.device = d.name)"
+        " FROM sync_devices d ORDER BY d.name",
+        NULL, 0, list_row, &w, err);
 }
 
 typedef struct auth_walk {
@@ -405,6 +426,26 @@ static int scope_tag(mq_device *d, mq_error *err)
     return rc;
 }
 
+/* The areas and scope tag of the device auth_row() found into w->dev, after
+ * a lookup that returned `rc`; empties the device on any failure. */
+static int load_areas(mq_ext *x, auth_walk *w, int rc, mq_error *err)
+{
+    mq_device *out = w->dev;
+
+    if (rc == 0) {
+        mq_ext_value name = mq_ext_text(out->name);
+        rc = mq_ext_run(x,
+                        "SELECT area FROM sync_device_areas WHERE device = ?"
+                        " ORDER BY area",
+                        &name, 1, area_row, w, err);
+    }
+    if (rc == 0)
+        rc = scope_tag(out, err);
+    if (rc != 0)
+        mq_device_clear(out);
+    return rc;
+}
+
 int mq_device_auth(mq_store *store, const char *token, mq_device *out, mq_error *err)
 {
     mq_ext *x;
@@ -430,18 +471,31 @@ int mq_device_auth(mq_store *store, const char *token, mq_device *out, mq_error 
     else if (rc == 0 && w.revoked)
         rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
                           "the token of device %s has been revoked", out->name);
-    if (rc == 0) {
-        mq_ext_value name = mq_ext_text(out->name);
-        rc = mq_ext_run(x,
-                        "SELECT area FROM sync_device_areas WHERE device = ?"
-                        " ORDER BY area",
-                        &name, 1, area_row, &w, err);
-    }
-    if (rc == 0)
-        rc = scope_tag(out, err);
-    if (rc != 0)
-        mq_device_clear(out);
-    return rc;
+    return load_areas(x, &w, rc, err);
+}
+
+int mq_device_find(mq_store *store, const char *name, mq_device *out, mq_error *err)
+{
+    mq_ext *x;
+    auth_walk w = {out, 0, 0, 0, err};
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = part(store, &x, err)) != 0)
+        return rc;
+    mq_ext_value v = mq_ext_text(name);
+    rc = mq_ext_run(x,
+                    "SELECT name, cadre, site, revoked_ms FROM sync_devices"
+                    " WHERE name = ?",
+                    &v, 1, auth_row, &w, err);
+    if (rc == 0 && !w.found)
+        rc = mq_error_set(err, MQ_ENOTFOUND, MQ_DOMAIN_MINQING, MQ_ENOTFOUND,
+                          "no device named \"%s\" is enrolled on this server",
+                          name ? name : "");
+    else if (rc == 0 && w.revoked)
+        rc = mq_error_set(err, MQ_EAUTH, MQ_DOMAIN_MINQING, MQ_EAUTH,
+                          "device %s has been revoked", out->name);
+    return load_areas(x, &w, rc, err);
 }
 
 int mq_device_claim_site(mq_store *store, const mq_device *device, const char *site,

@@ -1,7 +1,8 @@
 /*
  * sync/server/server.h - the minqing server's library, for its front ends
  * (apps/server/main.c, a web host): the server's replica and its sync_*
- * tables (devices.c), and the HTTP front of the sync protocol (http.c).
+ * tables (devices.c), the sealed bundles a device carries to the office
+ * (sealed.c), and the HTTP front of the sync protocol (http.c).
  *
  * The server is a replica like any tablet: one SQLite file in WAL mode, one
  * mq_store per worker thread over it, the core's merge for every change.
@@ -27,6 +28,7 @@
 #include <stdint.h>
 
 #include "minqing/store.h"
+#include "seal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,6 +82,59 @@ int mq_device_add(mq_store *store, const char *name, const char *const *areas,
                   mq_error *err);
 
 /**
+ * Finds the live device named `name`, as mq_device_auth() finds one by its
+ * token (the office opening a device's sealed bundle).
+ * @param[out] out  the device, the caller's: mq_device_clear() it after a
+ *                  success; left empty on failure
+ * @return 0; MQ_ENOTFOUND when no device has that name; MQ_EAUTH when it
+ *         has been revoked
+ */
+int mq_device_find(mq_store *store, const char *name, mq_device *out, mq_error *err);
+
+/**
+ * Makes a new bundle key for live device `name` (docs/BUNDLES.md) and keeps
+ * it in sync_bundle_keys, replacing the device's old key if it had one: a
+ * replaced key opens no bundle any more, and the count of bundles opened
+ * (replays) starts again with the new key.
+ * @param[out] text  the key as the tablet takes it ("mqk1:OFFICE:DEVICE:KEY"),
+ *                   NUL-terminated, in the caller's buffer of `size` bytes
+ *                   (at least MQ_SEAL_KEY_TEXT_MAX); shown once
+ * @return 0; MQ_ENOTFOUND or MQ_EAUTH as mq_device_find(); MQ_EINVAL for a
+ *         small buffer; or a store error
+ */
+int mq_device_bundle_key(mq_store *store, const char *name, char *text, size_t size,
+                         mq_error *err);
+
+/** What mq_server_apply_sealed() opened and applied. */
+typedef struct mq_sealed_result {
+    char device[65];      /**< the device that sealed it */
+    int64_t seq;          /**< its sequence number */
+    mq_apply_stats stats; /**< what the bundle's changes did */
+} mq_sealed_result;
+
+/**
+ * Opens a sealed bundle from `in` with the key of the device it names and
+ * applies its changes within that device's areas, as a push from it would
+ * be: the bundle's site is claimed for the device, a change outside its
+ * areas is an invalid change, and `opts` says what an invalid change does
+ * (all or nothing, or kept in the rejected list).  The bundle's sequence is
+ * recorded in the same transaction, so a sealed bundle applies once.
+ *
+ * Refused whole, with nothing written: a file that is not a sealed bundle
+ * or is cut short; one sealed for another office (another epoch) or for a
+ * device unknown here, revoked or without a bundle key; one that does not
+ * authenticate (a changed byte anywhere, another key); one whose sequence
+ * is not above the highest opened with this key (a replay); then whatever
+ * mq_store_apply_bundle_scoped() refuses.
+ * @param[out] out  filled on success (may be NULL)
+ * @return 0; MQ_EINVAL with a message naming what is wrong; MQ_EREFUSED
+ *         when the bundle's site belongs to another device; or an error of
+ *         the store or the input
+ */
+int mq_server_apply_sealed(mq_store *store, FILE *in, const mq_apply_opts *opts,
+                           mq_sealed_result *out, mq_error *err);
+
+/**
  * Revokes device `name`: its token is refused from the next request on,
  * whichever process serves it.  The name stays taken.
  * @return 0; MQ_ENOTFOUND when no live device has that name
@@ -88,9 +143,10 @@ int mq_device_revoke(mq_store *store, const char *name, mq_error *err);
 
 /**
  * Walks the devices, by name, as JSON objects {"name", "areas", "cadre",
- * "site", "created_ms", "revoked", "last_seen_ms", "pushed", "pulled"}
- * (never a token or its hash).  `cb` returns 0 to go on, non-zero to stop;
- * the walk then returns that value.
+ * "site", "created_ms", "revoked", "last_seen_ms", "pushed", "pulled",
+ * "bundle_key" (a boolean), "bundles_opened" (the highest sequence opened
+ * with its key, when it has one)} (never a token, a key or a hash).  `cb` returns 0 to go
+ * on, non-zero to stop; the walk then returns that value.
  */
 int mq_device_list(mq_store *store, mq_json_cb cb, void *ctx, mq_error *err);
 

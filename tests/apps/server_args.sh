@@ -69,8 +69,8 @@ refused 2 "minqing-server device add: give at least one --area AREA_ID" device a
 refused 2 "minqing-server device add: missing NAME" device add
 refused 2 "minqing-server device add: option --cadre is given twice" \
     device add d1 --area a --cadre x --cadre y
-refused 2 "minqing-server device: unknown command 'frob'; give add, list or revoke" device frob
-refused 2 "minqing-server device: give add, list or revoke" device
+refused 2 "minqing-server device: unknown command 'frob'; give add, list, revoke or key" device frob
+refused 2 "minqing-server device: give add, list, revoke or key" device
 refused 2 "minqing-server device revoke: missing NAME" device revoke
 refused 2 "minqing-server device list: unexpected argument 'x'" device list x
 refused 2 "minqing-server import: missing FILE" import

@@ -181,6 +181,19 @@ cat >"$c/small.json" <<'JSON'
    "level":{"kind":"enum","values":["low","high"]}}}}}
 JSON
 
+# ---- seal: sealed bundles (docs/BUNDLES.md), with fuzz_seal.c's key ---------
+c=$here/corpus/seal
+mkdir -p "$c"
+fuzzkey="mqk1:0123456789abcdef:fuzz-tablet:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+m seal.db init --site fuzz-tablet >/dev/null
+echo "$fuzzkey" | m seal.db key set 2>/dev/null
+m seal.db changes --seal -o "$c/empty.mqs" 2>/dev/null
+m seal.db apply "$here/base.bundle" >/dev/null 2>&1
+m seal.db changes --seal -o "$c/base.mqs" 2>/dev/null
+m seal.db import rest.jsonl >/dev/null 2>&1
+m seal.db changes --seal -o "$c/tablet.mqs" 2>/dev/null
+head -c 200 "$c/base.mqs" >"$c/cut.mqs"
+
 for d in "$here"/corpus/*; do
   printf '%s: %s files, %s bytes\n' "${d##*/}" "$(ls "$d" | wc -l)" "$(cat "$d"/* | wc -c)"
 done

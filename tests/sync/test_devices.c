@@ -254,6 +254,44 @@ static void test_revoke(void)
     mq_store_close(s);
 }
 
+/* Bundle keys (docs/BUNDLES.md): made for a live device, for this office,
+ * replaced on demand, listed by whether there is one, never shown. */
+static void test_bundle_keys(void)
+{
+    mq_store *s = open_server();
+    char key[MQ_SEAL_KEY_TEXT_MAX], key2[MQ_SEAL_KEY_TEXT_MAX], epoch[17], want[40];
+    mq_seal_key k;
+    mq_device d;
+    mq_error e;
+
+    CHECK(mq_device_find(s, "tab1", &d, &e) == 0 && d.nareas == 2);
+    CHECK(strcmp(d.areas[0], AREA_A) == 0 && d.scope_tag[0] != '\0');
+    mq_device_clear(&d);
+    CHECK(mq_device_find(s, "nobody", &d, &e) == MQ_ENOTFOUND && d.areas == NULL);
+    CHECK(mq_device_find(s, "tab3", &d, &e) == MQ_EAUTH && d.name[0] == '\0');
+    CHECK_HAS(e.message, "device tab3 has been revoked");
+
+    char list[4096] = "";
+    CHECK(mq_device_list(s, collect, list, &e) == 0);
+    CHECK(strstr(list, "\"bundle_key\":true") == NULL);
+    CHECK(mq_device_bundle_key(s, "tab1", key, 10, &e) == MQ_EINVAL);
+    CHECK(mq_device_bundle_key(s, "tab3", key, sizeof key, &e) == MQ_EAUTH);
+    CHECK(mq_device_bundle_key(s, "nobody", key, sizeof key, &e) == MQ_ENOTFOUND);
+    CHECK(mq_device_bundle_key(s, "tab1", key, sizeof key, &e) == 0);
+    CHECK(mq_server_epoch(s, epoch, &e) == 0);
+    snprintf(want, sizeof want, "mqk1:%s:tab1:", epoch);
+    CHECK(strncmp(key, want, strlen(want)) == 0 && strlen(key) == strlen(want) + 64);
+    CHECK(mq_seal_key_parse(&k, key, &e) == 0 && strcmp(k.device, "tab1") == 0);
+    CHECK(mq_device_bundle_key(s, "tab1", key2, sizeof key2, &e) == 0);
+    CHECK(strcmp(key, key2) != 0);
+    list[0] = '\0';
+    CHECK(mq_device_list(s, collect, list, &e) == 0);
+    CHECK_HAS(list, "\"bundle_key\":true,\"bundles_opened\":0");
+    CHECK(strstr(list, key2 + strlen(want)) == NULL &&
+          strstr(list, key + strlen(want)) == NULL);
+    mq_store_close(s);
+}
+
 int main(void)
 {
     unsigned char r[6];
@@ -269,6 +307,7 @@ int main(void)
     test_sites();
     test_batches_share_the_transaction();
     test_revoke();
+    test_bundle_keys();
     for (size_t i = 0; i < 3; i++) {
         char p[200];
         snprintf(p, sizeof p, "%s%s", path, suffix[i]);
