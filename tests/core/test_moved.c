@@ -274,6 +274,45 @@ static void test_bundle_for_a_scope(void)
     mq_store_close(t);
 }
 
+static void test_group_and_member_moves(void)
+{
+    mq_store *s = open_replica("srv");
+    const char *v1[] = {VILLAGE1}, *v2[] = {VILLAGE2};
+    mq_error err;
+
+    seed(s);
+    put(s, "household", HH_LATE,
+        "{\"area\":\"" GROUP2 "\",\"head_name\":\"李四\","
+        "\"head_id_number\":\"532327198001010015\"}");
+    int64_t cursor = log_end(s);
+
+    /* A member put under a household of village 2: its history follows. */
+    put(s, "member", MEMBER2, "{\"household\":\"" HH_LATE "\"}");
+    mq_changes_query q = {cursor, 0, v2, 1, NULL};
+    cJSON *got = cJSON_CreateArray();
+    int64_t next = 0;
+    CHECK(mq_store_changes(s, &q, collect, got, &next, &err) == 0);
+    CHECK(cJSON_GetArraySize(got) == 2 && count_of(got, MEMBER2) == 2);
+    cJSON_Delete(got);
+    q.areas = v1; /* and village 1 is told it left */
+    got = cJSON_CreateArray();
+    CHECK(mq_store_changes(s, &q, collect, got, NULL, &err) == 0);
+    CHECK(cJSON_GetArraySize(got) == 1 && count_of(got, MEMBER2) == 1);
+    cJSON_Delete(got);
+
+    /* A group put under village 2: the group and all below it. */
+    put(s, "area", GROUP1, "{\"parent\":\"" VILLAGE2 "\"}");
+    q.since = next;
+    q.areas = v2;
+    got = cJSON_CreateArray();
+    CHECK(mq_store_changes(s, &q, collect, got, NULL, &err) == 0);
+    CHECK(count_of(got, GROUP1) == 2 && count_of(got, HH) == 2 &&
+          count_of(got, MEMBER1) == 1 && count_of(got, NEED) == 1 &&
+          count_of(got, ACTION) == 1 && count_of(got, MEMBER2) == 0);
+    cJSON_Delete(got);
+    mq_store_close(s);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -281,6 +320,7 @@ int main(void)
     RUN(test_moved_in_comes_whole);
     RUN(test_pages_resume_inside_a_history);
     RUN(test_bundle_for_a_scope);
+    RUN(test_group_and_member_moves);
     int rc = mq_test_done();
     if (rc == 0) {
         char cmd[128];
