@@ -69,17 +69,232 @@ static int change_crc(const cJSON *obj, uint32_t *out)
     return 0;
 }
 
-int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void *ctx,
-                     int64_t *next, mq_error *err)
+/*
+ * Records that move.  A scoped reader (a device's pull, a bundle for some
+ * areas) gets the changes of the records that are in its areas *now*.  A
+ * record that moves in (a household's area changed to one of them, a
+ * member put under a household of them, a group put under a village of
+ * them) brings only its moving change past the reader's cursor: its earlier
+ * history, and that of every record below it, went by while it was out.  So
+ * a change that moves a record, in the reader's areas now, comes after the
+ * history the reader is owed: every change at or before the cursor of the
+ * record and of the records below it (their scope path leads to it).  And a
+ * record that moves out is told: the moving change goes to the readers of
+ * the area it left, when the value it replaced was set at or before their
+ * cursor (so they held the record there); nothing else of it follows.
+ *
+ * A move is a change whose base names its record's scope field (the field
+ * of the scope path; "parent" for an area): it replaces a value.  A
+ * creation is none: a record reaches a replica after the record it belongs
+ * to, since every log holds a record before what was written under it.
+ */
+
+/* Appends `text` to `buf` (of `n`, `*used` filled), as an SQL string literal. */
+static int sql_quote(char *buf, size_t n, size_t *used, const char *text)
+{
+    if (*used + 1 >= n)
+        return -1;
+    buf[(*used)++] = '\'';
+    for (const char *p = text; *p; p++) {
+        if (*used + 3 >= n)
+            return -1;
+        if (*p == '\'')
+            buf[(*used)++] = '\'';
+        buf[(*used)++] = *p;
+    }
+    buf[(*used)++] = '\'';
+    buf[*used] = '\0';
+    return 0;
+}
+
+/*
+ * Writes into `buf` the SQL expression, over change row `c`, of its type's
+ * scope field as a key of the base ('"area":' for a household), NULL for a
+ * type of no area.  The base is JSON this store printed compactly (json.c)
+ * whose members are field names holding arrays of versions, so the key
+ * text appears in it exactly when the base names the field: a test that
+ * costs no parse on every change a reader walks past.
+ */
+static int scope_key_expr(const mq_store *s, char *buf, size_t n, mq_error *err)
+{
+    size_t used = (size_t)snprintf(buf, n, "CASE c.type");
+    char key[160];
+
+    for (size_t i = 0; i < s->schema->ntypes; i++) {
+        const mq_type *t = &s->schema->types[i];
+        if (t->scope == NULL)
+            continue;
+        if (snprintf(key, sizeof(key), "\"%s\":", t->scope->name) >= (int)sizeof(key))
+            return mq__fail(err, MQ_EINVAL, "schema: scope field of %s too long",
+                            t->name);
+        used += (size_t)snprintf(buf + used, n - used, " WHEN '%s' THEN ", t->name);
+        if (used >= n || sql_quote(buf, n, &used, key) != 0)
+            return mq__fail(err, MQ_EINVAL, "schema: too many scoped types");
+    }
+    used += (size_t)snprintf(buf + used, n - used, " ELSE NULL END");
+    if (used >= n)
+        return mq__fail(err, MQ_EINVAL, "schema: too many scoped types");
+    return 0;
+}
+
+/* The statements that follow moved records, for one walk of the log. */
+typedef struct follow_moves {
+    sqlite3_stmt *left;   /* did a move take its record out of the scope? */
+    sqlite3_stmt *replay; /* the history owed before a move into it */
+} follow_moves;
+
+static void moved_close(follow_moves *m)
+{
+    sqlite3_finalize(m->left);
+    sqlite3_finalize(m->replay);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Prepares the statements; temp.mq_scope holds the reader's areas. */
+static int moved_open(mq_store *s, follow_moves *m, mq_error *err)
 {
     char sql[1024];
-    char unscoped[256] = "";
-    sqlite3_stmt *st;
-    int64_t top = 0, last;
-    size_t count = 0;
-    int rc;
 
-    last = q->since;
+    memset(m, 0, sizeof(*m));
+    /*
+     * ?1 base of the move, ?2 the path of the scope field, ?3 the cursor.
+     * The value a move replaced is in the changes its base names (their
+     * bodies are written out: the record has two changes, M7).  It was
+     * inside the scope when it is an area of the scope, or a record whose
+     * area is one.
+     */
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM json_each(?1, ?2) b JOIN change p ON p.v = b.value"
+             " WHERE p.seq <= ?3 AND p.body IS NOT NULL"
+             " AND (json_extract(p.body, ?2) IN (SELECT id FROM temp.mq_scope)"
+             " OR (SELECT area FROM record WHERE id = json_extract(p.body, ?2)) IN"
+             " (SELECT id FROM temp.mq_scope)) LIMIT 1");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &m->left, NULL) != SQLITE_OK)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    /*
+     * ?1 the moved record, ?2 ?3 the range owed, ?4 the source left out.
+     * The walk down follows record.parent (the scope path), through every
+     * level: a group's households, their members and needs, the needs'
+     * actions.
+     */
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE sub(id) AS (SELECT ?1"
+             " UNION SELECT r.id FROM record r JOIN sub ON r.parent = sub.id)"
+             " SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body,"
+             " (SELECT fields FROM record WHERE id = c.rid)), c.base"
+             " FROM sub JOIN change c ON c.rid = sub.id"
+             " WHERE c.seq > ?2 AND c.seq <= ?3 AND (?4 IS NULL OR c.src IS NOT ?4)"
+             " ORDER BY c.seq");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &m->replay, NULL) != SQLITE_OK) {
+        moved_close(m);
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    }
+    return 0;
+}
+
+/*
+ * Whether move `base` (the base of a change of type `t`) took its record out
+ * of the scope in temp.mq_scope from a value set at or before `since`.
+ */
+static int moved_left(mq_store *s, follow_moves *m, const mq_type *t, const char *base,
+                      int64_t since, int *left, mq_error *err)
+{
+    char path[160];
+
+    *left = 0;
+    snprintf(path, sizeof(path), "$.\"%s\"", t->scope->name);
+    sqlite3_reset(m->left);
+    sqlite3_bind_text(m->left, 1, base, -1, SQLITE_STATIC);
+    sqlite3_bind_text(m->left, 2, path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(m->left, 3, since);
+    int rc = sqlite3_step(m->left);
+    sqlite3_reset(m->left);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "reading the change log");
+    *left = rc == SQLITE_ROW;
+    return 0;
+}
+
+static int emit_change(sqlite3_stmt *st, mq__json *j, mq_json_cb cb, void *ctx,
+                       mq_error *err);
+
+/*
+ * Hands over the history owed before the move at `seq` of record `rid`: the
+ * changes of it and of every record below it after `after` and up to
+ * q->since.  Each counts in `*count`; when the count reaches `cut_at` (0:
+ * never) the walk stops with *cut set.  `*at` follows what was handed over.
+ */
+static int moved_replay(mq_store *s, follow_moves *m, const char *rid, int64_t after,
+                        const mq_changes_query *q, mq__json *j, mq_json_cb cb, void *ctx,
+                        size_t *count, size_t cut_at, int *cut, mq_changes_pos *at,
+                        int64_t seq, mq_error *err)
+{
+    int rc = SQLITE_DONE, stop = 0;
+
+    *cut = 0;
+    sqlite3_reset(m->replay);
+    sqlite3_bind_text(m->replay, 1, rid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(m->replay, 2, after);
+    sqlite3_bind_int64(m->replay, 3, q->since);
+    mq__bind_text(m->replay, 4, q->skip_source);
+    while (!stop && !*cut && (rc = sqlite3_step(m->replay)) == SQLITE_ROW) {
+        stop = emit_change(m->replay, j, cb, ctx, err);
+        at->seq = seq - 1;
+        at->replay = sqlite3_column_int64(m->replay, 0);
+        ++*count;
+        *cut = cut_at > 0 && *count >= cut_at;
+    }
+    if (!stop && !*cut && rc != SQLITE_DONE)
+        stop = mq__fail_sqlite(err, s->db, "reading the change log");
+    sqlite3_reset(m->replay);
+    return stop;
+}
+
+/* Prints change row `st` (seq, v, type, rid, by, body, base) and hands it to `cb`. */
+static int emit_change(sqlite3_stmt *st, mq__json *j, mq_json_cb cb, void *ctx,
+                       mq_error *err)
+{
+    const char *json;
+
+    if (sqlite3_column_type(st, 5) == SQLITE_NULL)
+        return mq__fail(err, MQ_ECORRUPT,
+                        "change %s: no body, and no record %s to take it from (M7); "
+                        "run minqing check",
+                        mq__col_text(st, 1), mq__col_text(st, 3));
+    /* The body and base columns are JSON this store printed (json.c), so
+     * the change is spliced together around them rather than parsed and
+     * printed again: on a township's first push that was most of the
+     * sender's work. */
+    if (mq__json_change(j, mq__col_text(st, 1), mq__col_text(st, 2), mq__col_text(st, 3),
+                        mq__col_text(st, 4), mq__col_text(st, 5), mq__col_text(st, 6),
+                        &json) != 0)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return cb(ctx, json);
+}
+
+/*
+ * The walk of the log behind mq_store_changes() and mq_store_changes_page().
+ * `replay` is the position within the history owed before the change at
+ * q->since + 1; `cut` lets the limit cut a history owed (the position then
+ * says how far it went), else a history is handed whole.  A callback's
+ * non-zero return stops the walk and is returned, with *next at the last
+ * change handed over.
+ */
+static int walk_log(mq_store *s, const mq_changes_query *q, int64_t replay, int cut,
+                    mq_json_cb cb, void *ctx, mq_changes_pos *next, mq_error *err)
+{
+    char sql[4096];
+    char unscoped[256] = "";
+    char path[1024] = "NULL";
+    sqlite3_stmt *st;
+    follow_moves mv = {NULL, NULL};
+    mq_changes_pos at = {q->since, 0};
+    int64_t top = 0;
+    size_t count = 0;
+    int rc, full = 0;
+    /* Moves matter only to a scoped reader that has been here before. */
+    int follow = q->nareas > 0 && q->since > 0;
+
     /* The cursor stops at the log's end as it is now, so rows skipped by the
      * scope filter are not scanned again next time. */
     if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(seq), 0) FROM change", -1, &st,
@@ -103,66 +318,125 @@ int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void
             if (used >= sizeof(unscoped))
                 return mq__fail(err, MQ_EINVAL, "schema: too many unscoped types");
         }
+        if (unscoped[0] == '\0')
+            snprintf(unscoped, sizeof(unscoped), "NULL");
     }
-    snprintf(sql, sizeof(sql),
-             "SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body, %s), c.base"
-             " FROM change c%s"
-             " WHERE c.seq > ?1 AND c.seq <= ?2 AND (?3 IS NULL OR c.src IS NOT ?3)%s%s%s"
-             " ORDER BY c.seq LIMIT ?4",
-             /* M7: a creation stored once is its record's fields */
-             q->nareas ? "r.fields" : "(SELECT fields FROM record WHERE id = c.rid)",
-             q->nareas ? " LEFT JOIN record r ON r.id = c.rid" : "",
-             q->nareas ? " AND (c.type IN (" : "", q->nareas ? unscoped : "",
-             q->nareas ? ") OR r.area IN (SELECT id FROM temp.mq_scope))" : "");
+    if (follow && (rc = scope_key_expr(s, path, sizeof(path), err)) != 0)
+        return rc;
+    /* Whether the change is of a record in the areas now; whether it moves
+     * one.  Only a move asks the first in the select: any other change the
+     * filter lets through is in the areas. */
+    char here_sql[400], moves_sql[1200];
+    snprintf(here_sql, sizeof(here_sql),
+             "(c.type IN (%s) OR r.area IN (SELECT id FROM temp.mq_scope))", unscoped);
+    if (snprintf(moves_sql, sizeof(moves_sql),
+                 "(c.base IS NOT NULL AND instr(c.base, %s) > 0)",
+                 path) >= (int)sizeof(moves_sql))
+        return mq__fail(err, MQ_EINVAL, "schema: too many types to walk the log");
+    /*
+     * Columns: seq, v, type, rid, by, body, base, in the scope now, a move.
+     * A reader that follows moves also walks the moves of records outside
+     * its areas, to be told of those that left them.
+     */
+    if (!follow)
+        snprintf(
+            sql, sizeof(sql),
+            "SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body, %s), c.base,"
+            " 1, 0 FROM change c%s"
+            " WHERE c.seq > ?1 AND c.seq <= ?2 AND (?3 IS NULL OR c.src IS NOT ?3)%s%s%s"
+            " ORDER BY c.seq LIMIT ?4",
+            /* M7: a creation stored once is its record's fields */
+            q->nareas ? "r.fields" : "(SELECT fields FROM record WHERE id = c.rid)",
+            q->nareas ? " LEFT JOIN record r ON r.id = c.rid" : "",
+            q->nareas ? " AND (c.type IN (" : "", q->nareas ? unscoped : "",
+            q->nareas ? ") OR r.area IN (SELECT id FROM temp.mq_scope))" : "");
+    else if (snprintf(
+                 sql, sizeof(sql),
+                 "SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body, r.fields),"
+                 " c.base,"
+                 " CASE WHEN %s THEN %s ELSE 1 END, %s"
+                 " FROM change c LEFT JOIN record r ON r.id = c.rid"
+                 " WHERE c.seq > ?1 AND c.seq <= ?2 AND (?3 IS NULL OR c.src IS NOT ?3)"
+                 " AND (%s OR %s) ORDER BY c.seq",
+                 moves_sql, here_sql, moves_sql, here_sql, moves_sql) >= (int)sizeof(sql))
+        return mq__fail(err, MQ_EINVAL, "schema: too many types to walk the log");
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "reading the change log");
+    if (follow && (rc = moved_open(s, &mv, err)) != 0) {
+        sqlite3_finalize(st);
+        return rc;
+    }
     sqlite3_bind_int64(st, 1, q->since);
     sqlite3_bind_int64(st, 2, top);
     mq__bind_text(st, 3, q->skip_source);
-    sqlite3_bind_int64(st, 4, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
+    if (!follow)
+        sqlite3_bind_int64(st, 4, q->limit > 0 ? (sqlite3_int64)q->limit : -1);
     mq__json j;
     mq__json_init(&j);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 5) == SQLITE_NULL) {
-            rc = mq__fail(err, MQ_ECORRUPT,
-                          "change %s: no body, and no record %s to take it from (M7); "
-                          "run minqing check",
-                          mq__col_text(st, 1), mq__col_text(st, 3));
-            sqlite3_finalize(st);
-            mq__json_free(&j);
-            return rc;
+    int step = SQLITE_DONE, stop = 0;
+    while (!stop && !full && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(st, 0);
+        int here = sqlite3_column_int(st, 7), moves = sqlite3_column_int(st, 8);
+        if (follow && moves) {
+            const mq_type *t = mq__schema_type(s->schema, mq__col_text(st, 2));
+            if (t == NULL || t->scope == NULL)
+                continue; /* not a type of this schema: it never applied here */
+            if (!here) {
+                /* Out of the areas now: told only when it left them. */
+                int left = 0;
+                stop = moved_left(s, &mv, t, mq__col_text(st, 6), q->since, &left, err);
+                if (stop != 0 || !left)
+                    continue;
+            } else {
+                /* Into the areas (or within them): the history owed first. */
+                stop = moved_replay(s, &mv, mq__col_text(st, 3),
+                                    seq == q->since + 1 ? replay : 0, q, &j, cb, ctx,
+                                    &count, cut ? q->limit : 0, &full, &at, seq, err);
+                if (stop != 0 || full)
+                    break;
+            }
         }
-        /* The body and base columns are JSON this store printed (json.c),
-         * so the change is spliced together around them rather than parsed
-         * and printed again: on a township's first push that was most of
-         * the sender's work. */
-        const char *json;
-        if (mq__json_change(&j, mq__col_text(st, 1), mq__col_text(st, 2),
-                            mq__col_text(st, 3), mq__col_text(st, 4), mq__col_text(st, 5),
-                            mq__col_text(st, 6), &json) != 0) {
-            sqlite3_finalize(st);
-            mq__json_free(&j);
-            return mq__fail(err, MQ_ENOMEM, "out of memory");
-        }
-        last = sqlite3_column_int64(st, 0);
+        stop = emit_change(st, &j, cb, ctx, err);
+        at.seq = seq;
+        at.replay = 0;
         count++;
-        int stop = cb(ctx, json);
-        if (stop != 0) {
-            sqlite3_finalize(st);
-            mq__json_free(&j);
-            if (next != NULL)
-                *next = last;
-            return stop;
-        }
+        if (q->limit > 0 && count >= q->limit)
+            full = 1;
     }
+    if (stop == 0 && !full && step != SQLITE_DONE)
+        stop = mq__fail_sqlite(err, s->db, "reading the change log");
     sqlite3_finalize(st);
+    moved_close(&mv);
     mq__json_free(&j);
-    if (rc != SQLITE_DONE)
-        return mq__fail_sqlite(err, s->db, "reading the change log");
+    if (stop == 0 && !full) {
+        at.seq = top > q->since ? top : q->since;
+        at.replay = 0;
+    }
     if (next != NULL)
-        *next = (q->limit == 0 || count < q->limit) ? (top > q->since ? top : q->since)
-                                                    : last;
-    return 0;
+        *next = at;
+    return stop;
+}
+
+int mq_store_changes(mq_store *s, const mq_changes_query *q, mq_json_cb cb, void *ctx,
+                     int64_t *next, mq_error *err)
+{
+    mq_changes_pos at = {q->since, 0};
+    int rc = walk_log(s, q, 0, 0, cb, ctx, &at, err);
+
+    if (next != NULL)
+        *next = at.seq;
+    return rc;
+}
+
+int mq_store_changes_page(mq_store *s, const mq_changes_query *q, int64_t replay,
+                          mq_json_cb cb, void *ctx, mq_changes_pos *next, mq_error *err)
+{
+    mq_changes_pos at = {q->since, replay};
+    int rc = walk_log(s, q, replay < 0 ? 0 : replay, 1, cb, ctx, &at, err);
+
+    if (next != NULL)
+        *next = at;
+    return rc;
 }
 
 struct bundle_out {

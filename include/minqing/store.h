@@ -279,10 +279,42 @@ typedef struct mq_changes_query {
 
 /**
  * Walks the changes after `q->since` in this replica's arrival order.
+ *
+ * With areas and a cursor past 0, records that moved are followed
+ * (docs/STORE.md, "Records that move"): a change that moves a record into
+ * the areas (its scope field replaced: a household's area, a member's
+ * household, a group's parent) comes right after the history the reader is
+ * owed, every change up to `q->since` of that record and of each record
+ * below it on the scope path; and a change that moves a record out of the
+ * areas is handed over too when the value it replaced was set at or before
+ * `q->since` inside them, so the reader learns where it went.  Such a
+ * history is handed over whole here, even past `q->limit`; a reader that
+ * pages with a limit uses mq_store_changes_page().  Changes may so come
+ * twice; applying one twice changes nothing (M1).
  * @param[out] next  the cursor to pass as `since` next time (may be NULL)
  */
 int mq_store_changes(mq_store *store, const mq_changes_query *q, mq_json_cb cb, void *ctx,
                      int64_t *next, mq_error *err);
+
+/** Where a paged walk of the log stopped, for mq_store_changes_page(). */
+typedef struct mq_changes_pos {
+    int64_t seq;    /**< the changes of the log up to this sequence were handed over */
+    int64_t replay; /**< and of the history owed before the change at seq + 1 (a
+                         move into the areas), those up to this sequence; 0: none */
+} mq_changes_pos;
+
+/**
+ * mq_store_changes() in pages of at most `q->limit` changes, histories owed
+ * included: a page may end inside the history owed to a moved record, and
+ * `next` then says how far it went.  Pass `next->seq` as `q->since` and
+ * `next->replay` as `replay` to go on (0 and 0 from the start); a page
+ * asked again from the same position hands over the same changes, so a
+ * reader that stores the position with what it applied, in one
+ * transaction, resumes where it stopped.
+ * @param[out] next  where to go on from (may be NULL)
+ */
+int mq_store_changes_page(mq_store *store, const mq_changes_query *q, int64_t replay,
+                          mq_json_cb cb, void *ctx, mq_changes_pos *next, mq_error *err);
 
 /** Writes a bundle (a header line, then one change per line) for `q`. */
 int mq_store_write_bundle(mq_store *store, const mq_changes_query *q, FILE *out,

@@ -678,11 +678,15 @@ static int page_add(void *ctx, const char *json)
     return 0;
 }
 
-/* Reads "EPOCH.TAG.SEQ"; a cursor of another file or scope restarts at 0. */
+/*
+ * Reads "EPOCH.TAG.SEQ", or "EPOCH.TAG.SEQ.REPLAY" while a page has stopped
+ * inside the history owed to a record that moved into the device's areas
+ * (mq_store_changes_page()); a cursor of another file or scope restarts at 0.
+ */
 static int parse_cursor(const server *sv, const mq_device *dev, const char *c,
-                        int64_t *since)
+                        int64_t *since, int64_t *replay)
 {
-    *since = 0;
+    *since = *replay = 0;
     if (c == NULL || *c == '\0')
         return 0;
     const char *d1 = strchr(c, '.');
@@ -692,6 +696,15 @@ static int parse_cursor(const server *sv, const mq_device *dev, const char *c,
     char *end = NULL;
     errno = 0;
     long long v = strtoll(d2 + 1, &end, 10);
+    long long r = 0;
+    if (errno == 0 && *end == '.') {
+        const char *rs = end + 1;
+        size_t digits = strspn(rs, "0123456789");
+        r = digits > 0 && digits < 19 && rs[digits] == '\0' ? strtoll(rs, &end, 10) : -1;
+        /* A history owed before the change at SEQ + 1 lies at or before SEQ. */
+        if (r < 1 || r > v)
+            return -1;
+    }
     if (errno != 0 || *end != '\0' || v < 0)
         return -1;
     if ((size_t)(d1 - c) != strlen(sv->epoch) ||
@@ -701,6 +714,7 @@ static int parse_cursor(const server *sv, const mq_device *dev, const char *c,
         strncmp(d1 + 1, dev->scope_tag, (size_t)(d2 - d1 - 1)) != 0)
         return 0;
     *since = v;
+    *replay = r;
     return 0;
 }
 
@@ -732,7 +746,7 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
     const char *cur = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "cursor");
     const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
     size_t limit = MQ_PROTO_DEFAULT_BATCH;
-    int64_t since = 0;
+    int64_t since = 0, replay = 0;
     if (lim != NULL) {
         char *end = NULL;
         long v = strtol(lim, &end, 10);
@@ -742,7 +756,7 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
                                "limit is a whole number from 1 to 5000");
         limit = (size_t)v;
     }
-    if (parse_cursor(sv, dev, cur, &since) != 0)
+    if (parse_cursor(sv, dev, cur, &since, &replay) != 0)
         return reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_cursor",
             "cursor is the opaque string a previous pull returned, or empty");
@@ -762,16 +776,19 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
     char source[80];
     snprintf(source, sizeof source, "device:%s", dev->name);
     page p;
-    int64_t next = since;
+    mq_changes_pos next = {since, replay};
     int rc;
+    /* A record that moved into the device's areas comes with its history,
+     * which a page may cut: the cursor then holds how far it went. */
     for (;;) {
         memset(&p, 0, sizeof p);
         p.changes = cJSON_CreateArray();
         p.oom = p.changes == NULL;
         mq_changes_query q = {since, limit, (const char *const *)dev->areas, dev->nareas,
                               source};
-        next = since;
-        rc = p.oom ? 0 : mq_store_changes(st, &q, page_add, &p, &next, &e);
+        next.seq = since;
+        next.replay = replay;
+        rc = p.oom ? 0 : mq_store_changes_page(st, &q, replay, page_add, &p, &next, &e);
         if (rc == 0 && p.oom)
             rc = mq_error_set(&e, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
                               "out of memory");
@@ -789,8 +806,13 @@ static enum MHD_Result do_pull(server *sv, struct MHD_Connection *conn, mq_store
         return reply_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "server_error",
                            e.message);
     }
-    char cursor[64];
-    snprintf(cursor, sizeof cursor, "%s.%s.%" PRId64, sv->epoch, dev->scope_tag, next);
+    char cursor[112];
+    if (next.replay > 0)
+        snprintf(cursor, sizeof cursor, "%s.%s.%" PRId64 ".%" PRId64, sv->epoch,
+                 dev->scope_tag, next.seq, next.replay);
+    else
+        snprintf(cursor, sizeof cursor, "%s.%s.%" PRId64, sv->epoch, dev->scope_tag,
+                 next.seq);
     cJSON *a = answer_new();
     int ok = cJSON_AddItemToObject(a, "changes", p.changes);
     if (!ok)
