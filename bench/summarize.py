@@ -272,6 +272,48 @@ def main():
         R.add("8", "county export of every need as XLSX, peak RSS", "MiB",
               max(x["mq"]["maxrss_kib"] for x in s) / 1024.0, None, "", None, None, len(s))
 
+    # 9 load with attackers present, against the same devices alone
+    fl = [x for x in of("attack", phase="floor") if x.get("out")]
+    at = [x for x in of("attack", phase="attack") if x.get("out")]
+    if at:
+        o, b = [x["out"] for x in at], [x["out"] for x in fl]
+        fo = at[0].get("flood") or {}
+        who = "%d devices beside %s idle + %s slow-loris sockets" % (
+            o[0]["devices"], fo.get("idle", "?"), fo.get("loris", "?"))
+        base = "same devices alone"
+        for key, figure, unit in (("syncs_per_s", "syncs/s", "/s"),
+                                  ("changes_per_s", "changes pushed/s", "/s"),
+                                  ("sync_p50_ms", "sync p50, ms", "ms"),
+                                  ("sync_p99_ms", "sync p99, ms", "ms"),
+                                  ("push_p50_ms", "push request p50, ms", "ms"),
+                                  ("push_p99_ms", "push request p99, ms", "ms"),
+                                  ("cli_p50_ms", "`minqing sync` process p50, ms", "ms")):
+            R.add("9", "%s: %s" % (who, figure), unit, median([x[key] for x in o]),
+                  median([x[key] for x in b]) if b else None, base, None, None, len(at))
+        R.add("9", "%s: server peak RSS" % who, "MiB",
+              median([x["server_maxrss_kib"] / 1024.0 for x in at]),
+              median([x["server_maxrss_kib"] / 1024.0 for x in fl]) if fl else None, base,
+              None, None, len(at))
+        R.add("9", "%s: failed syncs (of %d)" % (who, sum(x["syncs"] for x in o)), "",
+              sum(x["errors"] + x["final_failed"] for x in o), None, "", "0", "value==0",
+              len(at), note="%d retries; alone %d failed, %d retries" % (
+                  sum(x["retries"] for x in o),
+                  sum(x["errors"] + x["final_failed"] for x in b), sum(x["retries"] for x in b)))
+        chk = [x["check"] for x in at + fl if x.get("check")]
+        R.add("9", "changes lost or records missing/different, both phases", "",
+              sum(c["lost"] + c["missing"] + c["extra"] + c["different"] for c in chk)
+              if chk else None, None, "", "0", "value==0", len(chk),
+              note="%d pushed changes and %d device records checked" % (
+                  sum(c["pushed"] for c in chk), sum(c["records_checked"] for c in chk)))
+        R.add("9", "server healthy after the load (runs)", "",
+              sum(1 for x in o if x["healthy"]), None, "", "every run",
+              "value==%d" % len(o), len(at))
+        if fo:
+            R.add("9", "attacker sockets held, fewest at any second", "",
+                  median([(x.get("flood") or {}).get("held_min") for x in at]), None, "",
+                  None, None, len(at), note="of %d; %d closed by the server and reopened" % (
+                      fo.get("idle", 0) + fo.get("loris", 0), fo.get("closed_by_server", 0)))
+
     lines = ["| case | figure | median | floor | ratio | target | holds | runs |",
              "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
     for r in R.rows:

@@ -364,8 +364,8 @@ want = min(hard, 4096) if hard != resource.RLIM_INFINITY else 4096
 if soft < want:
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 idle = []
-case("one address holds at most 64 connections")
-for i in range(300):
+case("one address holds at most 256 connections")
+for i in range(400):
     s = socket.socket()
     s.bind(("127.0.0.2", 0))
     s.connect(("127.0.0.1", port))
@@ -380,8 +380,8 @@ for s in idle:
         held += 1
     except OSError:
         pass
-log("     %d of 300 idle connections from one address held" % held)
-check(held <= 64, "one address holds %d connections" % held)
+log("     %d of 400 idle connections from one address held" % held)
+check(held <= 256, "one address holds %d connections" % held)
 for s in idle:
     s.close()
 idle = []
