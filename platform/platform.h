@@ -165,6 +165,16 @@ int mq_platform_listen(mq_platform_listener *out, const char *addr_port, char *w
 /** Closes a socket from mq_platform_listen(); a negative `fd` is ignored. */
 void mq_platform_close_socket(int fd);
 
+/**
+ * Shuts a connected socket down both ways (shutdown(2), SHUT_RDWR) without
+ * closing it: whoever owns the descriptor then reads end-of-file on it and
+ * closes it in its own time, so the descriptor is never freed under its
+ * owner.  A server library's connection is ended this way from another
+ * thread.  A negative `fd` is ignored.
+ * @return 0, or -1 with errno set (ENOTCONN when the peer has gone already)
+ */
+int mq_platform_shutdown_socket(int fd);
+
 /** The longest numeric address mq_platform_addr_text() writes, with its NUL. */
 #define MQ_PLATFORM_ADDR_MAX 64
 

@@ -8,7 +8,9 @@
  * 16-bit port, "80x" would be port 80.  PORT is digits only, 0 to 65535.
  *
  * A server holds one descriptor per connection, so it may raise its own
- * limit of open files up to what the system allows it.
+ * limit of open files up to what the system allows it, and it may end a
+ * connection from a thread that does not own it by shutting its socket
+ * down (the owner then reads end-of-file and closes it).
  */
 #include "platform.h"
 
@@ -177,6 +179,13 @@ void mq_platform_close_socket(int fd)
 {
     if (fd >= 0)
         close(fd);
+}
+
+int mq_platform_shutdown_socket(int fd)
+{
+    if (fd < 0)
+        return 0;
+    return shutdown(fd, SHUT_RDWR);
 }
 
 unsigned mq_platform_raise_open_files(unsigned want)

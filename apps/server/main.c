@@ -4,7 +4,8 @@
  * as interchange JSON Lines.
  *
  *   minqing-server [--db PATH] serve [--listen ADDR:PORT] [--tls-cert F --tls-key F]
- *                                    [--threads N]
+ *                                    [--threads N] [--head-timeout S]
+ *                                    [--min-rate B] [--rate-window S]
  *   minqing-server [--db PATH] device add NAME --area AREA_ID [--area ...] [--cadre ID]
  *                                         [--bundle-key]
  *   minqing-server [--db PATH] device list | device revoke NAME | device key NAME
@@ -47,6 +48,7 @@ static const mq_args_cmd global = {
     "minqing-server", NULL, NULL,
     "minqing-server [--db PATH] COMMAND ...\n"
     "  serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]\n"
+    "        [--head-timeout SECONDS] [--min-rate BYTES] [--rate-window SECONDS]\n"
     "  device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]"
     " [--bundle-key]\n"
     "  device list\n"
@@ -80,10 +82,29 @@ static void print_invalid(void *ctx, const char *message)
 }
 
 /* serve: options in the order of serve_opts */
-static const mq_args_opt serve_opts[] = {{"--listen", NULL, MQ_ARGS_VALUE},
-                                         {"--tls-cert", NULL, MQ_ARGS_VALUE},
-                                         {"--tls-key", NULL, MQ_ARGS_VALUE},
-                                         {"--threads", NULL, MQ_ARGS_VALUE}};
+static const mq_args_opt serve_opts[] = {
+    {"--listen", NULL, MQ_ARGS_VALUE},       {"--tls-cert", NULL, MQ_ARGS_VALUE},
+    {"--tls-key", NULL, MQ_ARGS_VALUE},      {"--threads", NULL, MQ_ARGS_VALUE},
+    {"--head-timeout", NULL, MQ_ARGS_VALUE}, {"--min-rate", NULL, MQ_ARGS_VALUE},
+    {"--rate-window", NULL, MQ_ARGS_VALUE}};
+
+/*
+ * The slow-client rule's options (docs/PROTOCOL.md, limits): `*out` from
+ * `text` when given, within [lo, hi]; 0 (the server's default) when not.
+ */
+static int serve_bound(const mq_args_cmd *cmd, const char *name, const char *text,
+                       int64_t lo, int64_t hi, unsigned *out)
+{
+    int64_t n;
+    *out = 0;
+    if (text == NULL)
+        return 0;
+    if (mq_args_parse_count(text, &n) != 0 || n < lo || n > hi)
+        return mq_args_usage_error(cmd, "%s takes %lld to %lld, not '%s'", name,
+                                   (long long)lo, (long long)hi, text);
+    *out = (unsigned)n;
+    return 0;
+}
 
 static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
                      const mq_args *a)
@@ -102,6 +123,14 @@ static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
                                        a->value[3]);
         o.threads = (unsigned)n;
     }
+    int rc;
+    if ((rc = serve_bound(cmd, "--head-timeout", a->value[4], 1, 3600,
+                          &o.head_timeout_s)) != 0 ||
+        (rc = serve_bound(cmd, "--min-rate", a->value[5], 1, 1000000, &o.min_rate)) !=
+            0 ||
+        (rc = serve_bound(cmd, "--rate-window", a->value[6], 1, 3600,
+                          &o.rate_window_s)) != 0)
+        return rc;
     /* A test knob: a wait before each push and pull, to interrupt a sync. */
     const char *delay = getenv("MINQING_SERVER_DELAY_MS");
     if (delay != NULL)
@@ -392,8 +421,10 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"serve", "serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]",
-     cmd_serve, serve_opts, 4, NULL, NULL, 0},
+    {"serve",
+     "serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N] "
+     "[--head-timeout SECONDS] [--min-rate BYTES] [--rate-window SECONDS]",
+     cmd_serve, serve_opts, 7, NULL, NULL, 0},
     {"device add",
      "device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID] "
      "[--bundle-key]",

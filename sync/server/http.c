@@ -23,6 +23,12 @@
  *      when one is set, after the same checks of its head and body size,
  *      on a store of the pool; without a hook it is a 404, as any unknown
  *      path.  The hook's writes take write_lock, as a push does.
+ *   7. A client owes the server its head, then its body, at a pace (the
+ *      slow-client rule of docs/PROTOCOL.md): a connection whose head is not
+ *      in whole within the head deadline, or whose body brings less than
+ *      the minimum rate over a window or is not done by its bound, is shut
+ *      down by the watchdog.  Time the server spends on a request (its
+ *      answer, a wait for the write lock) is never counted against it.
  */
 #include "server.h"
 
@@ -64,6 +70,48 @@
 #define IDLE_TIMEOUT_S         30
 #define CONNECTION_MEMORY      ((size_t)64 * 1024)
 
+/*
+ * The slow-client rule's defaults (mq_server_opts): a head in whole within
+ * 30 s, and a body at 50 bytes/s over every 30 s, the client's own rule for
+ * a stalled link (sync/client), so that a tablet the client would not give
+ * up on is never cut by the server.  The idle timeout alone is not enough:
+ * libmicrohttpd 0.9.75 restarts it on every byte, so a byte every 29 s held
+ * a head or a body open for ever.
+ */
+#define HEAD_TIMEOUT_S 30
+#define MIN_RATE       50
+#define RATE_WINDOW_S  30
+/* How often, at most, the watchdog says what it closed. */
+#define WATCH_LOG_MS 10000
+
+/* Where a connection is in its request, for the watchdog (invariant 7). */
+enum phase {
+    PH_HEAD,  /* waiting for a head: the head deadline runs */
+    PH_BODY,  /* reading a body: the minimum rate holds */
+    PH_ANSWER /* the server's turn: nothing is owed by the client */
+};
+
+/*
+ * The watchdog's view of every open connection, and its counts.  All of it
+ * is under `lock`, which the worker threads take to move a connection from
+ * phase to phase and to count its body.  A connection leaves `first`
+ * (on_connection(), CLOSED) before libmicrohttpd closes its socket, and the
+ * watchdog shuts sockets down only under the lock, so it never touches a
+ * descriptor that has been closed and reused.
+ */
+typedef struct watch {
+    mtx_t lock;
+    struct conn_ctx *first;
+    int64_t head_ms, window_ms; /* the rule, in ms */
+    uint64_t min_rate;          /* bytes/s */
+    unsigned tick_ms;           /* how often the watchdog looks */
+    int stop;
+    unsigned long heads, bodies;          /* cut since the last log line */
+    unsigned long heads_all, bodies_all;  /* cut since the start */
+    int64_t logged_at;                    /* uptime of the last log line */
+    char last_peer[MQ_PLATFORM_ADDR_MAX]; /* the address of the last cut */
+} watch;
+
 typedef struct server {
     mtx_t pool_lock;
     cnd_t pool_cond;
@@ -76,6 +124,7 @@ typedef struct server {
     mq_server_web_fn web; /* the hook for requests outside /v1/, or NULL */
     void *web_ctx;
     int tls;
+    watch watch;
 } server;
 
 /* The endpoints, as routed. */
@@ -103,10 +152,21 @@ typedef struct request {
  * One connection.  It holds the request whose request line has been read
  * until libmicrohttpd presents it to the handler or gives up on it (a head
  * it refuses itself is never presented, and so never completed): whatever
- * is left is freed when the connection closes.
+ * is left is freed when the connection closes.  The fields after `pending`
+ * are the watchdog's, under watch.lock.
  */
 typedef struct conn_ctx {
     request *pending;
+    struct conn_ctx *prev, *next; /* in watch.first */
+    int fd;                       /* the socket, to shut down */
+    int cut;                      /* shut down already */
+    enum phase phase;
+    int64_t since;     /* uptime when the head became due, or the body began */
+    uint64_t got;      /* body bytes read so far */
+    uint64_t length;   /* the body's declared length, or the most it may be */
+    int64_t mark_at;   /* the current rate window began then ... */
+    uint64_t mark_got; /* ... with this much of the body read */
+    char peer[MQ_PLATFORM_ADDR_MAX];
 } conn_ctx;
 
 /* ---- the store pool ---------------------------------------------------- */
@@ -133,6 +193,147 @@ static void release(server *sv, size_t slot)
     sv->busy[slot] = 0;
     cnd_signal(&sv->pool_cond);
     mtx_unlock(&sv->pool_lock);
+}
+
+/* ---- slow clients: the watchdog (invariant 7) --------------------------- */
+
+/* Takes a new connection in, its first head due from now. */
+static void watch_add(watch *w, conn_ctx *cc, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    cc->fd = fi != NULL ? fi->connect_fd : -1;
+    if (ai == NULL || mq_platform_addr_text(ai->client_addr, cc->peer, sizeof cc->peer))
+        snprintf(cc->peer, sizeof cc->peer, "an unknown address");
+    mtx_lock(&w->lock);
+    cc->phase = PH_HEAD;
+    cc->since = mq_platform_uptime_ms();
+    cc->next = w->first;
+    if (w->first != NULL)
+        w->first->prev = cc;
+    w->first = cc;
+    mtx_unlock(&w->lock);
+}
+
+/* Lets a closing connection go, before its socket is closed. */
+static void watch_remove(watch *w, conn_ctx *cc)
+{
+    mtx_lock(&w->lock);
+    if (cc->prev != NULL)
+        cc->prev->next = cc->next;
+    else if (w->first == cc)
+        w->first = cc->next;
+    if (cc->next != NULL)
+        cc->next->prev = cc->prev;
+    cc->prev = cc->next = NULL;
+    mtx_unlock(&w->lock);
+}
+
+/*
+ * Moves a connection to `phase` from now.  For PH_BODY, `length` is what the
+ * body may take at most (its declared length), which bounds how long it may
+ * last; capped at what the server reads of any body.
+ */
+static void watch_phase(watch *w, conn_ctx *cc, enum phase phase, uint64_t length)
+{
+    if (cc == NULL)
+        return;
+    mtx_lock(&w->lock);
+    cc->phase = phase;
+    cc->since = cc->mark_at = mq_platform_uptime_ms();
+    cc->got = cc->mark_got = 0;
+    cc->length = length < MQ_PROTO_MAX_DRAIN ? length : MQ_PROTO_MAX_DRAIN;
+    mtx_unlock(&w->lock);
+}
+
+/* Counts `n` more bytes of a connection's body. */
+static void watch_body(watch *w, conn_ctx *cc, size_t n)
+{
+    if (cc == NULL)
+        return;
+    mtx_lock(&w->lock);
+    cc->got += n;
+    mtx_unlock(&w->lock);
+}
+
+/*
+ * Whether connection `cc` breaks the rule at `now`: 1 for its head, 2 for
+ * its body, 0 when it keeps it.  Rate windows follow one another from the
+ * body's start; each must bring min_rate bytes/s.  A window runs to the
+ * first look at or after its end, so it is never shorter than the rule's.
+ */
+static int watch_breaks(watch *w, conn_ctx *cc, int64_t now)
+{
+    if (cc->cut)
+        return 0;
+    if (cc->phase == PH_HEAD)
+        return now - cc->since > w->head_ms;
+    if (cc->phase != PH_BODY)
+        return 0;
+    if (now - cc->since > w->window_ms + (int64_t)(cc->length * 1000 / w->min_rate))
+        return 2; /* not done by its bound */
+    if (now - cc->mark_at >= w->window_ms) {
+        uint64_t owed = w->min_rate * (uint64_t)(now - cc->mark_at) / 1000;
+        if (cc->got - cc->mark_got < owed)
+            return 2;
+        cc->mark_at = now;
+        cc->mark_got = cc->got;
+    }
+    return 0;
+}
+
+/*
+ * The watchdog thread: every tick, shuts down each connection that breaks
+ * the rule (libmicrohttpd then reads end-of-file and closes it), and at
+ * most every WATCH_LOG_MS says on stderr how many it closed and from where
+ * the last came, for whoever has to block an attacker.
+ */
+static int watch_run(void *arg)
+{
+    watch *w = arg;
+    for (;;) {
+        mq_platform_sleep_ms(w->tick_ms);
+        unsigned long heads = 0, bodies = 0, all = 0;
+        char peer[MQ_PLATFORM_ADDR_MAX] = "";
+        mtx_lock(&w->lock);
+        if (w->stop) {
+            mtx_unlock(&w->lock);
+            return 0;
+        }
+        int64_t now = mq_platform_uptime_ms();
+        for (conn_ctx *cc = w->first; cc != NULL; cc = cc->next) {
+            int why = watch_breaks(w, cc, now);
+            if (why == 0)
+                continue;
+            cc->cut = 1;
+            mq_platform_shutdown_socket(cc->fd);
+            if (why == 1)
+                w->heads++, w->heads_all++;
+            else
+                w->bodies++, w->bodies_all++;
+            memcpy(w->last_peer, cc->peer, sizeof w->last_peer);
+        }
+        if (w->heads + w->bodies > 0 && now - w->logged_at >= WATCH_LOG_MS) {
+            heads = w->heads;
+            bodies = w->bodies;
+            all = w->heads_all + w->bodies_all;
+            memcpy(peer, w->last_peer, sizeof peer);
+            w->heads = w->bodies = 0;
+            w->logged_at = now;
+        }
+        mtx_unlock(&w->lock);
+        if (heads + bodies > 0)
+            fprintf(
+                stderr,
+                "minqing-server: closed %lu slow connections (%lu heads not in within "
+                "%lld s, %lu bodies under %llu bytes/s over %lld s; the last from "
+                "%s; %lu since the start)\n",
+                heads + bodies, heads, (long long)(w->head_ms / 1000), bodies,
+                (unsigned long long)w->min_rate, (long long)(w->window_ms / 1000), peer,
+                all);
+    }
 }
 
 /* ---- answers ----------------------------------------------------------- */
@@ -1235,11 +1436,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         uint64_t length;
         rq->checked = 1;
         rq->web = sv->web != NULL && is_web_path(rq->raw_uri);
-        if (check_head(conn, rq, method, version, &body, &length, &r) != 0)
+        if (check_head(conn, rq, method, version, &body, &length, &r) != 0) {
+            watch_phase(&sv->watch, rq->owner, PH_ANSWER, 0);
             return r;
+        }
+        /* The head is in: now the body is owed, or nothing. */
+        watch_phase(&sv->watch, rq->owner, body ? PH_BODY : PH_ANSWER,
+                    length > 0 ? length : MQ_PROTO_MAX_DRAIN);
         return body ? route(sv, conn, method, rq, 0, body, length) : MHD_YES;
     }
     if (*upload_size > 0) {
+        watch_body(&sv->watch, rq->owner, *upload_size);
         if (!rq->too_large && rq->body.len + *upload_size > MQ_PROTO_MAX_BODY) {
             rq->too_large = 1;
             mq__buf_free(&rq->body);
@@ -1256,6 +1463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    watch_phase(&sv->watch, rq->owner, PH_ANSWER, 0);
     return route(sv, conn, method, rq, 1, 0, 0);
 }
 
@@ -1279,14 +1487,16 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return rq;
 }
 
+/* The answer is out (or the request was given up): the next head is due. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    server *sv = cls;
     request *rq = *con_cls;
-    (void)cls;
     (void)conn;
     (void)toe;
     if (rq != NULL) {
+        watch_phase(&sv->watch, rq->owner, PH_HEAD, 0);
         if (rq->owner != NULL && rq->owner->pending == rq)
             rq->owner->pending = NULL;
         request_free(rq);
@@ -1297,12 +1507,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)cls;
-    (void)conn;
+    server *sv = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(conn_ctx));
+        conn_ctx *cc = calloc(1, sizeof(conn_ctx));
+        *socket_context = cc;
+        if (cc != NULL)
+            watch_add(&sv->watch, cc, conn);
     } else if (*socket_context != NULL) {
         conn_ctx *cc = *socket_context;
+        watch_remove(&sv->watch, cc);
         request_free(cc->pending);
         free(cc);
         *socket_context = NULL;
@@ -1349,7 +1562,8 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
     char why[MQ_PLATFORM_WHY_MAX] = "";
     char *cert = NULL, *key = NULL;
     struct MHD_Daemon *d = NULL;
-    int locks = 0, rc = 0;
+    int locks = 0, rc = 0, watching = 0;
+    thrd_t watcher;
 
     memset(&sv, 0, sizeof sv);
     const char *listen = o->listen ? o->listen : "127.0.0.1:8080";
@@ -1388,6 +1602,16 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
     sv.delay_ms = o->delay_ms;
     sv.web = o->web;
     sv.web_ctx = o->web_ctx;
+    sv.watch.head_ms =
+        1000 * (int64_t)(o->head_timeout_s ? o->head_timeout_s : HEAD_TIMEOUT_S);
+    sv.watch.window_ms =
+        1000 * (int64_t)(o->rate_window_s ? o->rate_window_s : RATE_WINDOW_S);
+    sv.watch.min_rate = o->min_rate ? o->min_rate : MIN_RATE;
+    /* Four looks in the shortest deadline (at most 500 ms apart): a cut comes
+     * at most a quarter of it late. */
+    int64_t shortest =
+        sv.watch.head_ms < sv.watch.window_ms ? sv.watch.head_ms : sv.watch.window_ms;
+    sv.watch.tick_ms = shortest / 4 > 500 ? 500u : (unsigned)(shortest / 4);
     sv.tls = cert != NULL;
     sv.stores = calloc(sv.nstores, sizeof(mq_store *));
     sv.busy = calloc(sv.nstores, sizeof *sv.busy);
@@ -1397,7 +1621,8 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
     }
     if (mtx_init(&sv.pool_lock, mtx_plain) != thrd_success ||
         cnd_init(&sv.pool_cond) != thrd_success ||
-        mtx_init(&sv.write_lock, mtx_plain) != thrd_success) {
+        mtx_init(&sv.write_lock, mtx_plain) != thrd_success ||
+        mtx_init(&sv.watch.lock, mtx_plain) != thrd_success) {
         rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
                           "cannot create the server's locks");
         goto out;
@@ -1433,10 +1658,18 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, MAX_CONNECTIONS_PER_IP, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)CONNECTION_MEMORY, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, &sv},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &sv},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
         {MHD_OPTION_END, 0, NULL}};
+    /* The watchdog before the first connection, and stopped after the last. */
+    if (thrd_create(&watcher, watch_run, &sv.watch) != thrd_success) {
+        mq_platform_close_socket(fd);
+        rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                          "cannot start the server's watchdog");
+        goto out;
+    }
+    watching = 1;
     if (cert != NULL)
         d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, &sv,
                              MHD_OPTION_ARRAY, common, MHD_OPTION_HTTPS_MEM_CERT, cert,
@@ -1460,6 +1693,12 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
     MHD_stop_daemon(d);
 
 out:
+    if (watching) {
+        mtx_lock(&sv.watch.lock);
+        sv.watch.stop = 1;
+        mtx_unlock(&sv.watch.lock);
+        thrd_join(watcher, NULL);
+    }
     mq_platform_close_socket(ln.fd);
     for (size_t i = 0; sv.stores && i < sv.nstores; i++)
         mq_store_close(sv.stores[i]);
@@ -1467,6 +1706,7 @@ out:
         mtx_destroy(&sv.pool_lock);
         cnd_destroy(&sv.pool_cond);
         mtx_destroy(&sv.write_lock);
+        mtx_destroy(&sv.watch.lock);
     }
     free(sv.stores);
     free(sv.busy);

@@ -258,6 +258,15 @@ typedef struct mq_server_opts {
     /** answers every request outside /v1/; NULL: those are 404 as before */
     mq_server_web_fn web;
     void *web_ctx; /**< handed to `web`; used from several threads at once */
+    /**
+     * The slow-client rule (docs/PROTOCOL.md, limits): a request head must be
+     * in whole within `head_timeout_s` of the connection's opening or of the
+     * previous answer's end (0 means 30); a body must bring at least
+     * `min_rate` bytes/s (0 means 50) over every `rate_window_s` seconds
+     * (0 means 30), and be done within one window plus its length at that
+     * rate.  A connection that breaks it is closed.
+     */
+    unsigned head_timeout_s, min_rate, rate_window_s;
 } mq_server_opts;
 
 /**

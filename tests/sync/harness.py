@@ -82,9 +82,14 @@ class Server:
             fail("minqing-server %s: exit %d: %s" % (" ".join(args), p.returncode, p.stderr))
         return p
 
-    def start(self, tls=None, env=None):
-        """Starts `serve`; on a restart, listens on the same port as before."""
+    def start(self, tls=None, env=None, options=None):
+        """Starts `serve`; on a restart, listens on the same port as before.
+        `options` are more words for `serve` (e.g. ["--head-timeout", "3"]),
+        kept for a restart."""
+        if options is not None:
+            self.options = list(options)
         args = [SERVER, "--db", self.db, "serve", "--listen", self.listen]
+        args += getattr(self, "options", [])
         if tls:
             self.tls = tls
             args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
