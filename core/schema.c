@@ -367,18 +367,26 @@ static int parse_defaults(mq_type *t, const cJSON *j, mq_error *err)
                     size_t v = 0;
                     while (v < d->by->nvalues && strcmp(d->by->values[v], k->string) != 0)
                         v++;
+                    int bad = 0;
                     if (v == d->by->nvalues)
-                        return mq__fail(err, MQ_EINVAL,
-                                        "schema: type %s: %s: days: \"%.80s\" is not a "
-                                        "choice of %s",
-                                        t->name, what, k->string, d->by->name);
-                    if (!cJSON_IsNumber(k) || k->valuedouble < 0 ||
-                        k->valuedouble > DAYS_MAX ||
-                        k->valuedouble != (double)(long)k->valuedouble)
-                        return mq__fail(err, MQ_EINVAL,
-                                        "schema: type %s: %s: days: %s: must be a whole "
-                                        "number of days from 0 to %d",
-                                        t->name, what, k->string, DAYS_MAX);
+                        bad = mq__fail(err, MQ_EINVAL,
+                                       "schema: type %s: %s: days: \"%.80s\" is not a "
+                                       "choice of %s",
+                                       t->name, what, k->string, d->by->name);
+                    else if (!cJSON_IsNumber(k) || k->valuedouble < 0 ||
+                             k->valuedouble > DAYS_MAX ||
+                             k->valuedouble != (double)(long)k->valuedouble)
+                        bad = mq__fail(err, MQ_EINVAL,
+                                       "schema: type %s: %s: days: %s: must be a whole "
+                                       "number of days from 0 to %d",
+                                       t->name, what, k->string, DAYS_MAX);
+                    if (bad != 0) {
+                        /* Not yet counted in ndefaults: mq__schema_free() would
+                         * not see it. */
+                        free(d->days);
+                        d->days = NULL;
+                        return bad;
+                    }
                     d->days[v] = (long)k->valuedouble;
                 }
             } else {
