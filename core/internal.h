@@ -73,6 +73,12 @@ struct mq_store {
     int tx_depth;            /* nesting of mq__tx_begin(); 0 outside any transaction */
     int user_tx;             /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
+    /* write.c: the duplicate lookups of warn_duplicate fields, prepared
+     * once each (finalised with the statements above). */
+    struct {
+        const struct mq_field *field;
+        sqlite3_stmt *st;
+    } dupq[8];
     struct mq__kinds *kinds;  /* kind.c's cache; NULL until first used */
     struct mq_ext *exts;      /* ext.c's parts (minqing/ext.h); NULL until declared */
     mq_warning_cb on_warning; /* mq_store_on_warning(); NULL: warnings dropped */
