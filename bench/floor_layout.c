@@ -52,7 +52,8 @@ int main(int argc, char **argv)
     char pragmas[160];
     mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
 
-    /* the schema, read before the clock starts */
+    /* the schema, read before the clock starts: the tables, then their
+     * indexes; not the triggers of the search table, which is not copied */
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         mqb_die("cannot open %s", argv[1]);
     size_t cap = 4096, len = 0;
@@ -60,7 +61,8 @@ int main(int argc, char **argv)
     ddl[0] = '\0';
     if (sqlite3_prepare_v2(db,
                            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND"
-                           " tbl_name IN ('record', 'change') ORDER BY type DESC",
+                           " tbl_name IN ('record', 'change') AND type <> 'trigger'"
+                           " ORDER BY type DESC",
                            -1, &st, NULL) != SQLITE_OK)
         mqb_die("%s: not a minqing store", argv[1]);
     while (sqlite3_step(st) == SQLITE_ROW) {
