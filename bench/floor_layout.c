@@ -54,7 +54,8 @@ int main(int argc, char **argv)
     char pragmas[160];
     mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
 
-    /* the schema, read before the clock starts */
+    /* the schema, read before the clock starts: the tables, then their
+     * indexes; not the triggers of the search table, which is not copied */
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         mqb_die("cannot open %s", argv[1]);
     size_t cap = 4096, len = 0;

@@ -4,7 +4,8 @@
  * mq_store_check() runs SQLite's integrity check, checks that creations
  * stored once are still whole (M7), then re-derives every record from its
  * changes (fold.c, M2 and M3) and compares: fields, heads,
- * tombstone, conflict rows and the area the scope path gives.  It is the
+ * tombstone, conflict rows and the area the scope path gives; and then
+ * folds every need again and compares with need_state (N1).  It is the
  * debug checker of the merge invariants made available to users, and what a
  * test runs after killing a process mid-write.
  *
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "need_state.h"
 
 struct checker {
     void (*cb)(void *ctx, const char *problem);
@@ -138,6 +140,11 @@ done:
     return rc;
 }
 
+static void need_problem(void *ctx, const char *msg)
+{
+    problem(ctx, "%s", msg);
+}
+
 int mq_store_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void *ctx,
                    size_t *problems, mq_error *err)
 {
@@ -210,6 +217,9 @@ int mq_store_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void
         rc = 0;
     else if (rc > 0)
         rc = mq__fail_sqlite(err, s->db, "checking records");
+    /* N1: the state of each need is the fold of the records just checked. */
+    if (rc == 0)
+        rc = mq__need_state_check(s, need_problem, &c, err);
 out:
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (problems != NULL)

@@ -83,6 +83,9 @@ struct mq_store {
     struct mq_ext *exts;      /* ext.c's parts (minqing/ext.h); NULL until declared */
     mq_warning_cb on_warning; /* mq_store_on_warning(); NULL: warnings dropped */
     void *warning_ctx;
+    struct mq__need_dirty *need_dirty; /* the needs a write named (need_state.c) */
+    int lists_fold; /* 1: the needs list folds the day even when need_state
+                       serves it (need_state.h; the tests compare both) */
 };
 
 /* ---- errors (error.c) --------------------------------------------------- */

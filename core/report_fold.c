@@ -235,7 +235,9 @@ void mq__report_read_end(mq_store *s, int began)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     else
         sqlite3_exec(
-            s->db, "DROP TABLE IF EXISTS temp.mq_fold; DROP TABLE IF EXISTS temp.mq_anc;",
+            s->db,
+            "DROP TABLE IF EXISTS temp.mq_fold; DROP TABLE IF EXISTS temp.mq_anc;"
+            " DROP TABLE IF EXISTS temp.mq_need_asof;",
             NULL, NULL, NULL);
 }
 
@@ -374,8 +376,22 @@ static int pass_sql(int what, int scoped, char *sql, size_t n, mq_error *err)
      * does not filter them. */
     for (int t = 0; t < last && t != T_CADRE; t++)
         append(sql, n, &used, "%s'%s'", t > 0 ? ", " : "", pass_types[t].type);
-    append(sql, n, &used, ") AND deleted = 0%s)",
-           scoped ? " AND area IN (SELECT id FROM temp.mq_scope)" : "");
+    append(sql, n, &used, ") AND deleted = 0");
+    if (scoped == MQ__SCAN_SCOPE)
+        append(sql, n, &used, " AND area IN (SELECT id FROM temp.mq_scope)");
+    /* A set of needs: each need by its id and its actions by their parent
+     * (the need), so that a handful of needs costs a handful of rows. */
+    if (scoped == MQ__SCAN_DIRTY || scoped == MQ__SCAN_IDS) {
+        const char *set =
+            scoped == MQ__SCAN_DIRTY ? "temp.mq_need_dirty" : "temp.mq_need_ids";
+        append(
+            sql, n, &used,
+            " AND rowid IN (SELECT r.rowid FROM %s d CROSS JOIN record r ON r.id = d.id"
+            " WHERE r.type = '%s' UNION ALL SELECT r.rowid FROM %s d CROSS"
+            " JOIN record r ON r.parent = d.id WHERE r.type = '%s')",
+            set, pass_types[T_NEED].type, set, pass_types[T_ACTION].type);
+    }
+    append(sql, n, &used, ")");
     if (last > T_CADRE)
         append(sql, n, &used, " OR type = '%s'", pass_types[T_CADRE].type);
     if (used >= n)
@@ -493,10 +509,13 @@ static int take_row(sqlite3_stmt *st, const char *as_of, const char *from,
                             c,     c + 1,
                             c + 2, c + 3,
                             c + 4, c + 5};
-        const char *v[8];
+        const int rcols[] = {3};
+        const char *v[8], *ra[1];
         memset(n, 0, sizeof(*n));
-        if (pack(&rows->text, st, cols, 8, v) != 0)
+        if (pack(&rows->text, st, cols, 8, v) != 0 ||
+            pack(&rows->text, st, rcols, 1, ra) != 0)
             return -1;
+        n->rarea = ra[0];
         n->id = v[0], n->area = v[1], n->household = v[2], n->category = v[3];
         n->source = v[4], n->recorded_by = v[5], n->recorded_at = v[6],
         n->deadline = v[7];

@@ -70,6 +70,8 @@ enum { MQ__ACT_OTHER, MQ__ACT_ACCEPT, MQ__ACT_RESOLVE, MQ__ACT_REOPEN };
 typedef struct mq__rneed {
     const char *id, *area, *household, *category, *source, *recorded_by, *recorded_at,
         *deadline;
+    const char *rarea;        /* the record row's own area (the scope's test),
+                                 which `area` is unless the row has none */
     int petition;             /* its source is a petition source */
     int actions;              /* its actions that count (at <= D) */
     int accepted;             /* one of them is an accept */
@@ -149,10 +151,17 @@ typedef struct mq__report_rows {
  * `by`, which are left NULL). */
 enum { MQ__ROWS_NEEDS, MQ__ROWS_ALL };
 
+/* Which records mq__report_rows_load() reads: every one, those in
+ * temp.mq_scope, or only the needs named in temp.mq_need_dirty (MQ__SCAN_DIRTY)
+ * or temp.mq_need_ids (MQ__SCAN_IDS) and their actions, found by index. */
+enum { MQ__SCAN_ALL = 0, MQ__SCAN_SCOPE = 1, MQ__SCAN_DIRTY = 2, MQ__SCAN_IDS = 3 };
+
 /*
  * Reads the rows of `what` for day `as_of` (and `from`, may be NULL) in one
- * pass over the record table and folds every need (report_fold.c states the
- * rule).  `rows` is the caller's: mq__report_rows_free(), on error too.
+ * pass over the record table (or, for a set of needs, through the indexes)
+ * and folds every need (report_fold.c states the rule).  `scoped` is one
+ * of MQ__SCAN_*.  `rows` is the caller's: mq__report_rows_free(), on error
+ * too.
  */
 int mq__report_rows_load(mq_store *s, const char *as_of, const char *from, int scoped,
                          int what, const mq__report_cfg *cfg, mq__report_rows *rows,

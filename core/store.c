@@ -12,9 +12,11 @@
  *             the unique version is what makes delivery idempotent
  *   conflict  (record, field) pairs whose concurrent values differ
  *   rejected  changes this replica could not apply, kept with the reason
+ *   need_state  the state of every need now, folded from its actions
+ *             (need_state.c)
  *
- * The change log is the truth; record and conflict are derived from it and
- * mq_store_check() proves that they agree.
+ * The change log is the truth; record, conflict and need_state are derived
+ * from it and mq_store_check() proves that they agree.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "need_state.h"
 
 #define FORMAT_VERSION 2
 
@@ -414,6 +417,8 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     if (rc == 0)
         rc = search_index(s, err);
     if (rc == 0)
+        rc = mq__need_state_open(s, err);
+    if (rc == 0)
         rc = check_format(s, err);
     if (fresh && rc == 0)
         rc = mq__exec(s, "COMMIT", err);
@@ -445,6 +450,7 @@ void mq_store_close(mq_store *s)
     }
     mq__schema_free(s->schema);
     mq__kind_free(s);
+    mq__need_state_free(s);
     free(s->cadre);
     free(s->path);
     free(s);

@@ -6,11 +6,13 @@
  * read), and inner levels are savepoints that roll back on their own.  The
  * outermost begin re-reads the clock from meta and the outermost commit
  * writes it back (clock.c); the outermost begin and every rollback clear
- * the lookup cache (kind.c, K2).
+ * the lookup cache (kind.c, K2).  The outermost commit first refolds the
+ * needs the transaction wrote (need_state.c, N2).
  */
 #include <stddef.h>
 
 #include "internal.h"
+#include "need_state.h"
 
 int mq__tx_begin(mq_store *s, mq_error *err)
 {
@@ -29,7 +31,11 @@ int mq__tx_begin(mq_store *s, mq_error *err)
 
 int mq__tx_commit(mq_store *s, mq_error *err)
 {
-    int rc = s->tx_depth == 1 ? mq__clock_save(s, err) : 0;
+    /* N2: the needs the transaction touched are refolded in it. */
+    int rc = s->tx_depth == 1 ? mq__need_state_flush(s, err) : 0;
+
+    if (rc == 0 && s->tx_depth == 1)
+        rc = mq__clock_save(s, err);
 
     if (rc == 0)
         rc = mq__exec(s, s->tx_depth == 1 ? "COMMIT" : "RELEASE mq", err);
@@ -46,10 +52,12 @@ void mq__tx_rollback(mq_store *s)
     if (s->tx_depth == 0)
         return;
     mq__kind_reset(s);
-    if (s->tx_depth == 1)
+    if (s->tx_depth == 1) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    else
+        mq__need_state_forget(s); /* N2: the names go with the writes */
+    } else {
         sqlite3_exec(s->db, "ROLLBACK TO mq; RELEASE mq", NULL, NULL, NULL);
+    }
     s->tx_depth--;
 }
 

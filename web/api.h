@@ -147,12 +147,14 @@ int mq__web_reports(mq__web *w);        /* api_reports.c */
 int mq__web_reports_export(mq__web *w); /* api_reports.c */
 
 /**
- * The needs of `q` for the who (mq_report_needs()): with a limited who and
- * no q->area, once per area of the who, each need once.  Each line goes to
- * `keep`, which returns 0 to go on, 1 to stop, or MQ_E* on failure.
- * Answers the failure itself and returns 1 when the walk failed.
+ * The needs of `q` and `f` (may be NULL) for the who
+ * (mq_report_needs_filtered()): with a limited who and no q->area, once per
+ * area of the who, each need once.  Each line goes to `keep`, which returns
+ * 0 to go on, 1 to stop, or MQ_E* on failure.  Answers the failure itself
+ * and returns 1 when the walk failed.
  */
 int mq__web_walk_needs(mq__web *w, const char *area, const mq_report_needs_query *q,
+                       const mq_report_needs_filter *f,
                        int (*keep)(void *ctx, struct cJSON *line), void *ctx);
 
 /** The area a report or list is asked for: `area` checked against the

@@ -3,11 +3,11 @@
  * its file, 一户一档 (GET /api/households/ID), and one record
  * (GET /api/records/ID).
  *
- * The search stands on mq_store_search(), which finds a text inside the
- * searchable fields of any record; here a name must start with the text
- * (a cadre types the first characters of a name), a member's hit stands
- * for its household, and the address, which the schema does not mark
- * searchable, is looked in only when the searchable fields found too few.
+ * The search stands on mq_store_search_walk(), which finds a text inside
+ * the searchable fields of any record (names, identity numbers, phones,
+ * the address) and stops when the answer is full; here a name must start
+ * with the text (a cadre types the first characters of a name), and a
+ * member's hit stands for its household.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +93,7 @@ static int add_household(search *s, const cJSON *h, const char *matched)
 }
 
 /* What of household fields `f` the text hits, or NULL. */
-static const char *household_hit(const cJSON *f, const char *q, int with_address)
+static const char *household_hit(const cJSON *f, const char *q)
 {
     if (starts(mq__web_str(f, "head_name"), q))
         return "head_name";
@@ -101,7 +101,7 @@ static const char *household_hit(const cJSON *f, const char *q, int with_address
         return "head_id_number";
     if (holds(mq__web_str(f, "phone"), q))
         return "phone";
-    if (with_address && holds(mq__web_str(f, "address"), q))
+    if (holds(mq__web_str(f, "address"), q))
         return "address";
     return NULL;
 }
@@ -119,7 +119,7 @@ static int on_hit(void *ctx, const char *json)
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(r, "fields");
     const char *matched = NULL;
     if (type != NULL && strcmp(type, "household") == 0) {
-        if ((matched = household_hit(f, s->q, 0)) != NULL)
+        if ((matched = household_hit(f, s->q)) != NULL)
             stop = add_household(s, r, matched);
     } else if (type != NULL && strcmp(type, "member") == 0) {
         if (starts(mq__web_str(f, "name"), s->q))
@@ -139,24 +139,6 @@ static int on_hit(void *ctx, const char *json)
         mq_free(hj);
         cJSON_Delete(h);
     }
-    cJSON_Delete(r);
-    return stop;
-}
-
-static int on_address(void *ctx, const char *json)
-{
-    search *s = ctx;
-    /* Most households miss: the raw text is looked in before parsing. */
-    if (strstr(json, s->q) == NULL)
-        return 0;
-    cJSON *r = cJSON_Parse(json);
-    if (r == NULL) {
-        s->failed = MQ_ENOMEM;
-        return 1;
-    }
-    const char *matched =
-        household_hit(cJSON_GetObjectItemCaseSensitive(r, "fields"), s->q, 1);
-    int stop = matched != NULL ? add_household(s, r, matched) : 0;
     cJSON_Delete(r);
     return stop;
 }
@@ -187,9 +169,8 @@ int mq__web_households(mq__web *w)
         goto out;
     }
     mq_error_clear(&s.err);
-    rc = mq_store_search(w->store, s.q, on_hit, &s, &s.err);
-    if (rc >= 0 && s.failed == 0 && (size_t)cJSON_GetArraySize(s.out) < s.limit)
-        rc = mq_store_list(w->store, "household", NULL, 0, on_address, &s, &s.err);
+    /* Unsorted: the walk stops as soon as the answer is full. */
+    rc = mq_store_search_walk(w->store, s.q, on_hit, &s, &s.err);
     if (s.failed != 0)
         rc = s.failed;
     if (rc < 0) {
@@ -384,7 +365,10 @@ int mq__web_household(mq__web *w, const char *id)
     mq_report_needs_query q;
     memset(&q, 0, sizeof q);
     q.as_of = w->today;
-    rc = mq__web_walk_needs(w, mq__web_str(hf, "area"), &q, keep_need, &fn);
+    mq_report_needs_filter nf;
+    memset(&nf, 0, sizeof nf);
+    nf.household = id;
+    rc = mq__web_walk_needs(w, mq__web_str(hf, "area"), &q, &nf, keep_need, &fn);
     if (rc != 0) {
         cJSON_Delete(o);
         o = NULL;

@@ -5,7 +5,9 @@
  *
  * A need is never closed by editing it: each act is a need_action record,
  * and the status is the core's fold of them (mq_report_needs()), so two
- * tablets acting on one need never overwrite each other.
+ * tablets acting on one need never overwrite each other.  Every list is
+ * filtered and cut in the core (mq_report_needs_filtered()), which reads
+ * today's state of each need through its indexes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,7 @@ static int on_need(void *ctx, const char *json)
 }
 
 int mq__web_walk_needs(mq__web *w, const char *area, const mq_report_needs_query *q,
+                       const mq_report_needs_filter *f,
                        int (*keep)(void *ctx, cJSON *line), void *ctx)
 {
     walk k = {w, keep, ctx, NULL, 0};
@@ -63,7 +66,7 @@ int mq__web_walk_needs(mq__web *w, const char *area, const mq_report_needs_query
     mq_error_clear(&err);
     if (area != NULL || w->who->all) {
         qq.area = area;
-        rc = mq_report_needs(w->store, &qq, on_need, &k, &err);
+        rc = mq_report_needs_filtered(w->store, &qq, f, on_need, &k, &err);
     } else {
         /* Areas may nest: each need is kept once. */
         k.seen = cJSON_CreateObject();
@@ -71,7 +74,7 @@ int mq__web_walk_needs(mq__web *w, const char *area, const mq_report_needs_query
             return MQ_ENOMEM;
         for (size_t i = 0; i < w->who->nareas && rc == 0 && k.failed == 0; i++) {
             qq.area = w->who->areas[i];
-            rc = mq_report_needs(w->store, &qq, on_need, &k, &err);
+            rc = mq_report_needs_filtered(w->store, &qq, f, on_need, &k, &err);
             if (rc == MQ_ENOTFOUND) /* an area not (yet) on this replica */
                 rc = 0;
         }
@@ -100,6 +103,7 @@ typedef struct list {
     int open_only;
     cJSON *names;
     int full; /* the limit cut the list */
+    size_t n; /* lines in `out` */
 } list;
 
 static int keep_line(void *ctx, cJSON *line)
@@ -114,15 +118,18 @@ static int keep_line(void *ctx, cJSON *line)
         cJSON_Delete(line);
         return 0;
     }
-    if ((size_t)cJSON_GetArraySize(l->out) >= l->limit) {
+    if (l->n >= l->limit) {
         cJSON_Delete(line);
         l->full = 1;
         return 1;
     }
-    if (handler != NULL)
+    /* The core's line names the handler already, unless the cadre record
+     * is missing here. */
+    if (handler != NULL && cJSON_GetObjectItemCaseSensitive(line, "handler_name") == NULL)
         mq__web_add_str(line, "handler_name",
                         mq__web_cadre_name(l->w, l->names, handler));
     cJSON_AddItemToArray(l->out, line);
+    l->n++;
     return 0;
 }
 
@@ -162,7 +169,13 @@ int mq__web_worklist(mq__web *w)
     mq_report_needs_query q;
     memset(&q, 0, sizeof q);
     q.as_of = w->today;
-    rc = mq__web_walk_needs(w, NULL, &q, keep_line, &l);
+    /* Filtered and cut in the core, through the index of handlers. */
+    mq_report_needs_filter f;
+    memset(&f, 0, sizeof f);
+    f.handler = l.cadre;
+    f.open_only = 1;
+    f.limit = l.limit;
+    rc = mq__web_walk_needs(w, NULL, &q, &f, keep_line, &l);
     cJSON_Delete(l.names);
     if (rc != 0) {
         cJSON_Delete(l.out);
@@ -219,7 +232,11 @@ int mq__web_needs(mq__web *w)
         cJSON_Delete(l.names);
         return MQ_ENOMEM;
     }
-    rc = mq__web_walk_needs(w, area, &q, keep_line, &l);
+    mq_report_needs_filter f;
+    memset(&f, 0, sizeof f);
+    f.source = l.source;
+    f.limit = l.limit;
+    rc = mq__web_walk_needs(w, area, &q, &f, keep_line, &l);
     cJSON_Delete(l.names);
     if (rc != 0) {
         cJSON_Delete(l.out);
@@ -290,7 +307,10 @@ int mq__web_need_action(mq__web *w, const char *id, const char *verb)
         area = area_buf[0] ? area_buf : NULL;
         cJSON_Delete(h);
     }
-    rc = mq__web_walk_needs(w, area, &q, keep_one, &o);
+    mq_report_needs_filter only;
+    memset(&only, 0, sizeof only);
+    only.need = id;
+    rc = mq__web_walk_needs(w, area, &q, &only, keep_one, &o);
     if (rc != 0)
         goto out;
     const char *status = o.line != NULL ? mq__web_str(o.line, "status") : NULL;

@@ -103,6 +103,12 @@ typedef struct mq_report_needs_query {
  *      "days_overdue": N (when overdue), "accepted": bool, "accepted_by",
  *      "resolved_at", "satisfaction", "actions": N, "fields": {...}}
  *
+ * A list of a day on or after the horizon of nearly every need (today,
+ * unless actions are dated ahead) is read from the state of each need kept
+ * beside the records (docs/STORE.md, "The state of each need"), through
+ * its indexes; a past day folds the actions as of that day.  Both give the
+ * same lines.
+ *
  * `handler` is who handles the need now: the `to` of its last counted
  * transfer, else the cadre of its first counted accept, else who recorded
  * it (docs/REPORTS.md).  Members with no value are left out.  `actions`
@@ -112,6 +118,27 @@ typedef struct mq_report_needs_query {
  */
 int mq_report_needs(mq_store *store, const mq_report_needs_query *q, mq_json_cb cb,
                     void *ctx, mq_error *err);
+
+/** More filters of mq_report_needs_filtered(), for a screen that shows a
+ *  few needs.  NULL and 0 members do not filter. */
+typedef struct mq_report_needs_filter {
+    const char *handler;   /**< only needs this cadre handles now (`handler`) */
+    const char *source;    /**< only needs of this source (a schema choice) */
+    const char *household; /**< only the needs of this household */
+    const char *need;      /**< only this need */
+    int open_only;         /**< 1: only needs not resolved as of D */
+    size_t limit;          /**< at most this many lines (the first in the
+                                list's order); 0: every one */
+} mq_report_needs_filter;
+
+/**
+ * mq_report_needs() with the filters of `f` too (NULL: none); the same
+ * lines, fewer of them.  A work list (a cadre's open needs) or a
+ * household's needs is an indexed read of the state of each need.
+ */
+int mq_report_needs_filtered(mq_store *store, const mq_report_needs_query *q,
+                             const mq_report_needs_filter *f, mq_json_cb cb, void *ctx,
+                             mq_error *err);
 
 /**
  * The Chinese labels of the values a report prints, from the schema's

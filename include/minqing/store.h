@@ -203,6 +203,15 @@ int mq_store_search(mq_store *store, const char *text, mq_json_cb cb, void *ctx,
                     mq_error *err);
 
 /**
+ * mq_store_search() in no particular order, without sorting first, so that
+ * the walk costs what the callback reads before it stops it: a screen that
+ * shows the first 50 of 20,000 hits reads about 50 (and one that finds
+ * few, one scan of the searchable values).
+ */
+int mq_store_search_walk(mq_store *store, const char *text, mq_json_cb cb, void *ctx,
+                         mq_error *err);
+
+/**
  * Walks the groups of live records that share the value of a field the
  * schema marks "warn_duplicate", as
  * {"type":T,"field":F,"value":V,"ids":[ID,...]} (`minqing check` lists
