@@ -269,9 +269,13 @@ int mq_report_needs_filtered(mq_store *s, const mq_report_needs_query *q,
         if (at > 0)
             mq__bind_text(st, at, binds[i][1]);
     }
-    if (f->limit > 0)
+    if (f->limit > 0) {
+        /* A size_t of 64 bits may pass SQLite's range; one of 32 cannot. */
+        uint64_t limit = f->limit;
         sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, "?12"),
-                           f->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)f->limit);
+                           limit > (uint64_t)INT64_MAX ? INT64_MAX
+                                                       : (sqlite3_int64)limit);
+    }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         char *json = line_json(st);
         int stop =
