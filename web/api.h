@@ -1,7 +1,8 @@
 /*
  * web/api.h - what the files of the JSON API (web/api*.c) share: the
  * context of one request, the one writer of answers and the one filler of
- * errors, the scope checks, and the handlers that web/api.c routes to.
+ * errors, the scope checks (web/api_common.c), and the handlers that
+ * web/api.c routes to.
  *
  * A handler returns 0 when the answer is filled, whatever its status (a
  * refusal is an answer), and MQ_ENOMEM only when not even an error answer
