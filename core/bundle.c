@@ -177,14 +177,19 @@ static int moved_open(mq_store *s, follow_moves *m, mq_error *err)
      * level: a group's households, their members and needs, the needs'
      * actions.
      */
+    /* A record's log is its changes with a body (change_rid) and its
+     * creation stored once, found through record.cv (store.c, format 3). */
     snprintf(sql, sizeof(sql),
              "WITH RECURSIVE sub(id) AS (SELECT ?1"
              " UNION SELECT r.id FROM record r JOIN sub ON r.parent = sub.id)"
-             " SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body,"
-             " (SELECT fields FROM record WHERE id = c.rid)), c.base"
-             " FROM sub JOIN change c ON c.rid = sub.id"
+             " SELECT c.seq, c.v, c.type, c.rid, c.by, c.body, c.base"
+             " FROM sub JOIN change c ON c.rid = sub.id AND c.body IS NOT NULL"
              " WHERE c.seq > ?2 AND c.seq <= ?3 AND (?4 IS NULL OR c.src IS NOT ?4)"
-             " ORDER BY c.seq");
+             " UNION ALL SELECT c.seq, c.v, c.type, c.rid, c.by, r.fields, c.base"
+             " FROM sub JOIN record r ON r.id = sub.id JOIN change c ON c.v = r.cv"
+             " WHERE c.rid = sub.id AND c.body IS NULL"
+             " AND c.seq > ?2 AND c.seq <= ?3 AND (?4 IS NULL OR c.src IS NOT ?4)"
+             " ORDER BY 1");
     if (sqlite3_prepare_v2(s->db, sql, -1, &m->replay, NULL) != SQLITE_OK) {
         moved_close(m);
         return mq__fail_sqlite(err, s->db, "reading the change log");

@@ -142,20 +142,28 @@ done:
 static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
                     mq_error *err)
 {
+    /* The record's changes since the import began: those with a body, and
+     * a creation stored once (store.c, change_rid).  The creation first,
+     * while the record's cv still names it. */
+    static const char *const undo[] = {
+        "DELETE FROM change WHERE seq >= ?2 AND v = (SELECT cv FROM record WHERE id = ?1)"
+        " AND rid = ?1 AND body IS NULL",
+        "DELETE FROM change WHERE rid = ?1 AND body IS NOT NULL AND seq >= ?2"};
     sqlite3_stmt *st;
     mq__rec rec;
-    int rc;
+    int rc = 0;
 
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM change WHERE rid = ?1 AND seq >= ?2", -1,
-                           &st, NULL) != SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "undoing a record");
     mq__kind_forget(s, rid);
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, first_seq);
-    rc = sqlite3_step(st) == SQLITE_DONE
-             ? 0
-             : mq__fail_sqlite(err, s->db, "undoing a record");
-    sqlite3_finalize(st);
+    for (size_t i = 0; i < sizeof(undo) / sizeof(undo[0]) && rc == 0; i++) {
+        if (sqlite3_prepare_v2(s->db, undo[i], -1, &st, NULL) != SQLITE_OK)
+            return mq__fail_sqlite(err, s->db, "undoing a record");
+        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, first_seq);
+        rc = sqlite3_step(st) == SQLITE_DONE
+                 ? 0
+                 : mq__fail_sqlite(err, s->db, "undoing a record");
+        sqlite3_finalize(st);
+    }
     if (rc != 0 || (rc = mq__rec_fold(s, rid, &rec, err)) != 0)
         return rc;
     *kept = rec.exists;

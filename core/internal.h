@@ -38,6 +38,17 @@
 /* The type whose records author changes: a change's `by` names one. */
 #define MQ__AUTHOR_TYPE "cadre"
 
+/*
+ * SQL for the creation of record RID (an SQL expression) stored once (M7),
+ * selecting COLS from change c and record r.  It is the record's only change,
+ * so its version is the record's cv: found through record(id) and change(v),
+ * as change_rid holds only changes with a body (store.c).  A record's log is
+ * the changes of change_rid for it, UNION ALL this.
+ */
+#define MQ__CREATION_ONCE(cols, rid)                                                     \
+    "SELECT " cols " FROM record r JOIN change c ON c.v = r.cv WHERE r.id = " rid        \
+    " AND c.rid = " rid " AND c.body IS NULL"
+
 /* Prepared statements kept for the life of the store (db.c). */
 enum mq__stmt_id {
     MQ_ST_REC_LOAD,

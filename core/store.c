@@ -23,7 +23,13 @@
 
 #include "internal.h"
 
-#define FORMAT_VERSION 2
+/*
+ * 3: change_rid indexes only the changes with a body of their own.  A
+ * creation stored once (M7) is its record's only change and is found through
+ * record.cv and change(v), so an import or an initial push writes no entry
+ * in it (format 2 indexed every change; opening one migrates it).
+ */
+#define FORMAT_VERSION 3
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -48,7 +54,7 @@ static const char schema_sql[] =
     "  body TEXT,"
     "  base TEXT"
     ");"
-    "CREATE INDEX IF NOT EXISTS change_rid ON change(rid);"
+    "CREATE INDEX IF NOT EXISTS change_rid ON change(rid) WHERE body IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS conflict("
     "  rid TEXT NOT NULL, field TEXT NOT NULL, PRIMARY KEY(rid, field)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS rejected("
@@ -287,6 +293,34 @@ static int search_index(mq_store *s, mq_error *err)
     return rc;
 }
 
+/*
+ * Format 2 differs from 3 only in change_rid, which indexed every change:
+ * the index is made again, partial, in one transaction.  Another process may
+ * be migrating the same file: the format is read again under the write lock.
+ */
+static int migrate_from_2(mq_store *s, mq_error *err)
+{
+    char *v = NULL;
+    int rc = mq__exec(s, "BEGIN IMMEDIATE", err);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = mq__meta_get(s, "format", &v, err)) == 0 && v != NULL && atoi(v) == 2) {
+        rc = mq__exec(s,
+                      "DROP INDEX IF EXISTS change_rid;"
+                      "CREATE INDEX change_rid ON change(rid) WHERE body IS NOT NULL;",
+                      err);
+        if (rc == 0)
+            rc = mq__meta_set(s, "format", "3", err);
+    }
+    free(v);
+    if (rc == 0)
+        rc = mq__exec(s, "COMMIT", err);
+    if (rc != 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 static int check_format(mq_store *s, mq_error *err)
 {
     char *v = NULL;
@@ -301,6 +335,8 @@ static int check_format(mq_store *s, mq_error *err)
     }
     int format = atoi(v);
     free(v);
+    if (format == 2)
+        return migrate_from_2(s, err);
     if (format != FORMAT_VERSION)
         return mq__fail(err, MQ_ESTATE,
                         "%s: store format %d, this minqing reads format %d", s->path,
