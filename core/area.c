@@ -23,44 +23,60 @@
 
 #include "internal.h"
 
-/* Sets *dst to a copy of `v`; MQ_ENOMEM (with err) when the copy fails. */
-static int set_copy(char **dst, const char *v, mq_error *err)
+int mq__scope_of(mq_store *s, const mq_type *t, const char *id, const cJSON *fields,
+                 char parent[64], char area[64], mq_error *err)
 {
-    if ((*dst = mq__strdup(v)) == NULL)
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    return 0;
+    const cJSON *p;
+
+    parent[0] = area[0] = '\0';
+    if (t->scope == NULL)
+        return 0;
+    const mq_field *via = t->scope;
+    p = cJSON_GetObjectItemCaseSensitive(fields, via->name);
+    if (!cJSON_IsString(p) && t->scope_alt != NULL) {
+        via = t->scope_alt;
+        p = cJSON_GetObjectItemCaseSensitive(fields, via->name);
+    }
+    /* a scope field is a reference, checked to be a UUID: it fits */
+    if (cJSON_IsString(p))
+        snprintf(parent, 64, "%s", p->valuestring);
+    if (t->scope_self) {
+        snprintf(area, 64, "%s", id);
+        return 0;
+    }
+    if (parent[0] == '\0')
+        return 0;
+    if (via->to_type->scope_self) {
+        memcpy(area, parent, 64);
+        return 0;
+    }
+    mq__kind k;
+    int rc = mq__kind_get(s, parent, &k, err);
+    if (rc == 0 && k.exists)
+        memcpy(area, k.area, 64);
+    return rc;
 }
 
 int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
 {
-    const mq_type *t = rec->type;
-    const cJSON *p;
+    char parent[64], area[64];
     int rc;
 
     free(rec->parent);
     free(rec->area);
     rec->parent = rec->area = NULL;
-    if (t->scope == NULL)
-        return 0;
-    const mq_field *via = t->scope;
-    p = cJSON_GetObjectItemCaseSensitive(rec->fields, via->name);
-    if (!cJSON_IsString(p) && t->scope_alt != NULL) {
-        via = t->scope_alt;
-        p = cJSON_GetObjectItemCaseSensitive(rec->fields, via->name);
-    }
-    if (cJSON_IsString(p) && (rc = set_copy(&rec->parent, p->valuestring, err)) != 0)
+    if ((rc = mq__scope_of(s, rec->type, rec->id, rec->fields, parent, area, err)) != 0)
         return rc;
-    if (t->scope_self)
-        return set_copy(&rec->area, rec->id, err);
-    if (rec->parent == NULL)
-        return 0;
-    if (via->to_type->scope_self)
-        return set_copy(&rec->area, rec->parent, err);
-    mq__kind k;
-    rc = mq__kind_get(s, rec->parent, &k, err);
-    if (rc == 0 && k.exists && k.area[0] != '\0')
-        rc = set_copy(&rec->area, k.area, err);
-    return rc;
+    if ((parent[0] != '\0' && (rec->parent = mq__strdup(parent)) == NULL) ||
+        (area[0] != '\0' && (rec->area = mq__strdup(area)) == NULL))
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return 0;
+}
+
+void mq__orphan_note(mq_store *s, const char *parent, const char *area)
+{
+    if (parent != NULL && parent[0] != '\0' && (area == NULL || area[0] == '\0'))
+        s->orphans = 1;
 }
 
 const char *mq__area_type_name(const mq_store *s)
@@ -117,6 +133,8 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
             break;
         }
         mq__kind_forget(s, kids[i]);
+        if (area == NULL)
+            s->orphans = 1; /* the kid keeps its parent */
         sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
         mq__bind_text(up, 2, area);
         if (sqlite3_step(up) != SQLITE_DONE)
@@ -124,6 +142,82 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
         sqlite3_reset(up);
         if (rc == 0)
             rc = mq__area_cascade(s, kids[i], area, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(kids[i]);
+    free(kids);
+    return rc;
+}
+
+/*
+ * A record that did not exist has below it only records that were written
+ * while it was missing, and those got no area (a record below an area takes
+ * the area's id whether or not the area exists, and an area's area is
+ * itself, so records below areas never wait).  Only the records waiting for
+ * a parent (area NULL, in the small index record_orphan) can need its area,
+ * and their own waiting records in turn.  While the store is known to hold
+ * no waiting record, which is the case through an import or a push whose
+ * parents come first, this asks SQLite nothing at all.
+ */
+int mq__area_adopt(mq_store *s, const char *id, const char *area, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (s->orphans < 0) {
+        if ((st = mq__stmt(s, MQ_ST_ANY_ORPHAN, err)) == NULL)
+            return err != NULL ? err->rc : MQ_EIO;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return mq__fail_sqlite(err, s->db,
+                                   "looking for records without their parent");
+        s->orphans = rc == SQLITE_ROW;
+    }
+    if (s->orphans == 0)
+        return 0;
+    if ((st = mq__stmt(s, MQ_ST_ORPHANS_OF, err)) == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    char **kids = NULL;
+    size_t n = 0, cap = 0;
+    int oom = 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **grown = realloc(kids, ncap * sizeof(char *));
+            if (grown == NULL) {
+                oom = 1;
+                break;
+            }
+            kids = grown;
+            cap = ncap;
+        }
+        if ((kids[n] = mq__strdup(mq__col_text(st, 0))) == NULL)
+            oom = 1;
+        else
+            n++;
+    }
+    sqlite3_reset(st);
+    if (oom)
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+    else
+        rc = rc == SQLITE_DONE ? 0
+                               : mq__fail_sqlite(err, s->db, "listing records below one");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *up = mq__stmt(s, MQ_ST_SET_AREA, err);
+        if (up == NULL) {
+            rc = err != NULL ? err->rc : MQ_EIO;
+            break;
+        }
+        mq__kind_forget(s, kids[i]);
+        sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 2, area, -1, SQLITE_STATIC);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = mq__fail_sqlite(err, s->db, "moving a record to its area");
+        sqlite3_reset(up);
+        if (rc == 0)
+            rc = mq__area_adopt(s, kids[i], area, err);
     }
     for (size_t i = 0; i < n; i++)
         free(kids[i]);

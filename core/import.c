@@ -29,6 +29,7 @@ struct importer {
     const char *rid;
     const char *type;
     sqlite3_stmt *park;
+    mq__jdoc *doc; /* lines are parsed here; NULL when out of memory */
     size_t reported;
     /* References of the record being written that point ahead; parked only
      * once the record is written, so a refused record leaves none behind. */
@@ -86,8 +87,14 @@ static int park_refs(struct importer *im, mq_error *err)
 static int import_record(struct importer *im, const char *text, mq_error *err)
 {
     const char *end = NULL;
-    cJSON *rec = cJSON_ParseWithOpts(text, &end, 1);
+    /* The arena's tree is cJSON's for the same line; a line it does not
+     * take goes to cJSON itself (jdoc.c). */
+    const cJSON *parsed = im->doc != NULL ? mq__jdoc_parse(im->doc, text) : NULL;
+    cJSON *own = parsed == NULL ? cJSON_ParseWithOpts(text, &end, 1) : NULL;
+    const cJSON *rec = parsed != NULL ? parsed : own;
     const cJSON *type, *id, *fields;
+    const char *fields_text = NULL;
+    size_t fields_len = 0;
     const mq_type *t;
     mq__wrote wrote;
     int rc;
@@ -116,13 +123,15 @@ static int import_record(struct importer *im, const char *text, mq_error *err)
     }
     im->rid = id->valuestring;
     im->type = t->name;
+    if (parsed != NULL)
+        fields_text = mq__jdoc_plain(fields, &fields_len);
     /*
      * mq__write checks everything before it writes, so a refused record has
      * written nothing and needs no savepoint of its own.
      */
     im->nahead = 0;
-    rc = mq__write(im->s, t, id->valuestring, fields, im->opts->author, defer_ref, im,
-                   &wrote, err);
+    rc = mq__write(im->s, t, id->valuestring, fields, fields_text, fields_len,
+                   im->opts->author, defer_ref, im, &wrote, err);
     if (rc == 0)
         rc = park_refs(im, err);
     if (rc == 0) {
@@ -134,7 +143,7 @@ static int import_record(struct importer *im, const char *text, mq_error *err)
             im->stats->unchanged++;
     }
 done:
-    cJSON_Delete(rec);
+    cJSON_Delete(own);
     return rc;
 }
 
@@ -169,6 +178,8 @@ static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
     *kept = rec.exists;
     if (rec.exists) {
         rc = mq__rec_save(s, &rec, err);
+    } else if ((rc = mq__area_cascade(s, rid, NULL, err)) != 0) {
+        /* the records below it wait for it again, without an area */
     } else if (sqlite3_prepare_v2(s->db, "DELETE FROM record WHERE id = ?1", -1, &st,
                                   NULL) == SQLITE_OK) {
         mq__kind_forget(s, rid);
@@ -349,6 +360,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
             first_seq = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
+    im.doc = mq__jdoc_new(); /* without it, every line goes to cJSON */
     mq__lines_init(&in_lines, in, LINE_MAX_BYTES);
     while (rc == 0) {
         mq_error rerr;
@@ -395,6 +407,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
     if (rc == 0)
         rc = resolve_parked(&im, first_seq, err);
     sqlite3_finalize(im.park);
+    mq__jdoc_free(im.doc);
     mq__lines_free(&in_lines);
     if (rc == 0 && stats.invalid > 0 && !im.opts->skip_invalid) {
         rc = mq__fail(err, MQ_EINVAL, "%s: %zu invalid record%s; nothing imported",

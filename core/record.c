@@ -139,6 +139,16 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
     cJSON_free(vers);
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "saving a record");
+    mq__kind k;
+    memset(&k, 0, sizeof(k));
+    k.exists = 1;
+    k.type = rec->type;
+    snprintf(k.type_name, sizeof(k.type_name), "%s", rec->type->name);
+    k.deleted = rec->deleted != 0;
+    if (rec->area != NULL)
+        snprintf(k.area, sizeof(k.area), "%s", rec->area);
+    mq__kind_put(s, rec->id, &k);
+    mq__orphan_note(s, rec->parent, rec->area);
     return 0;
 }
 

@@ -44,6 +44,11 @@ static const char schema_sql[] =
     "  fields TEXT NOT NULL"
     ");"
     "CREATE INDEX IF NOT EXISTS record_parent ON record(parent) WHERE parent IS NOT NULL;"
+    /* The records waiting for their parent: a new record looks here for the
+     * records below it (area.c); in a store whose records arrived parents
+     * first it is empty. */
+    "CREATE INDEX IF NOT EXISTS record_orphan ON record(parent)"
+    " WHERE area IS NULL AND parent IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS change("
     "  seq INTEGER PRIMARY KEY,"
     "  v TEXT NOT NULL UNIQUE,"
@@ -395,6 +400,7 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
+    s->orphans = -1;
     if ((s->path = mq__strdup(path)) == NULL) {
         free(s);
         return mq__fail(err, MQ_ENOMEM, "out of memory");
@@ -470,6 +476,10 @@ void mq_store_close(mq_store *s)
         return;
     mq__stmt_free_all(s);
     mq__ext_free(s);
+    if (s->out != NULL) {
+        mq__json_free(s->out);
+        free(s->out);
+    }
     if (s->db != NULL) {
         while (s->tx_depth > 0)
             mq__tx_rollback(s);

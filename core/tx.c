@@ -19,8 +19,10 @@ int mq__tx_begin(mq_store *s, mq_error *err)
 
     if (rc != 0)
         return rc;
-    if (outer)
+    if (outer) {
         mq__kind_reset(s); /* K2: another connection may have written since */
+        s->orphans = -1;
+    }
     s->tx_depth++;
     if (outer && (rc = mq__clock_load(s, err)) != 0)
         mq__tx_rollback(s);
@@ -46,6 +48,7 @@ void mq__tx_rollback(mq_store *s)
     if (s->tx_depth == 0)
         return;
     mq__kind_reset(s);
+    s->orphans = -1;
     if (s->tx_depth == 1)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     else

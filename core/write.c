@@ -73,11 +73,15 @@ static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
 }
 
 /*
- * Stamps and merges a local change built from `set` and `base` (taken).
- * `rec` (may be NULL) is the record as just loaded; it is taken too.
+ * Stamps and merges a local change of fields `set` (borrowed: the caller's
+ * until the merge returns) and `base` (taken); `own` is the set again when
+ * it is the change's to delete, else NULL.  `text` (may be NULL) is the set
+ * printed.  `rec` (may be NULL) is the record as just loaded; it is taken
+ * too.
  */
-static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON *set,
-                         cJSON *base, const char *author, mq__rec *rec, mq_error *err)
+static int commit_borrowed(mq_store *s, const mq_type *type, const char *id,
+                           const cJSON *set, cJSON *own, const char *text, size_t len,
+                           cJSON *base, const char *author, mq__rec *rec, mq_error *err)
 {
     mq__change c;
     mq_apply_result res;
@@ -85,7 +89,7 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
 
     memset(&c, 0, sizeof(c));
     if ((rc = mq__next_version(s, c.v, err)) != 0) {
-        cJSON_Delete(set);
+        cJSON_Delete(own);
         cJSON_Delete(base);
         if (rec != NULL)
             mq__rec_clear(rec);
@@ -97,7 +101,10 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     author = author != NULL ? author : s->cadre;
     if (author != NULL)
         snprintf(c.by, sizeof(c.by), "%s", author);
-    c.set = c.own_set = set;
+    c.set = set;
+    c.own_set = own;
+    c.set_text = text;
+    c.set_len = len;
     c.base = c.own_base = cJSON_GetArraySize(base) > 0 ? base : NULL;
     if (c.base == NULL)
         cJSON_Delete(base);
@@ -105,6 +112,13 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
                      : mq__merge(s, &c, NULL, &res, err);
     mq__change_clear(&c);
     return rc;
+}
+
+/* Stamps and merges a local change built from `set` and `base` (taken). */
+static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON *set,
+                         cJSON *base, const char *author, mq__rec *rec, mq_error *err)
+{
+    return commit_borrowed(s, type, id, set, set, NULL, 0, base, author, rec, err);
 }
 
 /*
@@ -150,11 +164,11 @@ static int report_value(problem_fn report, void *ctx, const char *field, const c
     return rc;
 }
 
+/* Checks field `it`, of definition `f` (NULL: the type has none of that name). */
 static int check_field(mq_store *s, const mq_type *type, const char *id, const cJSON *it,
-                       mq__defer_fn defer, void *defer_ctx, problem_fn report, void *rctx,
-                       mq_error *err)
+                       const mq_field *f, mq__defer_fn defer, void *defer_ctx,
+                       problem_fn report, void *rctx, mq_error *err)
 {
-    const mq_field *f = mq__type_field(type, it->string);
     char why[320];
     int rc;
 
@@ -201,6 +215,7 @@ static int check_record(mq_store *s, const mq_type *type, const char *id,
                         void *defer_ctx, problem_fn report, void *rctx, mq_error *err)
 {
     const cJSON *it;
+    size_t next = 0;
     int rc;
 
     cJSON_ArrayForEach(it, fields)
@@ -215,7 +230,16 @@ static int check_record(mq_store *s, const mq_type *type, const char *id,
                 return rc;
             continue;
         }
-        if ((rc = check_field(s, type, id, it, defer, defer_ctx, report, rctx, err)) != 0)
+        /* Fields come in schema order as a rule: each is looked for first
+         * where the previous one was found. */
+        const mq_field *f =
+            next < type->nfields && strcmp(type->fields[next].name, it->string) == 0
+                ? &type->fields[next]
+                : mq__type_field(type, it->string);
+        if (f != NULL)
+            next = (size_t)(f - type->fields) + 1;
+        if ((rc = check_field(s, type, id, it, f, defer, defer_ctx, report, rctx, err)) !=
+            0)
             return rc;
     }
     for (size_t i = 0; !rec->exists && i < type->nfields; i++) {
@@ -339,8 +363,8 @@ static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
 }
 
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
-              const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
-              mq_error *err)
+              const char *fields_text, size_t fields_len, const char *author,
+              mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote, mq_error *err)
 {
     first_problem fp = {type, id, err};
     mq__rec rec;
@@ -359,6 +383,21 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
         (rc = check_record(s, type, id, &rec, fields, defer, defer_ctx, fail_first, &fp,
                            err)) != 0)
         goto done;
+    if (!rec.exists && fields->child != NULL) {
+        const cJSON *v = fields->child;
+        while (v != NULL && !cJSON_IsNull(v))
+            v = v->next;
+        if (v == NULL) {
+            /* A creation sets every field it is given: the change's set is
+             * the fields themselves, borrowed, not a copy. */
+            *wrote = MQ_WROTE_CREATED;
+            rc = commit_borrowed(s, type, id, fields, NULL, fields_text, fields_len, NULL,
+                                 author, &rec, err);
+            if (rc == 0 && type->ndups > 0)
+                rc = warn_duplicates(s, type, id, fields, err);
+            goto done;
+        }
+    }
     /* The change is built by a writer, so that a field lost for want of
      * memory fails the write instead of leaving the change without it. */
     mq__json j;
@@ -549,7 +588,7 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
     if ((rc = mq__tx_begin(s, err)) == 0) {
         rc = defaults_if_new(s, type, id, fields, err);
         if (rc == 0)
-            rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
+            rc = mq__write(s, type, id, fields, NULL, 0, author, NULL, NULL, &wrote, err);
         if (rc == 0)
             rc = mq__tx_commit(s, err);
         else
@@ -722,7 +761,8 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
         tmp.string = field;
         tmp.next = tmp.prev = NULL;
         first_problem fp = {rec.type, rid, err};
-        rc = check_field(s, rec.type, rid, &tmp, NULL, NULL, fail_first, &fp, err);
+        rc = check_field(s, rec.type, rid, &tmp, mq__type_field(rec.type, field), NULL,
+                         NULL, fail_first, &fp, err);
     }
     if (rc != 0)
         goto out;
