@@ -3,7 +3,9 @@
  * work of minqing's own layout, without minqing's code.
  *
  * Given a store that `minqing import` filled (SRC), it creates minqing's
- * tables and indexes in a fresh file (DST) from SRC's own schema, then
+ * tables, indexes and triggers (the search text, record_search, kept by
+ * triggers on `record`) in a fresh file (DST) from SRC's own schema, tables
+ * first and triggers last, then
  * copies the rows of `record` and `change` in the order the import wrote
  * them, with the store's pragmas (WAL, synchronous=FULL, the store's page
  * cache: --cache-kib, 8192 unless told), in one transaction.  The difference between this
@@ -60,7 +62,9 @@ int main(int argc, char **argv)
     ddl[0] = '\0';
     if (sqlite3_prepare_v2(db,
                            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND"
-                           " tbl_name IN ('record', 'change') ORDER BY type DESC",
+                           " tbl_name IN ('record', 'change', 'record_search')"
+                           " ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1"
+                           " ELSE 2 END",
                            -1, &st, NULL) != SQLITE_OK)
         mqb_die("%s: not a minqing store", argv[1]);
     while (sqlite3_step(st) == SQLITE_ROW) {
