@@ -39,9 +39,9 @@ int mq__scope_of(mq_store *s, const mq_type *t, const char *id, const cJSON *fie
     }
     /* a scope field is a reference, checked to be a UUID: it fits */
     if (cJSON_IsString(p))
-        snprintf(parent, 64, "%s", p->valuestring);
+        mq__copy(parent, 64, p->valuestring);
     if (t->scope_self) {
-        snprintf(area, 64, "%s", id);
+        mq__copy(area, 64, id);
         return 0;
     }
     if (parent[0] == '\0')

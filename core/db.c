@@ -38,8 +38,9 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
         ("UPDATE change SET body = (SELECT fields FROM record WHERE id = ?1)"
          " WHERE v = (SELECT cv FROM record WHERE id = ?1) AND rid = ?1 AND body IS "
          "NULL"),
+    /* OR IGNORE: a taken id is told by sqlite3_changes() (merge.c) */
     [MQ_ST_REC_INSERT] =
-        ("INSERT INTO record(id, type, parent, area, deleted, cv, vers, fields)"
+        ("INSERT OR IGNORE INTO record(id, type, parent, area, deleted, cv, vers, fields)"
          " VALUES(?1, ?2, ?3, ?4, 0, ?5, NULL, ?6)"),
     /* both terms of record_orphan's WHERE spelt out, so that it is used */
     [MQ_ST_ORPHANS_OF] = ("SELECT id FROM record WHERE parent = ?1 AND area IS NULL"

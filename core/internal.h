@@ -121,6 +121,8 @@ char *mq__strdup(const char *s);
 /* The length of `s` in code points; -1 if it is not valid UTF-8 (overlong
  * forms and surrogates included). */
 long mq__utf8_length(const char *s);
+/* Copies `src` into `dst` of `cap` bytes, cut to fit; always terminated. */
+void mq__copy(char *dst, size_t cap, const char *src);
 /* A new random record id (UUID version 4). */
 int mq__new_id(char out[37], mq_error *err);
 
@@ -481,6 +483,16 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
  */
 int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec *loaded,
                      mq_apply_result *result, mq_error *err);
+
+/*
+ * Merges local change `c`, a creation from nothing whose record is not known
+ * to exist, with one insert of the record row that says whether the id was
+ * taken: then *taken is set and nothing is written (the caller looks the
+ * record up and merges as usual).  *taken is also set when the set is not
+ * in schema order.
+ */
+int mq__merge_new(mq_store *s, const mq__change *c, int *taken, mq_apply_result *result,
+                  mq_error *err);
 
 /* ---- local writes (write.c) ---------------------------------------------- */
 

@@ -158,6 +158,15 @@ static struct jnode *node(struct parser *ps, int type, const char *start)
     return n;
 }
 
+/* The bytes that end a plain run inside a string: quote, backslash and the
+ * control characters (NUL, the end of the text, among them). */
+static const unsigned char stop[256] = {
+    [0] = 1,  [1] = 1,  [2] = 1,  [3] = 1,  [4] = 1,   [5] = 1,   [6] = 1,
+    [7] = 1,  [8] = 1,  [9] = 1,  [10] = 1, [11] = 1,  [12] = 1,  [13] = 1,
+    [14] = 1, [15] = 1, [16] = 1, [17] = 1, [18] = 1,  [19] = 1,  [20] = 1,
+    [21] = 1, [22] = 1, [23] = 1, [24] = 1, [25] = 1,  [26] = 1,  [27] = 1,
+    [28] = 1, [29] = 1, [30] = 1, [31] = 1, ['"'] = 1, ['\\'] = 1};
+
 /*
  * Parses a string at ps->p (its opening quote) into a NUL-terminated copy in
  * the arena.  *plain is cleared when printing the copy would not give the
@@ -169,6 +178,9 @@ static char *string(struct parser *ps, int *plain)
     size_t escapes = 0;
 
     for (;; q++) {
+        /* most bytes are plain: one look-up tells them from the rest */
+        while (!stop[*q])
+            q++;
         if (*q == '"')
             break;
         if (*q < 0x20)

@@ -63,10 +63,10 @@ static int kind_query(mq_store *s, const char *id, mq__kind *out, mq_error *err)
     if (rc == SQLITE_ROW) {
         out->exists = 1;
         out->type = mq__schema_type(s->schema, mq__col_text(st, 0));
-        snprintf(out->type_name, sizeof(out->type_name), "%s", mq__col_text(st, 0));
+        mq__copy(out->type_name, sizeof(out->type_name), mq__col_text(st, 0));
         out->deleted = sqlite3_column_int(st, 1) != 0;
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            snprintf(out->area, sizeof(out->area), "%s", mq__col_text(st, 2));
+            mq__copy(out->area, sizeof(out->area), mq__col_text(st, 2));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -214,16 +214,22 @@ static int in_schema_order(const mq_type *t, const cJSON *set)
  * field and printed.  What the general path below would store, byte for
  * byte; *done is 0 when the set is not in schema order (that path then
  * orders it).
+ *
+ * `speculative`: the record was not looked up.  The record row goes first
+ * and *taken says the id was taken, in which case nothing was written.
+ * Only for a local change: its version is new, so its log row cannot be a
+ * duplicate.  Otherwise the change goes first, so that a duplicate (M1)
+ * writes nothing.
  */
-static int create_once(mq_store *s, const mq__change *c, const char *src, int *done,
-                       mq_apply_result *result, mq_error *err)
+static int create_once(mq_store *s, const mq__change *c, const char *src, int speculative,
+                       int *done, int *taken, mq_apply_result *result, mq_error *err)
 {
     char parent[64], area[64];
     const char *text = c->set_text;
     size_t len = c->set_len;
     int rc, dup = 0;
 
-    *done = 0;
+    *done = *taken = 0;
     if (!in_schema_order(c->type, c->set))
         return 0;
     *done = 1;
@@ -240,7 +246,7 @@ static int create_once(mq_store *s, const mq__change *c, const char *src, int *d
             return mq__fail(err, MQ_ENOMEM, "out of memory");
         len = strlen(text);
     }
-    if ((rc = insert_change(s, c, src, 1, &dup, err)) != 0 || dup)
+    if (!speculative && ((rc = insert_change(s, c, src, 1, &dup, err)) != 0 || dup))
         return rc; /* M1 */
     sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_INSERT, err);
     if (st == NULL)
@@ -256,6 +262,22 @@ static int create_once(mq_store *s, const mq__change *c, const char *src, int *d
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "saving a record");
+    if (sqlite3_changes(s->db) == 0) {
+        if (speculative) {
+            *taken = 1;
+            return 0;
+        }
+        /* looked up in this transaction and not found */
+        return mq__fail(err, MQ_ECORRUPT, "record %s: stored while it was being created",
+                        c->id);
+    }
+    if (speculative) {
+        if ((rc = insert_change(s, c, src, 1, &dup, err)) != 0)
+            return rc;
+        if (dup)
+            return mq__fail(err, MQ_ECORRUPT,
+                            "version %s, just stamped, is already in the log", c->v);
+    }
     rc = 0;
     mq__hlc_observe(&s->hlc, c->hlc, mq_store_now_ms(s));
     *result = MQ_APPLIED;
@@ -263,12 +285,28 @@ static int create_once(mq_store *s, const mq__change *c, const char *src, int *d
     memset(&k, 0, sizeof(k));
     k.exists = 1;
     k.type = c->type;
-    snprintf(k.type_name, sizeof(k.type_name), "%s", c->type->name);
+    mq__copy(k.type_name, sizeof(k.type_name), c->type->name);
     memcpy(k.area, area, sizeof(k.area));
     mq__kind_put(s, c->id, &k);
     mq__orphan_note(s, parent, area);
     if (!c->type->log && area[0] != '\0')
         rc = mq__area_adopt(s, c->id, area, err);
+    return rc;
+}
+
+int mq__merge_new(mq_store *s, const mq__change *c, int *taken, mq_apply_result *result,
+                  mq_error *err)
+{
+    int done;
+    int rc;
+
+    *result = MQ_DUPLICATE;
+    *taken = 1; /* the general path refuses a set of more than 64 fields */
+    if (cJSON_GetArraySize(c->set) > 64)
+        return 0;
+    rc = create_once(s, c, NULL, 1, &done, taken, result, err);
+    if (rc == 0 && !done)
+        *taken = 1;
     return rc;
 }
 
@@ -307,8 +345,8 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
     int once = !rec.exists && c->base == NULL &&
                cJSON_GetObjectItemCaseSensitive(c->set, "_deleted") == NULL;
     if (once) {
-        int done;
-        rc = create_once(s, c, src, &done, result, err);
+        int done, taken;
+        rc = create_once(s, c, src, 0, &done, &taken, result, err);
         if (done)
             goto done;
     }

@@ -146,6 +146,11 @@ static int problems(mq_store *s)
     return (int)n;
 }
 
+static void keep_message(void *ctx, const char *message)
+{
+    snprintf(ctx, 512, "%s", message);
+}
+
 static int collect(void *ctx, const char *json)
 {
     cJSON_AddItemToArray(ctx, cJSON_Parse(json));
@@ -160,6 +165,7 @@ static void test_same_rows_every_way(void)
     free(text);
     char *want = rows(a, records_sql);
     CHECK(problems(a) == 0);
+    mq_error err;
     /* a creation is stored once and its record holds no per-field versions */
     char *bodies = rows(a, "SELECT count(*) FROM change WHERE body IS NOT NULL");
     CHECK_STR(bodies, "0|\n");
@@ -188,10 +194,32 @@ static void test_same_rows_every_way(void)
         mq_store_close(b);
     }
 
+    /* again into the same store: every id is taken, nothing changes */
+    text = joined(NULL, 0);
+    CHECK(import_text(a, text, 0) == 0);
+    free(text);
+    char *again = rows(a, records_sql);
+    CHECK_STR(again, want);
+    free(again);
+    /* a creation whose id a record of another type holds is refused as
+     * before: by the record, not by its fields */
+    {
+        char line[512];
+        const char *id = lines[0] + strlen("{\"type\":\"area\",\"id\":\"");
+        snprintf(line, sizeof(line),
+                 "{\"type\":\"cadre\",\"id\":\"%.36s\",\"fields\":{\"name\":\"x\"}}\n",
+                 id);
+        FILE *f = fmemopen(line, strlen(line), "r");
+        char said[512] = "";
+        mq_import_opts o = {0, NULL, "test", keep_message, said};
+        mq_import_stats st;
+        CHECK(mq_store_import(a, f, &o, &st, &err) == MQ_EINVAL);
+        fclose(f);
+        CHECK_HAS(said, "is of type area, not cadre");
+    }
     /* the same records as changes, applied children first */
     mq_changes_query q = {0, 0, NULL, 0, NULL};
     cJSON *all = cJSON_CreateArray();
-    mq_error err;
     CHECK(mq_store_changes(a, &q, collect, all, NULL, &err) == 0);
     mq_store *c = fresh("tabC");
     for (int i = cJSON_GetArraySize(all) - 1; i >= 0; i--) {
