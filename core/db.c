@@ -85,6 +85,11 @@ void mq__stmt_free_all(mq_store *s)
         sqlite3_finalize(s->stmt[i]);
         s->stmt[i] = NULL;
     }
+    for (size_t i = 0; i < sizeof(s->dupq) / sizeof(s->dupq[0]); i++) {
+        sqlite3_finalize(s->dupq[i].st);
+        s->dupq[i].st = NULL;
+        s->dupq[i].field = NULL;
+    }
 }
 
 int mq__exec(mq_store *s, const char *sql, mq_error *err)

@@ -87,7 +87,13 @@ struct mq_store {
     int tx_depth;            /* nesting of mq__tx_begin(); 0 outside any transaction */
     int user_tx;             /* 1 while mq_store_begin() holds a transaction open */
     sqlite3_stmt *stmt[MQ_ST_COUNT];
-    struct mq__kinds *kinds;  /* kind.c's cache; NULL until first used */
+    /* write.c: the duplicate lookups of warn_duplicate fields, prepared
+     * once each (finalised with the statements above). */
+    struct {
+        const struct mq_field *field;
+        sqlite3_stmt *st;
+    } dupq[8];
+    struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
     /* area.c: whether a record may be waiting for its parent (parent set,
      * area NULL): -1 not known, 0 none, 1 maybe.  Forgotten like the kind
      * cache (K2), set to 1 by every write of such a row. */

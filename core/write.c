@@ -387,12 +387,26 @@ static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
 
         if (!cJSON_IsString(v))
             continue;
-        snprintf(sql, sizeof(sql),
-                 "SELECT id FROM record WHERE type = '%s' AND deleted = 0 AND"
-                 " json_extract(fields, '$.%s') = ?1 AND id <> ?2 ORDER BY id",
-                 type->name, f->name);
-        if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-            return mq__fail_sqlite(err, s->db, "looking for duplicates");
+        /* Prepared once per field and kept (an import asks once a record). */
+        size_t q = 0, nq = sizeof(s->dupq) / sizeof(s->dupq[0]);
+        while (q < nq && s->dupq[q].field != NULL && s->dupq[q].field != f)
+            q++;
+        if (q < nq && s->dupq[q].field == f) {
+            st = s->dupq[q].st;
+        } else {
+            snprintf(sql, sizeof(sql),
+                     "SELECT id FROM record WHERE type = '%s' AND deleted = 0 AND"
+                     " json_extract(fields, '$.%s') = ?1 AND id <> ?2 ORDER BY id",
+                     type->name, f->name);
+            if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                                   NULL) != SQLITE_OK)
+                return mq__fail_sqlite(err, s->db, "looking for duplicates");
+            if (q < nq) {
+                s->dupq[q].field = f;
+                s->dupq[q].st = st;
+            }
+        }
+        int kept = q < nq;
         sqlite3_bind_text(st, 1, v->valuestring, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -400,9 +414,14 @@ static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
                 used += (size_t)snprintf(others + used, sizeof(others) - used, "%s%s",
                                          n > 1 ? ", " : "", mq__col_text(st, 0));
         }
-        sqlite3_finalize(st);
         if (rc != SQLITE_DONE)
-            return mq__fail_sqlite(err, s->db, "looking for duplicates");
+            rc = mq__fail_sqlite(err, s->db, "looking for duplicates");
+        if (kept)
+            sqlite3_reset(st);
+        else
+            sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return rc;
         if (n == 0)
             continue;
         char msg[MQ_ERROR_MESSAGE_MAX];
