@@ -16,7 +16,13 @@
  * `area` is its own id.  When a record's area changes, the records below it
  * follow (mq__area_cascade).  A parent that has not arrived yet (delivery
  * order is free) leaves `area` NULL until it does.
+ *
+ * It also says whether an area lies within a device's scope
+ * (mq__area_within: a walk up the area tree), and remembers the answers for
+ * the transaction, since a pushed batch asks about the same few areas for
+ * each of its thousands of changes.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,4 +276,139 @@ int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *er
     sqlite3_finalize(st);
     mq__json_free(&j);
     return rc;
+}
+
+/*
+ * Which areas were found within a scope, and which not, during this
+ * transaction: a pushed batch asks about the same few areas for each of its
+ * thousands of changes, and each answer is a walk up the area tree.  The
+ * memo belongs to one list of areas (a device's scope); another list starts
+ * it afresh.  It is forgotten when a transaction begins or rolls back and
+ * whenever an area's row is written (mq__scope_memo_reset()), so an answer
+ * is what the walk would give now.
+ */
+#define MEMO_SLOTS 256 /* direct-mapped; a power of two */
+
+struct mq__scope_memo {
+    uint64_t gen; /* a slot is live when its gen is this; never 0 */
+    char *areas;  /* the list the answers are for, joined by '\n' */
+    struct {
+        uint64_t gen;
+        char id[64];
+        int in;
+    } slot[MEMO_SLOTS];
+};
+
+void mq__scope_memo_reset(mq_store *s)
+{
+    if (s->scope_memo != NULL)
+        s->scope_memo->gen++;
+}
+
+void mq__scope_memo_free(mq_store *s)
+{
+    if (s->scope_memo != NULL)
+        free(s->scope_memo->areas);
+    free(s->scope_memo);
+    s->scope_memo = NULL;
+}
+
+/* Whether `areas` is the memo's list. */
+static int same_list(const char *joined, const char *const *areas, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(areas[i]);
+        if (strncmp(joined, areas[i], len) != 0 ||
+            joined[len] != (i + 1 < n ? '\n' : '\0'))
+            return 0;
+        joined += len + 1;
+    }
+    return n > 0 || joined[0] == '\0';
+}
+
+/* The memo for `areas`, made or started afresh; NULL (no memo) when out of
+ * memory or outside a transaction. */
+static struct mq__scope_memo *memo_for(mq_store *s, const char *const *areas, size_t n)
+{
+    struct mq__scope_memo *m = s->scope_memo;
+
+    if (s->tx_depth == 0)
+        return NULL;
+    if (m == NULL) {
+        if ((m = calloc(1, sizeof(*m))) == NULL)
+            return NULL;
+        m->gen = 1;
+        s->scope_memo = m;
+    }
+    if (m->areas != NULL && same_list(m->areas, areas, n))
+        return m;
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(areas[i]) + 1;
+    char *joined = malloc(len), *p = joined;
+    if (joined == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(areas[i]);
+        memcpy(p, areas[i], l);
+        p += l;
+        *p++ = i + 1 < n ? '\n' : '\0';
+    }
+    if (n == 0)
+        *p = '\0';
+    free(m->areas);
+    m->areas = joined;
+    m->gen++;
+    return m;
+}
+
+static size_t memo_slot(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a, as kind.c */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (MEMO_SLOTS - 1);
+}
+
+int mq__area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
+                    int *yes, mq_error *err)
+{
+    char cur[sizeof(((mq__rec *)0)->id)];
+    struct mq__scope_memo *m = strlen(area) < sizeof(cur) ? memo_for(s, areas, n) : NULL;
+    size_t slot = m != NULL ? memo_slot(area) : 0;
+
+    *yes = 0;
+    if (m != NULL && m->slot[slot].gen == m->gen && strcmp(m->slot[slot].id, area) == 0) {
+        *yes = m->slot[slot].in;
+        return 0;
+    }
+    mq__copy(cur, sizeof(cur), area);
+    /* Areas nest a few levels deep; the bound guards against a cycle. */
+    for (int depth = 0; depth < 32 && cur[0] != '\0' && !*yes; depth++) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(cur, areas[i]) == 0) {
+                *yes = 1;
+                break;
+            }
+        if (*yes)
+            break;
+        sqlite3_stmt *st = mq__stmt(s, MQ_ST_PARENT, err);
+        if (st == NULL)
+            return err != NULL ? err->rc : MQ_EIO;
+        sqlite3_bind_text(st, 1, cur, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            mq__copy(cur, sizeof(cur), mq__col_text(st, 0));
+        else
+            cur[0] = '\0';
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return mq__fail_sqlite(err, s->db, "walking areas");
+    }
+    if (m != NULL) {
+        m->slot[slot].gen = m->gen;
+        mq__copy(m->slot[slot].id, sizeof(m->slot[slot].id), area);
+        m->slot[slot].in = *yes;
+    }
+    return 0;
 }

@@ -163,6 +163,7 @@ static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
     int rc = 0;
 
     mq__kind_forget(s, rid);
+    mq__scope_memo_reset(s);
     for (size_t i = 0; i < sizeof(undo) / sizeof(undo[0]) && rc == 0; i++) {
         if (sqlite3_prepare_v2(s->db, undo[i], -1, &st, NULL) != SQLITE_OK)
             return mq__fail_sqlite(err, s->db, "undoing a record");

@@ -98,7 +98,8 @@ struct mq_store {
      * area NULL): -1 not known, 0 none, 1 maybe.  Forgotten like the kind
      * cache (K2), set to 1 by every write of such a row. */
     int orphans;
-    struct mq__json *out;     /* merge.c: the writer a creation's fields are printed by */
+    struct mq__json *out; /* merge.c: the writer a creation's fields are printed by */
+    struct mq__scope_memo *scope_memo; /* area.c; NULL until first used */
     struct mq_ext *exts;      /* ext.c's parts (minqing/ext.h); NULL until declared */
     mq_warning_cb on_warning; /* mq_store_on_warning(); NULL: warnings dropped */
     void *warning_ctx;
@@ -369,6 +370,19 @@ int mq__area_adopt(mq_store *s, const char *id, const char *area, mq_error *err)
 void mq__orphan_note(mq_store *s, const char *parent, const char *area);
 /* The name of the schema's area type (the one whose records are areas), or "". */
 const char *mq__area_type_name(const mq_store *s);
+/*
+ * Whether `area` is one of `areas` or below one of them (*yes), by a walk
+ * up the area tree, remembered for the transaction (the scope memo).
+ */
+int mq__area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
+                    int *yes, mq_error *err);
+/*
+ * Forgets which areas mq__area_within() found within a device's scope: at the
+ * outermost begin and every rollback (as the lookup cache, K2), and before
+ * an area's row is written (its parent may change).  Freed at close.
+ */
+void mq__scope_memo_reset(mq_store *s);
+void mq__scope_memo_free(mq_store *s);
 /* Fills temp table mq_scope(id) with `areas` and every area below them. */
 int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err);
 

@@ -252,6 +252,8 @@ static int create_once(mq_store *s, const mq__change *c, const char *src, int sp
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
     mq__kind_forget(s, c->id);
+    if (c->type->scope_self)
+        mq__scope_memo_reset(s); /* a new area: the memo's "no" may be wrong */
     sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, c->type->name, -1, SQLITE_STATIC);
     mq__bind_text(st, 3, parent[0] ? parent : NULL);

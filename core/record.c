@@ -115,6 +115,8 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
     mq__kind_forget(s, rec->id);
+    if (rec->type->scope_self)
+        mq__scope_memo_reset(s); /* an area may move */
     if (rec->fields == NULL || canonical_order(rec) != 0)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     fields = cJSON_PrintUnformatted(rec->fields);

@@ -491,6 +491,7 @@ void mq_store_close(mq_store *s)
     }
     mq__schema_free(s->schema);
     mq__kind_free(s);
+    mq__scope_memo_free(s);
     free(s->cadre);
     free(s->path);
     free(s);

@@ -21,6 +21,7 @@ int mq__tx_begin(mq_store *s, mq_error *err)
         return rc;
     if (outer) {
         mq__kind_reset(s); /* K2: another connection may have written since */
+        mq__scope_memo_reset(s);
         s->orphans = -1;
     }
     s->tx_depth++;
@@ -48,6 +49,7 @@ void mq__tx_rollback(mq_store *s)
     if (s->tx_depth == 0)
         return;
     mq__kind_reset(s);
+    mq__scope_memo_reset(s);
     s->orphans = -1;
     if (s->tx_depth == 1)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
