@@ -380,7 +380,7 @@ static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
     for (size_t i = 0; i < type->ndups && s->on_warning != NULL; i++) {
         const mq_field *f = type->dups[i];
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, f->name);
-        char sql[256], others[200] = "";
+        char others[200] = "";
         sqlite3_stmt *st;
         size_t n = 0, used = 0;
         int rc;
@@ -394,6 +394,7 @@ static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
         if (q < nq && s->dupq[q].field == f) {
             st = s->dupq[q].st;
         } else {
+            char sql[256];
             snprintf(sql, sizeof(sql),
                      "SELECT id FROM record WHERE type = '%s' AND deleted = 0 AND"
                      " json_extract(fields, '$.%s') = ?1 AND id <> ?2 ORDER BY id",
