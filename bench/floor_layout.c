@@ -3,7 +3,9 @@
  * work of minqing's own layout, without minqing's code.
  *
  * Given a store that `minqing import` filled (SRC), it creates minqing's
- * tables and indexes in a fresh file (DST) from SRC's own schema, then
+ * tables, indexes and triggers (the search text, record_search, kept by
+ * triggers on `record`) in a fresh file (DST) from SRC's own schema, tables
+ * first and triggers last, then
  * copies the rows of `record` and `change` in the order the import wrote
  * them, with the store's pragmas (WAL, synchronous=FULL, the store's page
  * cache: --cache-kib, 8192 unless told), in one transaction.  The difference between this
