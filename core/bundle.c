@@ -540,7 +540,7 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
  * Scope-checks (when `areas` is not NULL) and merges one parsed change.
  * Returns MQ_EINVAL for a change refused as invalid, having written nothing.
  */
-static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
+static int apply_parsed(mq_store *s, const cJSON *obj, int plain, const char *source,
                         const char *const *areas, size_t nareas, mq_apply_result *result,
                         mq_error *err)
 {
@@ -550,6 +550,8 @@ static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
     int absent = 0;
     if ((rc = mq__change_parse(s, obj, &c, err)) != 0)
         return rc;
+    if (plain) /* the arena's node: its text may be the set as printed */
+        c.set_text = mq__jdoc_plain(c.set, &c.set_len);
     if (areas != NULL)
         rc = change_within(s, &c, areas, nareas, &in, &absent, err);
     if (rc == 0 && in)
@@ -572,7 +574,7 @@ static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
 }
 
 /* apply_parsed() in its own transaction unless the caller has one open. */
-static int apply_one(mq_store *s, const cJSON *obj, const char *source,
+static int apply_one(mq_store *s, const cJSON *obj, int plain, const char *source,
                      const char *const *areas, size_t nareas, mq_apply_result *result,
                      mq_error *err)
 {
@@ -586,7 +588,7 @@ static int apply_one(mq_store *s, const cJSON *obj, const char *source,
      * SQLite keep a statement journal for every change of a pushed batch.)
      */
     if (s->tx_depth > 0) {
-        rc = apply_parsed(s, obj, source, areas, nareas, result, err);
+        rc = apply_parsed(s, obj, plain, source, areas, nareas, result, err);
         if (rc == MQ_EINVAL) {
             *result = MQ_REJECTED;
             return 0;
@@ -595,7 +597,7 @@ static int apply_one(mq_store *s, const cJSON *obj, const char *source,
     }
     if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
-    rc = apply_parsed(s, obj, source, areas, nareas, result, err);
+    rc = apply_parsed(s, obj, plain, source, areas, nareas, result, err);
     if (rc == MQ_EINVAL) {
         /* Refused, not failed: the caller decides what to do with it. */
         mq__tx_rollback(s);
@@ -637,7 +639,7 @@ static int apply_text(mq_store *s, const char *change_json, const char *source,
         cJSON_Delete(obj);
         return 0;
     }
-    rc = apply_one(s, obj, source, areas, nareas, result, err);
+    rc = apply_one(s, obj, 0, source, areas, nareas, result, err);
     cJSON_Delete(obj);
     return rc;
 }
@@ -660,13 +662,27 @@ int mq_store_apply_scoped(mq_store *s, const char *change_json, const char *sour
                       areas != NULL ? nareas : 0, result, err);
 }
 
+static int apply_node(mq_store *s, const cJSON *change, int plain, const char *source,
+                      const mq_scope *scope, mq_apply_result *result, mq_error *err)
+{
+    if (scope == NULL)
+        return apply_one(s, change, plain, source, NULL, 0, result, err);
+    return apply_one(s, change, plain, source,
+                     scope->areas != NULL ? scope->areas : no_areas,
+                     scope->areas != NULL ? scope->nareas : 0, result, err);
+}
+
 int mq_store_apply_json(mq_store *s, const cJSON *change, const char *source,
                         const mq_scope *scope, mq_apply_result *result, mq_error *err)
 {
-    if (scope == NULL)
-        return apply_one(s, change, source, NULL, 0, result, err);
-    return apply_one(s, change, source, scope->areas != NULL ? scope->areas : no_areas,
-                     scope->areas != NULL ? scope->nareas : 0, result, err);
+    return apply_node(s, change, 0, source, scope, result, err);
+}
+
+int mq_store_apply_doc(mq_store *s, const mq_json_doc *doc, const cJSON *change,
+                       const char *source, const mq_scope *scope, mq_apply_result *result,
+                       mq_error *err)
+{
+    return apply_node(s, change, mq__json_doc_arena(doc), source, scope, result, err);
 }
 
 /* Whether the header matches its check, when it has one (a flip of its key

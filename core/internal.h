@@ -213,6 +213,9 @@ const cJSON *mq__jdoc_parse(mq__jdoc *d, const char *text);
  * *len; NULL otherwise.  Borrowed from the parsed text.
  */
 const char *mq__jdoc_plain(const cJSON *node, size_t *len);
+/* Whether the nodes of public document `d` are the arena's (so that
+ * mq__jdoc_plain() may be asked about them). */
+int mq__json_doc_arena(const mq_json_doc *d);
 
 /* ---- reading lines (line.c) --------------------------------------------- */
 

@@ -439,3 +439,64 @@ const char *mq__jdoc_plain(const cJSON *node, size_t *len)
     *len = n->len;
     return n->start;
 }
+
+/* ---- the public document (minqing/store.h) -------------------------------- */
+
+struct mq_json_doc {
+    mq__jdoc *arena; /* NULL when cJSON parsed the text */
+    cJSON *tree;     /* cJSON's tree when the arena did not take the text */
+    const cJSON *root;
+    char *text; /* the copy the arena's spans point into */
+};
+
+int mq_json_doc_parse(mq_json_doc **out, const char *text, size_t len, mq_error *err)
+{
+    mq_json_doc *d;
+
+    *out = NULL;
+    if (memchr(text, '\0', len) != NULL) /* both parsers would stop there */
+        return mq__fail(err, MQ_EINVAL, "not one valid JSON value: a NUL byte in the text");
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    if ((d->text = malloc(len + 1)) == NULL) {
+        free(d);
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    }
+    memcpy(d->text, text, len);
+    d->text[len] = '\0';
+    if ((d->arena = mq__jdoc_new()) != NULL)
+        d->root = mq__jdoc_parse(d->arena, d->text);
+    if (d->root == NULL) {
+        /* cJSON decides what the arena did not take (a number cJSON reads
+         * otherwise, say), with the same rule: nothing after the value */
+        mq__jdoc_free(d->arena);
+        d->arena = NULL;
+        d->root = d->tree = cJSON_ParseWithOpts(d->text, NULL, 1);
+    }
+    if (d->root == NULL) {
+        mq_json_doc_free(d);
+        return mq__fail(err, MQ_EINVAL, "not one valid JSON value");
+    }
+    *out = d;
+    return 0;
+}
+
+const cJSON *mq_json_doc_root(const mq_json_doc *d)
+{
+    return d != NULL ? d->root : NULL;
+}
+
+void mq_json_doc_free(mq_json_doc *d)
+{
+    if (d == NULL)
+        return;
+    mq__jdoc_free(d->arena);
+    cJSON_Delete(d->tree);
+    free(d->text);
+    free(d);
+}
+
+int mq__json_doc_arena(const mq_json_doc *d)
+{
+    return d != NULL && d->arena != NULL;
+}

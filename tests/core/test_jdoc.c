@@ -194,9 +194,34 @@ static void test_random(void)
     CHECK(taken > 1000); /* most texts are in the subset */
 }
 
+/* The public document: the arena's tree, or cJSON's when the arena does
+ * not take the text; either way what cJSON_Parse() gives. */
+static void test_public_doc(void)
+{
+    static const char *const texts[] = {
+        "{\"batch\":\"b1\",\"changes\":[{\"v\":\"x\",\"set\":{\"a\":1}}]}",
+        "{\"a\":\"\\u4e2d\"}", /* \u: cJSON's */
+        "{\"a\":1} trailing",  /* cJSON_Parse() ignores what follows */
+        "[1,2,3]"};
+    mq_json_doc *d;
+    mq_error err;
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        CHECK(mq_json_doc_parse(&d, texts[i], strlen(texts[i]), &err) == 0);
+        cJSON *c = cJSON_Parse(texts[i]);
+        CHECK(d != NULL && same_tree(mq_json_doc_root(d), c));
+        cJSON_Delete(c);
+        mq_json_doc_free(d);
+    }
+    CHECK(mq_json_doc_parse(&d, "{\"a\":", 5, &err) == MQ_EINVAL && d == NULL);
+    CHECK(mq_json_doc_root(NULL) == NULL);
+    mq_json_doc_free(NULL);
+}
+
 int main(void)
 {
     RUN(test_edges);
+    RUN(test_public_doc);
     RUN(test_random);
     printf("%d texts, %d taken by the arena parser\n", checked, taken);
     return mq_test_done();
