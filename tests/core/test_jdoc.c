@@ -195,14 +195,21 @@ static void test_random(void)
 }
 
 /* The public document: the arena's tree, or cJSON's when the arena does
- * not take the text; either way what cJSON_Parse() gives. */
+ * not take the text; either way what cJSON_Parse() gives, and only for a
+ * text that is one value (a push body with more is refused). */
 static void test_public_doc(void)
 {
     static const char *const texts[] = {
         "{\"batch\":\"b1\",\"changes\":[{\"v\":\"x\",\"set\":{\"a\":1}}]}",
         "{\"a\":\"\\u4e2d\"}", /* \u: cJSON's */
-        "{\"a\":1} trailing",  /* cJSON_Parse() ignores what follows */
+        "{\"a\":1} \n\t",     /* white space after the value */
         "[1,2,3]"};
+    static const char *const refused[] = {
+        "{\"a\":",            /* cut */
+        "{\"a\":1} trailing", /* cJSON_Parse() would ignore what follows */
+        "{\"a\":1}{\"b\":2}",
+        "{\"a\":\"\\u4e2d\"} x", /* taken by cJSON, then more */
+    };
     mq_json_doc *d;
     mq_error err;
 
@@ -213,7 +220,14 @@ static void test_public_doc(void)
         cJSON_Delete(c);
         mq_json_doc_free(d);
     }
-    CHECK(mq_json_doc_parse(&d, "{\"a\":", 5, &err) == MQ_EINVAL && d == NULL);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        d = (mq_json_doc *)&err; /* set to NULL on refusal */
+        CHECK(mq_json_doc_parse(&d, refused[i], strlen(refused[i]), &err) == MQ_EINVAL);
+        CHECK(d == NULL);
+    }
+    /* A NUL byte inside the length: both parsers would stop at it. */
+    CHECK(mq_json_doc_parse(&d, "{\"a\":1}\0{\"b\":2}", 15, &err) == MQ_EINVAL);
+    CHECK(d == NULL && strstr(err.message, "NUL") != NULL);
     CHECK(mq_json_doc_root(NULL) == NULL);
     mq_json_doc_free(NULL);
 }
