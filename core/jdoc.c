@@ -455,7 +455,8 @@ int mq_json_doc_parse(mq_json_doc **out, const char *text, size_t len, mq_error 
 
     *out = NULL;
     if (memchr(text, '\0', len) != NULL) /* both parsers would stop there */
-        return mq__fail(err, MQ_EINVAL, "not one valid JSON value: a NUL byte in the text");
+        return mq__fail(err, MQ_EINVAL,
+                        "not one valid JSON value: a NUL byte in the text");
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     if ((d->text = malloc(len + 1)) == NULL) {

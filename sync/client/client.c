@@ -216,7 +216,6 @@ static int request_gz(client *c, const char *method, const char *path, unsigned 
 {
     const char *body = (const char *)gz; /* whether there is one */
     char url[2048];
-    int rc;
 
     *out = NULL;
     c->code[0] = '\0';
@@ -225,12 +224,10 @@ static int request_gz(client *c, const char *method, const char *path, unsigned 
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "server URL is too long");
     }
-    if (body != NULL) {
-        if (gzlen > MQ_PROTO_MAX_BODY) {
-            free(gz);
-            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                "request body of %zu bytes exceeds the limit", gzlen);
-        }
+    if (body != NULL && gzlen > MQ_PROTO_MAX_BODY) {
+        free(gz);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "request body of %zu bytes exceeds the limit", gzlen);
     }
 
     int64_t start = mq_platform_time_ms();
@@ -266,7 +263,7 @@ static int request_gz(client *c, const char *method, const char *path, unsigned 
 
         char *plain = NULL;
         size_t plain_len = 0;
-        rc = 0;
+        int rc = 0;
         if (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR) {
             /* A server may answer before it has read the whole body (a 413,
              * a 401) and close: the answer, when it came, is what counts. */
@@ -732,7 +729,8 @@ static int push(client *c, int *refused, mq_error *err)
         cJSON *ans = NULL;
         unsigned char *gz = cur.gz;
         cur.gz = NULL; /* request_gz() takes it */
-        rc = request_gz(c, "POST", "/v1/push", gz, cur.gzlen, &ans, NULL, NULL, NULL, err);
+        rc =
+            request_gz(c, "POST", "/v1/push", gz, cur.gzlen, &ans, NULL, NULL, NULL, err);
         if (threaded)
             thrd_join(maker, NULL);
         else

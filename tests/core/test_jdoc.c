@@ -202,13 +202,12 @@ static void test_public_doc(void)
     static const char *const texts[] = {
         "{\"batch\":\"b1\",\"changes\":[{\"v\":\"x\",\"set\":{\"a\":1}}]}",
         "{\"a\":\"\\u4e2d\"}", /* \u: cJSON's */
-        "{\"a\":1} \n\t",     /* white space after the value */
+        "{\"a\":1} \n\t",      /* white space after the value */
         "[1,2,3]"};
     static const char *const refused[] = {
         "{\"a\":",            /* cut */
         "{\"a\":1} trailing", /* cJSON_Parse() would ignore what follows */
-        "{\"a\":1}{\"b\":2}",
-        "{\"a\":\"\\u4e2d\"} x", /* taken by cJSON, then more */
+        "{\"a\":1}{\"b\":2}", "{\"a\":\"\\u4e2d\"} x", /* taken by cJSON, then more */
     };
     mq_json_doc *d;
     mq_error err;
