@@ -11,7 +11,9 @@
  *      has answered for the whole batch.
  *   2. A batch id is written (sync.push.batch) before the batch is first
  *      sent, and reused for the same cursor range until the batch is
- *      answered, so the server recognises a resent batch.
+ *      answered, so the server recognises a resent batch.  The next batch
+ *      is made while the current one is on the wire (it only reads the
+ *      store) and becomes the pending one in the commit of invariant 1.
  *   3. sync.pull.cursor moves in the transaction that applies the page it
  *      ends, so a page is applied entirely or not at all.
  *   4. Pulled changes are applied with source "server", and the push leaves
