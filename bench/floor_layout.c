@@ -3,18 +3,25 @@
  * work of minqing's own layout, without minqing's code.
  *
  * Given a store that `minqing import` filled (SRC), it creates minqing's
- * tables and indexes in a fresh file (DST) from SRC's own schema, then
- * copies the rows of `record` and `change` in the order the import wrote
- * them, with the store's pragmas (WAL, synchronous=FULL, the store's page
- * cache: --cache-kib, 8192 unless told), in one transaction.  The difference between this
- * and the bare insert (mqb_floor_import) is the cost of the layout: a row for each
- * record's state and one for its change (whose body a creation leaves to the record, M7),
- * and the B-tree indexes, three of them on random UUIDs.  The difference between `minqing
- * import` and this is the cost of the code: parsing, validation, lookups, JSON printing,
- * and the search table that the store's triggers keep (a derived table: the
- * triggers are not copied, so their cost counts with the code's).
+ * tables and indexes of `record` and `change` in a fresh file (DST) from
+ * SRC's own schema, tables first, then copies their rows in the order the
+ * import wrote them, with the store's pragmas (WAL, synchronous=FULL, the
+ * store's page cache: --cache-kib), in one transaction.  The difference
+ * between this and the bare insert (mqb_floor_import) is the cost of the
+ * layout: a row for each record's state and one for its change (whose body
+ * a creation leaves to the record, M7), and the B-tree indexes, three of
+ * them on random UUIDs.  The difference between `minqing import` and this
+ * is the cost of the code: parsing, validation, lookups, and the tables the
+ * store's triggers keep (record_search, need_state: derived, not copied, so
+ * their cost counts with the code's).
  *
- * Usage: mqb_floor_layout [--cache-kib N] SRC DST
+ * --keys16 copies the same rows with every key made short: a UUID (id,
+ * parent, area, by, rid) as its 16 bytes, a version (cv, v) as its 8 bytes
+ * of clock and its site, as a layout of 16-byte keys would hold them.  The
+ * rows are converted into a file beside DST before the clock starts, so
+ * that both copies read a file of the same kind.
+ *
+ * Usage: mqb_floor_layout [--cache-kib N] [--keys16] SRC DST
  * Prints {"records":N,"changes":M,"seconds":S} (S from open to close).
  */
 #include <sqlite3.h>
@@ -29,6 +36,79 @@ static void exec(sqlite3 *db, const char *sql)
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
         mqb_die("%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Packs `n` hex digits of `s` into n/2 bytes of `out`; 0, or -1 when one is
+ * not a lower-case hex digit. */
+static int unhex(const char *s, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i += 2) {
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i / 2] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* k16(X): a UUID as its 16 bytes, a version CLOCK-SITE as the 8 bytes of
+ * its clock and its site; anything else (NULL, a source name) as it is. */
+static void k16(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    size_t n = s != NULL ? strlen(s) : 0;
+    unsigned char out[64];
+
+    (void)argc;
+    if (n == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-') {
+        static const size_t at[] = {0, 9, 14, 19, 24}, len[] = {8, 4, 4, 4, 12};
+        size_t o = 0;
+        int ok = 1;
+        for (int i = 0; i < 5 && ok; i++) {
+            ok = unhex(s + at[i], len[i], out + o) == 0;
+            o += len[i] / 2;
+        }
+        if (ok) {
+            sqlite3_result_blob(ctx, out, 16, SQLITE_TRANSIENT);
+            return;
+        }
+    }
+    if (n > 17 && n - 17 <= sizeof(out) - 8 && s[16] == '-' && unhex(s, 16, out) == 0) {
+        memcpy(out + 8, s + 17, n - 17);
+        sqlite3_result_blob(ctx, out, (int)(8 + n - 17), SQLITE_TRANSIENT);
+        return;
+    }
+    sqlite3_result_value(ctx, argv[0]);
+}
+
+/* SRC's record and change rows with short keys, into file `path`. */
+static void convert(const char *src, const char *path)
+{
+    sqlite3 *db = NULL;
+    remove(path);
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        mqb_die("cannot open %s", path);
+    if (sqlite3_create_function(db, "k16", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                k16, NULL, NULL) != SQLITE_OK)
+        mqb_die("cannot declare k16()");
+    char *sql = sqlite3_mprintf(
+        "ATTACH %Q AS src; BEGIN;"
+        " CREATE TABLE record AS SELECT k16(id) AS id, type, k16(parent) AS parent,"
+        "  k16(area) AS area, deleted, k16(cv) AS cv, vers, fields"
+        "  FROM src.record ORDER BY rowid;"
+        " CREATE TABLE change AS SELECT seq, k16(v) AS v, k16(rid) AS rid, type,"
+        "  k16(by) AS by, src, body, base FROM src.change ORDER BY seq;"
+        " COMMIT; DETACH src;",
+        src);
+    exec(db, sql);
+    sqlite3_free(sql);
+    if (sqlite3_close(db) != SQLITE_OK)
+        mqb_die("close failed");
 }
 
 static sqlite3_int64 count(sqlite3 *db, const char *sql)
@@ -49,13 +129,19 @@ int main(int argc, char **argv)
 
     mqb_set_program(argv[0]);
     long cache_kib = mqb_take_cache_kib(&argc, &argv);
+    int keys16 = argc > 1 && strcmp(argv[1], "--keys16") == 0;
+    if (keys16) {
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     if (argc != 3 || cache_kib < 1)
-        mqb_die("usage: mqb_floor_layout [--cache-kib N] SRC DST");
+        mqb_die("usage: mqb_floor_layout [--cache-kib N] [--keys16] SRC DST");
     char pragmas[160];
     mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
 
     /* the schema, read before the clock starts: the tables, then their
-     * indexes; not the triggers of the search table, which is not copied */
+     * indexes; not the triggers, whose tables are not copied */
     if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         mqb_die("cannot open %s", argv[1]);
     size_t cap = 4096, len = 0;
@@ -83,17 +169,25 @@ int main(int argc, char **argv)
     sqlite3_close(db);
     if (len == 0)
         mqb_die("%s: no record or change table", argv[1]);
+    const char *from = argv[1];
+    char *short_keys = NULL;
+    if (keys16) {
+        short_keys = sqlite3_mprintf("%s.keys16", argv[2]);
+        convert(argv[1], short_keys);
+        from = short_keys;
+    }
 
     double t0 = mqb_now();
     if (sqlite3_open(argv[2], &db) != SQLITE_OK)
         mqb_die("cannot open %s", argv[2]);
     exec(db, pragmas);
     exec(db, ddl);
-    char *attach = sqlite3_mprintf("ATTACH %Q AS src", argv[1]);
+    char *attach = sqlite3_mprintf("ATTACH %Q AS src", from);
     exec(db, attach);
     sqlite3_free(attach);
     exec(db, "BEGIN IMMEDIATE;"
-             " INSERT INTO main.record SELECT * FROM src.record ORDER BY rowid;"
+             " INSERT INTO main.record SELECT id, type, parent, area, deleted, cv, vers,"
+             "  fields FROM src.record ORDER BY rowid;"
              " INSERT INTO main.change SELECT * FROM src.change ORDER BY seq;"
              " COMMIT;");
     sqlite3_int64 records = count(db, "SELECT count(*) FROM main.record");
@@ -102,6 +196,9 @@ int main(int argc, char **argv)
     if (sqlite3_close(db) != SQLITE_OK)
         mqb_die("close failed");
     double t1 = mqb_now();
+    if (short_keys != NULL)
+        remove(short_keys);
+    sqlite3_free(short_keys);
     free(ddl);
     printf("{\"records\":%lld,\"changes\":%lld,\"seconds\":%.6f}\n", (long long)records,
            (long long)changes, t1 - t0);

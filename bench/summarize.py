@@ -119,6 +119,19 @@ def main():
                       median([x["mq"]["seconds"] for x in lay]),
                       median([x["layout"]["seconds"] for x in lay]),
                       "same rows into minqing's tables by SQL", None, None, len(lay))
+            # the floors against each other: what the layout alone costs
+            # over the bare insert, with its keys and with 16-byte keys
+            if lay:
+                R.add("1", "layout of the %s vs the bare insert, s" % scope, "s",
+                      median([x["layout"]["seconds"] for x in lay]),
+                      median([x["floor"]["seconds"] for x in lay]), "bare SQLite insert",
+                      None, None, len(lay))
+            l16 = [x for x in s if x.get("layout16")]
+            if l16:
+                R.add("1", "layout of the %s with 16-byte keys vs the bare insert, s" % scope,
+                      "s", median([x["layout16"]["seconds"] for x in l16]),
+                      median([x["floor"]["seconds"] for x in l16]), "bare SQLite insert",
+                      None, None, len(l16))
 
     for scope in ("township", "county"):
         s = of("open", scope=scope)

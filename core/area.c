@@ -16,51 +16,73 @@
  * `area` is its own id.  When a record's area changes, the records below it
  * follow (mq__area_cascade).  A parent that has not arrived yet (delivery
  * order is free) leaves `area` NULL until it does.
+ *
+ * It also says whether an area lies within a device's scope
+ * (mq__area_within: a walk up the area tree), and remembers the answers for
+ * the transaction, since a pushed batch asks about the same few areas for
+ * each of its thousands of changes.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Sets *dst to a copy of `v`; MQ_ENOMEM (with err) when the copy fails. */
-static int set_copy(char **dst, const char *v, mq_error *err)
+int mq__scope_of(mq_store *s, const mq_type *t, const char *id, const cJSON *fields,
+                 char parent[64], char area[64], mq_error *err)
 {
-    if ((*dst = mq__strdup(v)) == NULL)
-        return mq__fail(err, MQ_ENOMEM, "out of memory");
-    return 0;
+    const cJSON *p;
+
+    parent[0] = area[0] = '\0';
+    if (t->scope == NULL)
+        return 0;
+    const mq_field *via = t->scope;
+    p = cJSON_GetObjectItemCaseSensitive(fields, via->name);
+    if (!cJSON_IsString(p) && t->scope_alt != NULL) {
+        via = t->scope_alt;
+        p = cJSON_GetObjectItemCaseSensitive(fields, via->name);
+    }
+    /* a scope field is a reference, checked to be a UUID: it fits */
+    if (cJSON_IsString(p))
+        mq__copy(parent, 64, p->valuestring);
+    if (t->scope_self) {
+        mq__copy(area, 64, id);
+        return 0;
+    }
+    if (parent[0] == '\0')
+        return 0;
+    if (via->to_type->scope_self) {
+        memcpy(area, parent, 64);
+        return 0;
+    }
+    mq__kind k;
+    int rc = mq__kind_get(s, parent, &k, err);
+    if (rc == 0 && k.exists)
+        memcpy(area, k.area, 64);
+    return rc;
 }
 
 int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err)
 {
-    const mq_type *t = rec->type;
-    const cJSON *p;
+    char parent[64], area[64];
     int rc;
 
     free(rec->parent);
     free(rec->area);
     rec->parent = rec->area = NULL;
-    if (t->scope == NULL)
-        return 0;
-    const mq_field *via = t->scope;
-    p = cJSON_GetObjectItemCaseSensitive(rec->fields, via->name);
-    if (!cJSON_IsString(p) && t->scope_alt != NULL) {
-        via = t->scope_alt;
-        p = cJSON_GetObjectItemCaseSensitive(rec->fields, via->name);
-    }
-    if (cJSON_IsString(p) && (rc = set_copy(&rec->parent, p->valuestring, err)) != 0)
+    if ((rc = mq__scope_of(s, rec->type, rec->id, rec->fields, parent, area, err)) != 0)
         return rc;
-    if (t->scope_self)
-        return set_copy(&rec->area, rec->id, err);
-    if (rec->parent == NULL)
-        return 0;
-    if (via->to_type->scope_self)
-        return set_copy(&rec->area, rec->parent, err);
-    mq__kind k;
-    rc = mq__kind_get(s, rec->parent, &k, err);
-    if (rc == 0 && k.exists && k.area[0] != '\0')
-        rc = set_copy(&rec->area, k.area, err);
-    return rc;
+    if ((parent[0] != '\0' && (rec->parent = mq__strdup(parent)) == NULL) ||
+        (area[0] != '\0' && (rec->area = mq__strdup(area)) == NULL))
+        return mq__fail(err, MQ_ENOMEM, "out of memory");
+    return 0;
+}
+
+void mq__orphan_note(mq_store *s, const char *parent, const char *area)
+{
+    if (parent != NULL && parent[0] != '\0' && (area == NULL || area[0] == '\0'))
+        s->orphans = 1;
 }
 
 const char *mq__area_type_name(const mq_store *s)
@@ -117,6 +139,8 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
             break;
         }
         mq__kind_forget(s, kids[i]);
+        if (area == NULL)
+            s->orphans = 1; /* the kid keeps its parent */
         sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
         mq__bind_text(up, 2, area);
         if (sqlite3_step(up) != SQLITE_DONE)
@@ -124,6 +148,82 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
         sqlite3_reset(up);
         if (rc == 0)
             rc = mq__area_cascade(s, kids[i], area, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(kids[i]);
+    free(kids);
+    return rc;
+}
+
+/*
+ * A record that did not exist has below it only records that were written
+ * while it was missing, and those got no area (a record below an area takes
+ * the area's id whether or not the area exists, and an area's area is
+ * itself, so records below areas never wait).  Only the records waiting for
+ * a parent (area NULL, in the small index record_orphan) can need its area,
+ * and their own waiting records in turn.  While the store is known to hold
+ * no waiting record, which is the case through an import or a push whose
+ * parents come first, this asks SQLite nothing at all.
+ */
+int mq__area_adopt(mq_store *s, const char *id, const char *area, mq_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (s->orphans < 0) {
+        if ((st = mq__stmt(s, MQ_ST_ANY_ORPHAN, err)) == NULL)
+            return err != NULL ? err->rc : MQ_EIO;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return mq__fail_sqlite(err, s->db,
+                                   "looking for records without their parent");
+        s->orphans = rc == SQLITE_ROW;
+    }
+    if (s->orphans == 0)
+        return 0;
+    if ((st = mq__stmt(s, MQ_ST_ORPHANS_OF, err)) == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    char **kids = NULL;
+    size_t n = 0, cap = 0;
+    int oom = 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            char **grown = realloc(kids, ncap * sizeof(char *));
+            if (grown == NULL) {
+                oom = 1;
+                break;
+            }
+            kids = grown;
+            cap = ncap;
+        }
+        if ((kids[n] = mq__strdup(mq__col_text(st, 0))) == NULL)
+            oom = 1;
+        else
+            n++;
+    }
+    sqlite3_reset(st);
+    if (oom)
+        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
+    else
+        rc = rc == SQLITE_DONE ? 0
+                               : mq__fail_sqlite(err, s->db, "listing records below one");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *up = mq__stmt(s, MQ_ST_SET_AREA, err);
+        if (up == NULL) {
+            rc = err != NULL ? err->rc : MQ_EIO;
+            break;
+        }
+        mq__kind_forget(s, kids[i]);
+        sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 2, area, -1, SQLITE_STATIC);
+        if (sqlite3_step(up) != SQLITE_DONE)
+            rc = mq__fail_sqlite(err, s->db, "moving a record to its area");
+        sqlite3_reset(up);
+        if (rc == 0)
+            rc = mq__area_adopt(s, kids[i], area, err);
     }
     for (size_t i = 0; i < n; i++)
         free(kids[i]);
@@ -176,4 +276,139 @@ int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *er
     sqlite3_finalize(st);
     mq__json_free(&j);
     return rc;
+}
+
+/*
+ * Which areas were found within a scope, and which not, during this
+ * transaction: a pushed batch asks about the same few areas for each of its
+ * thousands of changes, and each answer is a walk up the area tree.  The
+ * memo belongs to one list of areas (a device's scope); another list starts
+ * it afresh.  It is forgotten when a transaction begins or rolls back and
+ * whenever an area's row is written (mq__scope_memo_reset()), so an answer
+ * is what the walk would give now.
+ */
+#define MEMO_SLOTS 256 /* direct-mapped; a power of two */
+
+struct mq__scope_memo {
+    uint64_t gen; /* a slot is live when its gen is this; never 0 */
+    char *areas;  /* the list the answers are for, joined by '\n' */
+    struct {
+        uint64_t gen;
+        char id[64];
+        int in;
+    } slot[MEMO_SLOTS];
+};
+
+void mq__scope_memo_reset(mq_store *s)
+{
+    if (s->scope_memo != NULL)
+        s->scope_memo->gen++;
+}
+
+void mq__scope_memo_free(mq_store *s)
+{
+    if (s->scope_memo != NULL)
+        free(s->scope_memo->areas);
+    free(s->scope_memo);
+    s->scope_memo = NULL;
+}
+
+/* Whether `areas` is the memo's list. */
+static int same_list(const char *joined, const char *const *areas, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(areas[i]);
+        if (strncmp(joined, areas[i], len) != 0 ||
+            joined[len] != (i + 1 < n ? '\n' : '\0'))
+            return 0;
+        joined += len + 1;
+    }
+    return n > 0 || joined[0] == '\0';
+}
+
+/* The memo for `areas`, made or started afresh; NULL (no memo) when out of
+ * memory or outside a transaction. */
+static struct mq__scope_memo *memo_for(mq_store *s, const char *const *areas, size_t n)
+{
+    struct mq__scope_memo *m = s->scope_memo;
+
+    if (s->tx_depth == 0)
+        return NULL;
+    if (m == NULL) {
+        if ((m = calloc(1, sizeof(*m))) == NULL)
+            return NULL;
+        m->gen = 1;
+        s->scope_memo = m;
+    }
+    if (m->areas != NULL && same_list(m->areas, areas, n))
+        return m;
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(areas[i]) + 1;
+    char *joined = malloc(len), *p = joined;
+    if (joined == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(areas[i]);
+        memcpy(p, areas[i], l);
+        p += l;
+        *p++ = i + 1 < n ? '\n' : '\0';
+    }
+    if (n == 0)
+        *p = '\0';
+    free(m->areas);
+    m->areas = joined;
+    m->gen++;
+    return m;
+}
+
+static size_t memo_slot(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a, as kind.c */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (MEMO_SLOTS - 1);
+}
+
+int mq__area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
+                    int *yes, mq_error *err)
+{
+    char cur[sizeof(((mq__rec *)0)->id)];
+    struct mq__scope_memo *m = strlen(area) < sizeof(cur) ? memo_for(s, areas, n) : NULL;
+    size_t slot = m != NULL ? memo_slot(area) : 0;
+
+    *yes = 0;
+    if (m != NULL && m->slot[slot].gen == m->gen && strcmp(m->slot[slot].id, area) == 0) {
+        *yes = m->slot[slot].in;
+        return 0;
+    }
+    mq__copy(cur, sizeof(cur), area);
+    /* Areas nest a few levels deep; the bound guards against a cycle. */
+    for (int depth = 0; depth < 32 && cur[0] != '\0' && !*yes; depth++) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(cur, areas[i]) == 0) {
+                *yes = 1;
+                break;
+            }
+        if (*yes)
+            break;
+        sqlite3_stmt *st = mq__stmt(s, MQ_ST_PARENT, err);
+        if (st == NULL)
+            return err != NULL ? err->rc : MQ_EIO;
+        sqlite3_bind_text(st, 1, cur, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            mq__copy(cur, sizeof(cur), mq__col_text(st, 0));
+        else
+            cur[0] = '\0';
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return mq__fail_sqlite(err, s->db, "walking areas");
+    }
+    if (m != NULL) {
+        m->slot[slot].gen = m->gen;
+        mq__copy(m->slot[slot].id, sizeof(m->slot[slot].id), area);
+        m->slot[slot].in = *yes;
+    }
+    return 0;
 }

@@ -177,14 +177,19 @@ static int moved_open(mq_store *s, follow_moves *m, mq_error *err)
      * level: a group's households, their members and needs, the needs'
      * actions.
      */
+    /* A record's log is its changes with a body (change_rid) and its
+     * creation stored once, found through record.cv (store.c, format 3). */
     snprintf(sql, sizeof(sql),
              "WITH RECURSIVE sub(id) AS (SELECT ?1"
              " UNION SELECT r.id FROM record r JOIN sub ON r.parent = sub.id)"
-             " SELECT c.seq, c.v, c.type, c.rid, c.by, coalesce(c.body,"
-             " (SELECT fields FROM record WHERE id = c.rid)), c.base"
-             " FROM sub JOIN change c ON c.rid = sub.id"
+             " SELECT c.seq, c.v, c.type, c.rid, c.by, c.body, c.base"
+             " FROM sub JOIN change c ON c.rid = sub.id AND c.body IS NOT NULL"
              " WHERE c.seq > ?2 AND c.seq <= ?3 AND (?4 IS NULL OR c.src IS NOT ?4)"
-             " ORDER BY c.seq");
+             " UNION ALL SELECT c.seq, c.v, c.type, c.rid, c.by, r.fields, c.base"
+             " FROM sub JOIN record r ON r.id = sub.id JOIN change c ON c.v = r.cv"
+             " WHERE c.rid = sub.id AND c.body IS NULL"
+             " AND c.seq > ?2 AND c.seq <= ?3 AND (?4 IS NULL OR c.src IS NOT ?4)"
+             " ORDER BY 1");
     if (sqlite3_prepare_v2(s->db, sql, -1, &m->replay, NULL) != SQLITE_OK) {
         moved_close(m);
         return mq__fail_sqlite(err, s->db, "reading the change log");
@@ -529,33 +534,47 @@ int mq_store_write_bundle(mq_store *s, const mq_changes_query *q, FILE *out,
 }
 
 static int change_within(mq_store *s, const mq__change *c, const char *const *areas,
-                         size_t nareas, int *yes, mq_error *err);
+                         size_t nareas, int *yes, int *absent, mq_error *err);
 
 /*
  * Scope-checks (when `areas` is not NULL) and merges one parsed change.
  * Returns MQ_EINVAL for a change refused as invalid, having written nothing.
  */
-static int apply_parsed(mq_store *s, const cJSON *obj, const char *source,
+static int apply_parsed(mq_store *s, const cJSON *obj, int plain, const char *source,
                         const char *const *areas, size_t nareas, mq_apply_result *result,
                         mq_error *err)
 {
     mq__change c;
     int rc, in = 1;
 
+    int absent = 0;
     if ((rc = mq__change_parse(s, obj, &c, err)) != 0)
         return rc;
+    if (plain) /* the arena's node: its text may be the set as printed */
+        c.set_text = mq__jdoc_plain(c.set, &c.set_len);
     if (areas != NULL)
-        rc = change_within(s, &c, areas, nareas, &in, err);
-    if (rc == 0 && !in)
+        rc = change_within(s, &c, areas, nareas, &in, &absent, err);
+    if (rc == 0 && in)
+        rc = mq__change_check_log(s, &c, err); /* M6 */
+    if (rc == 0 && !in) {
         *result = MQ_OUT_OF_SCOPE;
-    else if (rc == 0 && (rc = mq__change_check_log(s, &c, err)) == 0)
+    } else if (rc == 0 && absent) {
+        /* the scope check just found no record of this id, and nothing
+         * has been written since: no need to ask again */
+        mq__rec none;
+        memset(&none, 0, sizeof(none));
+        mq__copy(none.id, sizeof(none.id), c.id);
+        rc = mq__merge_loaded(s, &c, source != NULL ? source : "bundle", &none, result,
+                              err);
+    } else if (rc == 0) {
         rc = mq__merge(s, &c, source != NULL ? source : "bundle", result, err);
+    }
     mq__change_clear(&c);
     return rc;
 }
 
 /* apply_parsed() in its own transaction unless the caller has one open. */
-static int apply_one(mq_store *s, const cJSON *obj, const char *source,
+static int apply_one(mq_store *s, const cJSON *obj, int plain, const char *source,
                      const char *const *areas, size_t nareas, mq_apply_result *result,
                      mq_error *err)
 {
@@ -569,7 +588,7 @@ static int apply_one(mq_store *s, const cJSON *obj, const char *source,
      * SQLite keep a statement journal for every change of a pushed batch.)
      */
     if (s->tx_depth > 0) {
-        rc = apply_parsed(s, obj, source, areas, nareas, result, err);
+        rc = apply_parsed(s, obj, plain, source, areas, nareas, result, err);
         if (rc == MQ_EINVAL) {
             *result = MQ_REJECTED;
             return 0;
@@ -578,7 +597,7 @@ static int apply_one(mq_store *s, const cJSON *obj, const char *source,
     }
     if ((rc = mq__tx_begin(s, err)) != 0)
         return rc;
-    rc = apply_parsed(s, obj, source, areas, nareas, result, err);
+    rc = apply_parsed(s, obj, plain, source, areas, nareas, result, err);
     if (rc == MQ_EINVAL) {
         /* Refused, not failed: the caller decides what to do with it. */
         mq__tx_rollback(s);
@@ -620,7 +639,7 @@ static int apply_text(mq_store *s, const char *change_json, const char *source,
         cJSON_Delete(obj);
         return 0;
     }
-    rc = apply_one(s, obj, source, areas, nareas, result, err);
+    rc = apply_one(s, obj, 0, source, areas, nareas, result, err);
     cJSON_Delete(obj);
     return rc;
 }
@@ -643,13 +662,27 @@ int mq_store_apply_scoped(mq_store *s, const char *change_json, const char *sour
                       areas != NULL ? nareas : 0, result, err);
 }
 
+static int apply_node(mq_store *s, const cJSON *change, int plain, const char *source,
+                      const mq_scope *scope, mq_apply_result *result, mq_error *err)
+{
+    if (scope == NULL)
+        return apply_one(s, change, plain, source, NULL, 0, result, err);
+    return apply_one(s, change, plain, source,
+                     scope->areas != NULL ? scope->areas : no_areas,
+                     scope->areas != NULL ? scope->nareas : 0, result, err);
+}
+
 int mq_store_apply_json(mq_store *s, const cJSON *change, const char *source,
                         const mq_scope *scope, mq_apply_result *result, mq_error *err)
 {
-    if (scope == NULL)
-        return apply_one(s, change, source, NULL, 0, result, err);
-    return apply_one(s, change, source, scope->areas != NULL ? scope->areas : no_areas,
-                     scope->areas != NULL ? scope->nareas : 0, result, err);
+    return apply_node(s, change, 0, source, scope, result, err);
+}
+
+int mq_store_apply_doc(mq_store *s, const mq_json_doc *doc, const cJSON *change,
+                       const char *source, const mq_scope *scope, mq_apply_result *result,
+                       mq_error *err)
+{
+    return apply_node(s, change, mq__json_doc_arena(doc), source, scope, result, err);
 }
 
 /* Whether the header matches its check, when it has one (a flip of its key
@@ -949,49 +982,20 @@ int mq_store_rejected(mq_store *s, mq_json_cb cb, void *ctx, mq_error *err)
                              : mq__fail_sqlite(err, s->db, "reading rejected changes");
 }
 
-/* Is `area` one of `areas`, or below one of them? */
-static int area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
-                       int *yes, mq_error *err)
-{
-    char cur[sizeof(((mq__rec *)0)->id)];
-
-    *yes = 0;
-    snprintf(cur, sizeof(cur), "%s", area);
-    /* Areas nest a few levels deep; the bound guards against a cycle. */
-    for (int depth = 0; depth < 32 && cur[0] != '\0'; depth++) {
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(cur, areas[i]) == 0) {
-                *yes = 1;
-                return 0;
-            }
-        sqlite3_stmt *st = mq__stmt(s, MQ_ST_PARENT, err);
-        if (st == NULL)
-            return err != NULL ? err->rc : MQ_EIO;
-        sqlite3_bind_text(st, 1, cur, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            snprintf(cur, sizeof(cur), "%s", mq__col_text(st, 0));
-        else
-            cur[0] = '\0';
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return mq__fail_sqlite(err, s->db, "walking areas");
-    }
-    return 0;
-}
-
 /*
  * Whether parsed change `c` stays inside `areas`: the area its record is in
  * now, and the area the change would put it in.  Reads only the record's
  * area and the parents of areas, never a record's fields.
  */
 static int change_within(mq_store *s, const mq__change *c, const char *const *areas,
-                         size_t nareas, int *yes, mq_error *err)
+                         size_t nareas, int *yes, int *absent, mq_error *err)
 {
     char now[sizeof(((mq__rec *)0)->id)] = "";
     int exists = 0, rc = 0;
 
     *yes = 0;
+    if (absent != NULL)
+        *absent = 0;
     if (c->type->scope == NULL) {
         *yes = 1;
         return 0;
@@ -1000,12 +1004,14 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
     if ((rc = mq__kind_get(s, c->id, &k, err)) != 0)
         return rc;
     exists = k.exists;
+    if (absent != NULL)
+        *absent = !exists;
     snprintf(now, sizeof(now), "%s", k.area);
     /* Where the record is now (a record of no area is in no device's)... */
     int in = 1;
     if (exists)
         in = now[0] != '\0';
-    if (in && exists && (rc = area_within(s, now, areas, nareas, &in, err)) != 0)
+    if (in && exists && (rc = mq__area_within(s, now, areas, nareas, &in, err)) != 0)
         return rc;
     if (!in)
         return 0;
@@ -1042,7 +1048,7 @@ static int change_within(mq_store *s, const mq__change *c, const char *const *ar
         if (a == NULL)
             in = 0;
         else if (!exists || strcmp(a, now) != 0)
-            rc = area_within(s, a, areas, nareas, &in, err);
+            rc = mq__area_within(s, a, areas, nareas, &in, err);
     }
     mq__rec_clear(&moved);
     if (rc == 0)
@@ -1062,7 +1068,7 @@ int mq_store_change_in_scope(mq_store *s, const char *change_json,
     if (obj == NULL)
         return mq__fail(err, MQ_EINVAL, "change: not valid JSON");
     if ((rc = mq__change_parse(s, obj, &c, err)) == 0)
-        rc = change_within(s, &c, areas, nareas, in_scope, err);
+        rc = change_within(s, &c, areas, nareas, in_scope, NULL, err);
     mq__change_clear(&c);
     cJSON_Delete(obj);
     return rc;

@@ -50,13 +50,14 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
     const cJSON *base = cJSON_GetObjectItemCaseSensitive(obj, "base");
     const cJSON *it;
     char why[256];
+    size_t next = 0;
 
     memset(c, 0, sizeof(*c));
     if (!cJSON_IsObject(obj))
         return mq__fail(err, MQ_EINVAL, "change: must be a JSON object");
     if (!cJSON_IsString(v) || mq__version_parse(v->valuestring, &c->hlc, NULL) != 0)
         return bad(err, c, "field v: must be a version HHHHHHHHHHHHHHHH-SITE");
-    snprintf(c->v, sizeof(c->v), "%s", v->valuestring);
+    mq__copy(c->v, sizeof(c->v), v->valuestring);
     /* A stamp far in the receiver's future would win every concurrent edit
      * until the world caught up with it (the year 10889: for good). */
     int64_t now = mq_store_now_ms(s);
@@ -76,7 +77,7 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
                    cJSON_IsString(type) ? type->valuestring : "(missing)");
     if (!cJSON_IsString(id) || !mq_valid_uuid(id->valuestring))
         return bad(err, c, "field id: must be a lower-case UUID");
-    snprintf(c->id, sizeof(c->id), "%s", id->valuestring);
+    mq__copy(c->id, sizeof(c->id), id->valuestring);
     if (by != NULL && !cJSON_IsNull(by)) {
         /* The value is not quoted: it may be anything a forger sent. */
         if (!cJSON_IsString(by) || !mq_valid_uuid(by->valuestring))
@@ -92,7 +93,7 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
         if (k.exists && strcmp(k.type_name, MQ__AUTHOR_TYPE) != 0)
             return bad(err, c, "field by: %s is a %s record, not a " MQ__AUTHOR_TYPE,
                        by->valuestring, k.type_name);
-        snprintf(c->by, sizeof(c->by), "%s", by->valuestring);
+        mq__copy(c->by, sizeof(c->by), by->valuestring);
     }
     if (!cJSON_IsObject(set) || set->child == NULL)
         return bad(err, c, "field set: must be a non-empty object of field values");
@@ -110,7 +111,13 @@ int mq__change_parse(mq_store *s, const cJSON *obj, mq__change *c, mq_error *err
                 return bad(err, c, "field _deleted: must be true or false");
             continue;
         }
-        const mq_field *f = mq__type_field(c->type, it->string);
+        /* in schema order as a rule: looked for where the last one was */
+        const mq_field *f =
+            next < c->type->nfields && strcmp(c->type->fields[next].name, it->string) == 0
+                ? &c->type->fields[next]
+                : mq__type_field(c->type, it->string);
+        if (f != NULL)
+            next = (size_t)(f - c->type->fields) + 1;
         if (f == NULL)
             return bad(err, c, "field %s: not a field of %s", it->string, c->type->name);
         if (mq__check_value(f, it, why, sizeof(why)) != 0)

@@ -173,7 +173,10 @@ int mq_store_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void
     if (sqlite3_prepare_v2(
             s->db,
             "SELECT c.rid, c.v FROM change c WHERE c.body IS NULL AND (c.base IS NOT NULL"
-            " OR (SELECT count(*) FROM change o WHERE o.rid = c.rid) <> 1"
+            " OR EXISTS (SELECT 1 FROM change o WHERE o.rid = c.rid AND o.body IS NOT "
+            "NULL)"
+            " OR c.rid IN (SELECT rid FROM change WHERE body IS NULL GROUP BY rid"
+            " HAVING count(*) > 1)"
             " OR NOT EXISTS (SELECT 1 FROM record r WHERE r.id = c.rid AND r.cv = c.v"
             " AND r.vers IS NULL AND r.deleted = 0))",
             -1, &st, NULL) != SQLITE_OK) {

@@ -24,8 +24,9 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
         ("INSERT OR IGNORE INTO change(v, rid, type, by, src, body, base)"
          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
     [MQ_ST_CHANGES_OF] =
-        ("SELECT v, coalesce(body, (SELECT fields FROM record WHERE id = ?1)), base, by"
-         " FROM change WHERE rid = ?1"),
+        ("SELECT v, body, base, by FROM change"
+         " WHERE rid = ?1 AND body IS NOT NULL UNION ALL " MQ__CREATION_ONCE(
+             "c.v, r.fields, c.base, c.by", "?1")),
     [MQ_ST_CHILDREN] = "SELECT id FROM record WHERE parent = ?1 AND type <> ?2",
     [MQ_ST_SET_AREA] = "UPDATE record SET area = ?2 WHERE id = ?1",
     [MQ_ST_CONFLICT_ADD] = "INSERT OR IGNORE INTO conflict(rid, field) VALUES(?1, ?2)",
@@ -35,7 +36,17 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
     [MQ_ST_PARENT] = "SELECT parent FROM record WHERE id = ?1",
     [MQ_ST_KEEP_CREATION] =
         ("UPDATE change SET body = (SELECT fields FROM record WHERE id = ?1)"
-         " WHERE rid = ?1 AND body IS NULL"),
+         " WHERE v = (SELECT cv FROM record WHERE id = ?1) AND rid = ?1 AND body IS "
+         "NULL"),
+    /* OR IGNORE: a taken id is told by sqlite3_changes() (merge.c) */
+    [MQ_ST_REC_INSERT] =
+        ("INSERT OR IGNORE INTO record(id, type, parent, area, deleted, cv, vers, fields)"
+         " VALUES(?1, ?2, ?3, ?4, 0, ?5, NULL, ?6)"),
+    /* both terms of record_orphan's WHERE spelt out, so that it is used */
+    [MQ_ST_ORPHANS_OF] = ("SELECT id FROM record WHERE parent = ?1 AND area IS NULL"
+                          " AND parent IS NOT NULL"),
+    [MQ_ST_ANY_ORPHAN] =
+        "SELECT 1 FROM record WHERE area IS NULL AND parent IS NOT NULL LIMIT 1",
 };
 
 int mq__bind_text(sqlite3_stmt *st, int i, const char *v)

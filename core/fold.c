@@ -147,8 +147,12 @@ int mq__rec_fold(mq_store *s, const char *rid, mq__rec *out, mq_error *err)
         mq__log_free(rows, n);
         return 0;
     }
-    if (sqlite3_prepare_v2(s->db, "SELECT type, min(v) FROM change WHERE rid = ?1", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT type, min(v) FROM (SELECT type, v FROM change"
+            " WHERE rid = ?1 AND body IS NOT NULL UNION ALL " MQ__CREATION_ONCE(
+                "c.type, c.v", "?1") ")",
+            -1, &st, NULL) != SQLITE_OK) {
         mq__log_free(rows, n);
         return mq__fail_sqlite(err, s->db, "reading the change log");
     }

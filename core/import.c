@@ -29,6 +29,7 @@ struct importer {
     const char *rid;
     const char *type;
     sqlite3_stmt *park;
+    mq__jdoc *doc; /* lines are parsed here; NULL when out of memory */
     size_t reported;
     /* References of the record being written that point ahead; parked only
      * once the record is written, so a refused record leaves none behind. */
@@ -86,8 +87,14 @@ static int park_refs(struct importer *im, mq_error *err)
 static int import_record(struct importer *im, const char *text, mq_error *err)
 {
     const char *end = NULL;
-    cJSON *rec = cJSON_ParseWithOpts(text, &end, 1);
+    /* The arena's tree is cJSON's for the same line; a line it does not
+     * take goes to cJSON itself (jdoc.c). */
+    const cJSON *parsed = im->doc != NULL ? mq__jdoc_parse(im->doc, text) : NULL;
+    cJSON *own = parsed == NULL ? cJSON_ParseWithOpts(text, &end, 1) : NULL;
+    const cJSON *rec = parsed != NULL ? parsed : own;
     const cJSON *type, *id, *fields;
+    const char *fields_text = NULL;
+    size_t fields_len = 0;
     const mq_type *t;
     mq__wrote wrote;
     int rc;
@@ -116,13 +123,15 @@ static int import_record(struct importer *im, const char *text, mq_error *err)
     }
     im->rid = id->valuestring;
     im->type = t->name;
+    if (parsed != NULL)
+        fields_text = mq__jdoc_plain(fields, &fields_len);
     /*
      * mq__write checks everything before it writes, so a refused record has
      * written nothing and needs no savepoint of its own.
      */
     im->nahead = 0;
-    rc = mq__write(im->s, t, id->valuestring, fields, im->opts->author, defer_ref, im,
-                   &wrote, err);
+    rc = mq__write(im->s, t, id->valuestring, fields, fields_text, fields_len,
+                   im->opts->author, defer_ref, im, &wrote, err);
     if (rc == 0)
         rc = park_refs(im, err);
     if (rc == 0) {
@@ -134,7 +143,7 @@ static int import_record(struct importer *im, const char *text, mq_error *err)
             im->stats->unchanged++;
     }
 done:
-    cJSON_Delete(rec);
+    cJSON_Delete(own);
     return rc;
 }
 
@@ -142,25 +151,36 @@ done:
 static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
                     mq_error *err)
 {
+    /* The record's changes since the import began: those with a body, and
+     * a creation stored once (store.c, change_rid).  The creation first,
+     * while the record's cv still names it. */
+    static const char *const undo[] = {
+        "DELETE FROM change WHERE seq >= ?2 AND v = (SELECT cv FROM record WHERE id = ?1)"
+        " AND rid = ?1 AND body IS NULL",
+        "DELETE FROM change WHERE rid = ?1 AND body IS NOT NULL AND seq >= ?2"};
     sqlite3_stmt *st;
     mq__rec rec;
-    int rc;
+    int rc = 0;
 
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM change WHERE rid = ?1 AND seq >= ?2", -1,
-                           &st, NULL) != SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "undoing a record");
     mq__kind_forget(s, rid);
-    sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, first_seq);
-    rc = sqlite3_step(st) == SQLITE_DONE
-             ? 0
-             : mq__fail_sqlite(err, s->db, "undoing a record");
-    sqlite3_finalize(st);
+    mq__scope_memo_reset(s);
+    for (size_t i = 0; i < sizeof(undo) / sizeof(undo[0]) && rc == 0; i++) {
+        if (sqlite3_prepare_v2(s->db, undo[i], -1, &st, NULL) != SQLITE_OK)
+            return mq__fail_sqlite(err, s->db, "undoing a record");
+        sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, first_seq);
+        rc = sqlite3_step(st) == SQLITE_DONE
+                 ? 0
+                 : mq__fail_sqlite(err, s->db, "undoing a record");
+        sqlite3_finalize(st);
+    }
     if (rc != 0 || (rc = mq__rec_fold(s, rid, &rec, err)) != 0)
         return rc;
     *kept = rec.exists;
     if (rec.exists) {
         rc = mq__rec_save(s, &rec, err);
+    } else if ((rc = mq__area_cascade(s, rid, NULL, err)) != 0) {
+        /* the records below it wait for it again, without an area */
     } else if (sqlite3_prepare_v2(s->db, "DELETE FROM record WHERE id = ?1", -1, &st,
                                   NULL) == SQLITE_OK) {
         mq__kind_forget(s, rid);
@@ -341,6 +361,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
             first_seq = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
     }
+    im.doc = mq__jdoc_new(); /* without it, every line goes to cJSON */
     mq__lines_init(&in_lines, in, LINE_MAX_BYTES);
     while (rc == 0) {
         mq_error rerr;
@@ -387,6 +408,7 @@ int mq_store_import(mq_store *s, FILE *in, const mq_import_opts *opts_in,
     if (rc == 0)
         rc = resolve_parked(&im, first_seq, err);
     sqlite3_finalize(im.park);
+    mq__jdoc_free(im.doc);
     mq__lines_free(&in_lines);
     if (rc == 0 && stats.invalid > 0 && !im.opts->skip_invalid) {
         rc = mq__fail(err, MQ_EINVAL, "%s: %zu invalid record%s; nothing imported",

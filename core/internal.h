@@ -38,6 +38,17 @@
 /* The type whose records author changes: a change's `by` names one. */
 #define MQ__AUTHOR_TYPE "cadre"
 
+/*
+ * SQL for the creation of record RID (an SQL expression) stored once (M7),
+ * selecting COLS from change c and record r.  It is the record's only change,
+ * so its version is the record's cv: found through record(id) and change(v),
+ * as change_rid holds only changes with a body (store.c).  A record's log is
+ * the changes of change_rid for it, UNION ALL this.
+ */
+#define MQ__CREATION_ONCE(cols, rid)                                                     \
+    "SELECT " cols " FROM record r JOIN change c ON c.v = r.cv WHERE r.id = " rid        \
+    " AND c.rid = " rid " AND c.body IS NULL"
+
 /* Prepared statements kept for the life of the store (db.c). */
 enum mq__stmt_id {
     MQ_ST_REC_LOAD,
@@ -53,6 +64,9 @@ enum mq__stmt_id {
     MQ_ST_CONFLICTS_OF,
     MQ_ST_PARENT,
     MQ_ST_KEEP_CREATION,
+    MQ_ST_REC_INSERT,
+    MQ_ST_ORPHANS_OF,
+    MQ_ST_ANY_ORPHAN,
     MQ_ST_COUNT
 };
 
@@ -79,7 +93,13 @@ struct mq_store {
         const struct mq_field *field;
         sqlite3_stmt *st;
     } dupq[8];
-    struct mq__kinds *kinds;  /* kind.c's cache; NULL until first used */
+    struct mq__kinds *kinds; /* kind.c's cache; NULL until first used */
+    /* area.c: whether a record may be waiting for its parent (parent set,
+     * area NULL): -1 not known, 0 none, 1 maybe.  Forgotten like the kind
+     * cache (K2), set to 1 by every write of such a row. */
+    int orphans;
+    struct mq__json *out; /* merge.c: the writer a creation's fields are printed by */
+    struct mq__scope_memo *scope_memo; /* area.c; NULL until first used */
     struct mq_ext *exts;      /* ext.c's parts (minqing/ext.h); NULL until declared */
     mq_warning_cb on_warning; /* mq_store_on_warning(); NULL: warnings dropped */
     void *warning_ctx;
@@ -111,6 +131,8 @@ char *mq__strdup(const char *s);
 /* The length of `s` in code points; -1 if it is not valid UTF-8 (overlong
  * forms and surrogates included). */
 long mq__utf8_length(const char *s);
+/* Copies `src` into `dst` of `cap` bytes, cut to fit; always terminated. */
+void mq__copy(char *dst, size_t cap, const char *src);
 /* A new random record id (UUID version 4). */
 int mq__new_id(char out[37], mq_error *err);
 
@@ -169,6 +191,31 @@ cJSON *mq__json_strip_nulls(const cJSON *fields);
 /* Formats a JSON value for an error message, shortened; the caller frees.
  * NULL when out of memory. */
 char *mq__value_text(const cJSON *v);
+
+/* ---- JSON texts parsed into an arena (jdoc.c) ----------------------------- */
+
+/* A parser whose nodes live in blocks kept from one text to the next. */
+typedef struct mq__jdoc mq__jdoc;
+
+mq__jdoc *mq__jdoc_new(void); /* NULL when out of memory */
+void mq__jdoc_free(mq__jdoc *d);
+/*
+ * Parses NUL-terminated `text` into `d`, forgetting the previous tree.  The
+ * tree is cJSON's own for the same text, borrowed until the next parse or
+ * mq__jdoc_free(); never to be freed, detached or relinked.  NULL when the
+ * text is outside the subset parsed here (or memory ran out): cJSON_Parse()
+ * then decides, and may still accept it.
+ */
+const cJSON *mq__jdoc_parse(mq__jdoc *d, const char *text);
+/*
+ * The text of container `node` (of a tree of mq__jdoc_parse()) when it is
+ * exactly what cJSON_PrintUnformatted() prints for it, with its length in
+ * *len; NULL otherwise.  Borrowed from the parsed text.
+ */
+const char *mq__jdoc_plain(const cJSON *node, size_t *len);
+/* Whether the nodes of public document `d` are the arena's (so that
+ * mq__jdoc_plain() may be asked about them). */
+int mq__json_doc_arena(const mq_json_doc *d);
 
 /* ---- reading lines (line.c) --------------------------------------------- */
 
@@ -264,6 +311,9 @@ typedef struct mq__kind {
 int mq__kind_get(mq_store *s, const char *id, mq__kind *out, mq_error *err);
 /* Must be called before writing record `id`'s row (K1). */
 void mq__kind_forget(mq_store *s, const char *id);
+/* Remembers what was just written to record `id`'s row (K1, K3: `k` must
+ * describe a record that exists); nothing outside a transaction (K2). */
+void mq__kind_put(mq_store *s, const char *id, const mq__kind *k);
 /* Clears the cache (K2): at the outermost begin and at every rollback. */
 void mq__kind_reset(mq_store *s);
 void mq__kind_free(mq_store *s);
@@ -309,10 +359,36 @@ int mq__rec_set_field(mq__rec *rec, const char *field, const cJSON *value,
 
 /* Recomputes parent and area of `rec` from its fields (scope path). */
 int mq__rec_scope(mq_store *s, mq__rec *rec, mq_error *err);
+/*
+ * Parent and area of record `id` of `type` whose fields are `fields`, into
+ * buffers of 64 bytes; "" when none.
+ */
+int mq__scope_of(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
+                 char parent[64], char area[64], mq_error *err);
 /* Gives every record below `id` whose area derives from it the area `area`. */
 int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err);
+/*
+ * The same for record `id` that did not exist before this write: only the
+ * records waiting for it (area NULL) can be below it (area.c).
+ */
+int mq__area_adopt(mq_store *s, const char *id, const char *area, mq_error *err);
+/* Notes that a row of parent `parent` and area `area` was written. */
+void mq__orphan_note(mq_store *s, const char *parent, const char *area);
 /* The name of the schema's area type (the one whose records are areas), or "". */
 const char *mq__area_type_name(const mq_store *s);
+/*
+ * Whether `area` is one of `areas` or below one of them (*yes), by a walk
+ * up the area tree, remembered for the transaction (the scope memo).
+ */
+int mq__area_within(mq_store *s, const char *area, const char *const *areas, size_t n,
+                    int *yes, mq_error *err);
+/*
+ * Forgets which areas mq__area_within() found within a device's scope: at the
+ * outermost begin and every rollback (as the lookup cache, K2), and before
+ * an area's row is written (its parent may change).  Freed at close.
+ */
+void mq__scope_memo_reset(mq_store *s);
+void mq__scope_memo_free(mq_store *s);
 /* Fills temp table mq_scope(id) with `areas` and every area below them. */
 int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err);
 
@@ -377,6 +453,10 @@ typedef struct mq__change {
     char by[64];       /* "" when unknown */
     const cJSON *set;  /* object of field values; "_deleted" for tombstones */
     const cJSON *base; /* may be NULL: object field -> array of versions */
+    /* When known, the text cJSON_PrintUnformatted() prints for `set`
+     * (borrowed); NULL otherwise. */
+    const char *set_text;
+    size_t set_len;
     /* What mq__change_clear() deletes: a local write's set and base.  A
      * parsed change borrows set and base from the tree it was parsed from. */
     cJSON *own_set, *own_base;
@@ -430,6 +510,16 @@ int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result
 int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec *loaded,
                      mq_apply_result *result, mq_error *err);
 
+/*
+ * Merges local change `c`, a creation from nothing whose record is not known
+ * to exist, with one insert of the record row that says whether the id was
+ * taken: then *taken is set and nothing is written (the caller looks the
+ * record up and merges as usual).  *taken is also set when the set is not
+ * in schema order.
+ */
+int mq__merge_new(mq_store *s, const mq__change *c, int *taken, mq_apply_result *result,
+                  mq_error *err);
+
 /* ---- local writes (write.c) ---------------------------------------------- */
 
 /* What a local write did to its record. */
@@ -445,10 +535,12 @@ typedef int (*mq__defer_fn)(void *ctx, const mq_field *f, const char *target);
  * Validates `fields` for record `id` of `type` and writes the change, inside
  * the caller's transaction.  With `defer` NULL a missing reference is an
  * error; otherwise it is handed to `defer`.  Nothing is written on error.
+ * `fields_text` (may be NULL) is what cJSON_PrintUnformatted() prints for
+ * `fields`, when the caller knows it (mq__jdoc_plain()).
  */
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
-              const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
-              mq_error *err);
+              const char *fields_text, size_t fields_len, const char *author,
+              mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote, mq_error *err);
 
 /*
  * An author named for a local write (`--as`): a live record of

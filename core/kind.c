@@ -10,8 +10,10 @@
  *
  * Invariants:
  *   K1  An entry is what SQLite says for its id, as seen by this
- *       connection: every write of a record row (mq__rec_save, the area
- *       cascade, the import's undo) forgets the entry of that id first.
+ *       connection: every write of a record row (mq__rec_save, a creation,
+ *       the area cascade, the import's undo) forgets the entry of that id
+ *       first, or replaces it with what it wrote (mq__kind_put()): a
+ *       member is checked against the household written just before it.
  *   K2  Entries live for one transaction: the outermost mq__tx_begin() and
  *       every rollback clear them, since another connection may write
  *       between transactions and a rollback undoes writes the cache saw.
@@ -61,10 +63,10 @@ static int kind_query(mq_store *s, const char *id, mq__kind *out, mq_error *err)
     if (rc == SQLITE_ROW) {
         out->exists = 1;
         out->type = mq__schema_type(s->schema, mq__col_text(st, 0));
-        snprintf(out->type_name, sizeof(out->type_name), "%s", mq__col_text(st, 0));
+        mq__copy(out->type_name, sizeof(out->type_name), mq__col_text(st, 0));
         out->deleted = sqlite3_column_int(st, 1) != 0;
         if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-            snprintf(out->area, sizeof(out->area), "%s", mq__col_text(st, 2));
+            mq__copy(out->area, sizeof(out->area), mq__col_text(st, 2));
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -110,6 +112,23 @@ void mq__kind_forget(mq_store *s, const char *id)
     size_t i = slot_of(id);
     if (strcmp(s->kinds->slot[i].id, id) == 0)
         s->kinds->slot[i].gen = 0; /* the table's gen is never 0 */
+}
+
+void mq__kind_put(mq_store *s, const char *id, const mq__kind *k)
+{
+    size_t len = strlen(id);
+
+    if (s->tx_depth == 0 || len >= sizeof(s->kinds->slot[0].id) || !k->exists)
+        return;
+    if (s->kinds == NULL) {
+        if ((s->kinds = calloc(1, sizeof(*s->kinds))) == NULL)
+            return; /* remembering is an optimisation; forgetting is enough */
+        s->kinds->gen = 1;
+    }
+    size_t i = slot_of(id);
+    s->kinds->slot[i].gen = s->kinds->gen;
+    memcpy(s->kinds->slot[i].id, id, len + 1);
+    s->kinds->slot[i].kind = *k;
 }
 
 void mq__kind_reset(mq_store *s)

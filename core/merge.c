@@ -189,6 +189,129 @@ out:
 }
 #endif
 
+/* Whether `set` names fields of `t` in schema order, each once. */
+static int in_schema_order(const mq_type *t, const cJSON *set)
+{
+    size_t k = 0;
+    const cJSON *it;
+
+    cJSON_ArrayForEach(it, set)
+    {
+        while (k < t->nfields && strcmp(t->fields[k].name, it->string) != 0)
+            k++;
+        if (k == t->nfields)
+            return 0;
+        k++;
+    }
+    return 1;
+}
+
+/*
+ * M7 for a record that does not exist, from a change with no base and no
+ * tombstone whose set is in schema order: the record's row is the set as it
+ * is (its fields in canonical order, every version the change's, no `vers`),
+ * so it is written as one insert of the set's text, never built field by
+ * field and printed.  What the general path below would store, byte for
+ * byte; *done is 0 when the set is not in schema order (that path then
+ * orders it).
+ *
+ * `speculative`: the record was not looked up.  The record row goes first
+ * and *taken says the id was taken, in which case nothing was written.
+ * Only for a local change: its version is new, so its log row cannot be a
+ * duplicate.  Otherwise the change goes first, so that a duplicate (M1)
+ * writes nothing.
+ */
+static int create_once(mq_store *s, const mq__change *c, const char *src, int speculative,
+                       int *done, int *taken, mq_apply_result *result, mq_error *err)
+{
+    char parent[64], area[64];
+    const char *text = c->set_text;
+    size_t len = c->set_len;
+    int rc, dup = 0;
+
+    *done = *taken = 0;
+    if (!in_schema_order(c->type, c->set))
+        return 0;
+    *done = 1;
+    if ((rc = mq__scope_of(s, c->type, c->id, c->set, parent, area, err)) != 0)
+        return rc;
+    if (text == NULL) {
+        if (s->out == NULL) {
+            if ((s->out = malloc(sizeof(*s->out))) == NULL)
+                return mq__fail(err, MQ_ENOMEM, "out of memory");
+            mq__json_init(s->out);
+        }
+        /* the writer prints a const tree and never changes it */
+        if (mq__json_print(s->out, (cJSON *)c->set, &text) != 0)
+            return mq__fail(err, MQ_ENOMEM, "out of memory");
+        len = strlen(text);
+    }
+    if (!speculative && ((rc = insert_change(s, c, src, 1, &dup, err)) != 0 || dup))
+        return rc; /* M1 */
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_REC_INSERT, err);
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    mq__kind_forget(s, c->id);
+    if (c->type->scope_self)
+        mq__scope_memo_reset(s); /* a new area: the memo's "no" may be wrong */
+    sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, c->type->name, -1, SQLITE_STATIC);
+    mq__bind_text(st, 3, parent[0] ? parent : NULL);
+    mq__bind_text(st, 4, area[0] ? area : NULL);
+    sqlite3_bind_text(st, 5, c->v, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, text, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return mq__fail_sqlite(err, s->db, "saving a record");
+    if (sqlite3_changes(s->db) == 0) {
+        if (speculative) {
+            *taken = 1;
+            return 0;
+        }
+        /* looked up in this transaction and not found */
+        return mq__fail(err, MQ_ECORRUPT, "record %s: stored while it was being created",
+                        c->id);
+    }
+    if (speculative) {
+        if ((rc = insert_change(s, c, src, 1, &dup, err)) != 0)
+            return rc;
+        if (dup)
+            return mq__fail(err, MQ_ECORRUPT,
+                            "version %s, just stamped, is already in the log", c->v);
+    }
+    rc = 0;
+    mq__hlc_observe(&s->hlc, c->hlc, mq_store_now_ms(s));
+    *result = MQ_APPLIED;
+    mq__kind k;
+    memset(&k, 0, sizeof(k));
+    k.exists = 1;
+    k.type = c->type;
+    mq__copy(k.type_name, sizeof(k.type_name), c->type->name);
+    memcpy(k.area, area, sizeof(k.area));
+    mq__kind_put(s, c->id, &k);
+    mq__orphan_note(s, parent, area);
+    if (!c->type->log && area[0] != '\0')
+        rc = mq__area_adopt(s, c->id, area, err);
+    return rc;
+}
+
+int mq__merge_new(mq_store *s, const mq__change *c, int *taken, mq_apply_result *result,
+                  mq_error *err)
+{
+    int done;
+    int rc;
+
+    *result = MQ_DUPLICATE;
+    *taken = 1; /* the general path refuses a set of more than 64 fields */
+    if (cJSON_GetArraySize(c->set) > 64)
+        return 0;
+    rc = create_once(s, c, NULL, 1, &done, taken, result, err);
+    if (rc == 0 && !done)
+        *taken = 1;
+    return rc;
+}
+
 int mq__merge(mq_store *s, const mq__change *c, const char *src, mq_apply_result *result,
               mq_error *err)
 {
@@ -223,6 +346,12 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
     /* M7: a creation from nothing is the record's fields; stored once. */
     int once = !rec.exists && c->base == NULL &&
                cJSON_GetObjectItemCaseSensitive(c->set, "_deleted") == NULL;
+    if (once) {
+        int done, taken;
+        rc = create_once(s, c, src, 0, &done, &taken, result, err);
+        if (done)
+            goto done;
+    }
     if ((rc = insert_change(s, c, src, once, &dup, err)) != 0 || dup)
         goto done; /* M1 */
     /* Only a record whose fields all stand at cv can hold a creation stored
@@ -283,7 +412,8 @@ int mq__merge_loaded(mq_store *s, const mq__change *c, const char *src, mq__rec 
     /* Records below this one follow its area (they may have arrived first). */
     if (rc == 0 && !c->type->log && rec.area != NULL &&
         (!had_area || strcmp(old_area, rec.area) != 0))
-        rc = mq__area_cascade(s, rec.id, rec.area, err);
+        rc = existed ? mq__area_cascade(s, rec.id, rec.area, err)
+                     : mq__area_adopt(s, rec.id, rec.area, err);
 #ifndef NDEBUG
     if (rc == 0 && existed)
         assert_folded(s, c);

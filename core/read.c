@@ -252,11 +252,12 @@ int mq_store_history(mq_store *s, const char *id, mq_json_cb cb, void *ctx, mq_e
     sqlite3_stmt *st;
     int rc, any = 0;
 
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT v, by, src, coalesce(body, (SELECT fields FROM record "
-                           "WHERE id = ?1)),"
-                           " base FROM change WHERE rid = ?1 ORDER BY v",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT v, by, src, body, base FROM change"
+            " WHERE rid = ?1 AND body IS NOT NULL UNION ALL " MQ__CREATION_ONCE(
+                "c.v, c.by, c.src, r.fields, c.base", "?1") " ORDER BY 1",
+            -1, &st, NULL) != SQLITE_OK)
         return mq__fail_sqlite(err, s->db, "reading history");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     mq__json j;

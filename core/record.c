@@ -29,7 +29,7 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
     int rc;
 
     memset(rec, 0, sizeof(*rec));
-    snprintf(rec->id, sizeof(rec->id), "%s", id);
+    mq__copy(rec->id, sizeof(rec->id), id);
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -54,7 +54,7 @@ int mq__rec_load(mq_store *s, const char *id, mq__rec *rec, mq_error *err)
     oom |= (rec->area = mq__strdup(mq__col_text(st, 2))) == NULL &&
            sqlite3_column_type(st, 2) != SQLITE_NULL;
     rec->deleted = sqlite3_column_int(st, 3);
-    snprintf(rec->cv, sizeof(rec->cv), "%s", mq__col_text(st, 4));
+    mq__copy(rec->cv, sizeof(rec->cv), mq__col_text(st, 4));
     rec->vers = sqlite3_column_type(st, 5) == SQLITE_NULL
                     ? cJSON_CreateObject()
                     : cJSON_Parse(mq__col_text(st, 5));
@@ -115,6 +115,8 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
     if (st == NULL)
         return err != NULL ? err->rc : MQ_EIO;
     mq__kind_forget(s, rec->id);
+    if (rec->type->scope_self)
+        mq__scope_memo_reset(s); /* an area may move */
     if (rec->fields == NULL || canonical_order(rec) != 0)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
     fields = cJSON_PrintUnformatted(rec->fields);
@@ -139,6 +141,16 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
     cJSON_free(vers);
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "saving a record");
+    mq__kind k;
+    memset(&k, 0, sizeof(k));
+    k.exists = 1;
+    k.type = rec->type;
+    mq__copy(k.type_name, sizeof(k.type_name), rec->type->name);
+    k.deleted = rec->deleted != 0;
+    if (rec->area != NULL)
+        mq__copy(k.area, sizeof(k.area), rec->area);
+    mq__kind_put(s, rec->id, &k);
+    mq__orphan_note(s, rec->parent, rec->area);
     return 0;
 }
 

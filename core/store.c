@@ -26,7 +26,13 @@
 #include "internal.h"
 #include "need_state.h"
 
-#define FORMAT_VERSION 2
+/*
+ * 3: change_rid indexes only the changes with a body of their own.  A
+ * creation stored once (M7) is its record's only change and is found through
+ * record.cv and change(v), so an import or an initial push writes no entry
+ * in it (format 2 indexed every change; opening one migrates it).
+ */
+#define FORMAT_VERSION 3
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -41,6 +47,11 @@ static const char schema_sql[] =
     "  fields TEXT NOT NULL"
     ");"
     "CREATE INDEX IF NOT EXISTS record_parent ON record(parent) WHERE parent IS NOT NULL;"
+    /* The records waiting for their parent: a new record looks here for the
+     * records below it (area.c); in a store whose records arrived parents
+     * first it is empty. */
+    "CREATE INDEX IF NOT EXISTS record_orphan ON record(parent)"
+    " WHERE area IS NULL AND parent IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS change("
     "  seq INTEGER PRIMARY KEY,"
     "  v TEXT NOT NULL UNIQUE,"
@@ -51,7 +62,7 @@ static const char schema_sql[] =
     "  body TEXT,"
     "  base TEXT"
     ");"
-    "CREATE INDEX IF NOT EXISTS change_rid ON change(rid);"
+    "CREATE INDEX IF NOT EXISTS change_rid ON change(rid) WHERE body IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS conflict("
     "  rid TEXT NOT NULL, field TEXT NOT NULL, PRIMARY KEY(rid, field)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS rejected("
@@ -294,6 +305,34 @@ static int search_index(mq_store *s, mq_error *err)
     return rc;
 }
 
+/*
+ * Format 2 differs from 3 only in change_rid, which indexed every change:
+ * the index is made again, partial, in one transaction.  Another process may
+ * be migrating the same file: the format is read again under the write lock.
+ */
+static int migrate_from_2(mq_store *s, mq_error *err)
+{
+    char *v = NULL;
+    int rc = mq__exec(s, "BEGIN IMMEDIATE", err);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = mq__meta_get(s, "format", &v, err)) == 0 && v != NULL && atoi(v) == 2) {
+        rc = mq__exec(s,
+                      "DROP INDEX IF EXISTS change_rid;"
+                      "CREATE INDEX change_rid ON change(rid) WHERE body IS NOT NULL;",
+                      err);
+        if (rc == 0)
+            rc = mq__meta_set(s, "format", "3", err);
+    }
+    free(v);
+    if (rc == 0)
+        rc = mq__exec(s, "COMMIT", err);
+    if (rc != 0)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 static int check_format(mq_store *s, mq_error *err)
 {
     char *v = NULL;
@@ -308,6 +347,8 @@ static int check_format(mq_store *s, mq_error *err)
     }
     int format = atoi(v);
     free(v);
+    if (format == 2)
+        return migrate_from_2(s, err);
     if (format != FORMAT_VERSION)
         return mq__fail(err, MQ_ESTATE,
                         "%s: store format %d, this minqing reads format %d", s->path,
@@ -366,6 +407,7 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return mq__fail(err, MQ_ENOMEM, "out of memory");
+    s->orphans = -1;
     if ((s->path = mq__strdup(path)) == NULL) {
         free(s);
         return mq__fail(err, MQ_ENOMEM, "out of memory");
@@ -396,12 +438,16 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
      * (import, apply) commit once.  cache_size: 16 MiB holds the randomly
      * written parts of the indexes of a county-sized import (at 8 MiB a
      * third of its time went to spilling and re-reading pages) and keeps
-     * the process near 30 MiB.
+     * the process near 30 MiB.  wal_autocheckpoint: 8000 pages (32 MiB of
+     * WAL), not SQLite's 1000: a server merging a township's push in
+     * batches of 5,000 changes checkpointed after every other batch,
+     * copying the same index pages into the file again each time (5% of
+     * the push's server CPU); a tablet's edits reach it rarely.
      */
     rc = mq__exec(s,
                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                   " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;"
-                  " PRAGMA temp_store=FILE;",
+                  " PRAGMA temp_store=FILE; PRAGMA wal_autocheckpoint=8000;",
                   err);
     if (rc != 0)
         goto fail;
@@ -443,6 +489,10 @@ void mq_store_close(mq_store *s)
         return;
     mq__stmt_free_all(s);
     mq__ext_free(s);
+    if (s->out != NULL) {
+        mq__json_free(s->out);
+        free(s->out);
+    }
     if (s->db != NULL) {
         while (s->tx_depth > 0)
             mq__tx_rollback(s);
@@ -451,6 +501,7 @@ void mq_store_close(mq_store *s)
     mq__schema_free(s->schema);
     mq__kind_free(s);
     mq__need_state_free(s);
+    mq__scope_memo_free(s);
     free(s->cadre);
     free(s->path);
     free(s);

@@ -21,8 +21,11 @@ int mq__tx_begin(mq_store *s, mq_error *err)
 
     if (rc != 0)
         return rc;
-    if (outer)
+    if (outer) {
         mq__kind_reset(s); /* K2: another connection may have written since */
+        mq__scope_memo_reset(s);
+        s->orphans = -1;
+    }
     s->tx_depth++;
     if (outer && (rc = mq__clock_load(s, err)) != 0)
         mq__tx_rollback(s);
@@ -52,6 +55,8 @@ void mq__tx_rollback(mq_store *s)
     if (s->tx_depth == 0)
         return;
     mq__kind_reset(s);
+    mq__scope_memo_reset(s);
+    s->orphans = -1;
     if (s->tx_depth == 1) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         mq__need_state_forget(s); /* N2: the names go with the writes */

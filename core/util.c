@@ -65,6 +65,18 @@ long mq__utf8_length(const char *s)
     return n;
 }
 
+void mq__copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 int mq__new_id(char out[37], mq_error *err)
 {
     unsigned char b[16];

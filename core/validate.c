@@ -38,7 +38,12 @@ static int check_id_number(const char *s, char *why, size_t n)
         snprintf(why, n, "must be 18 characters: 17 digits and a check digit 0-9 or X");
         return MQ_EINVAL;
     }
-    snprintf(birth, sizeof(birth), "%.4s-%.2s-%.2s", s + 6, s + 10, s + 12);
+    memcpy(birth, s + 6, 4);
+    birth[4] = '-';
+    memcpy(birth + 5, s + 10, 2);
+    birth[7] = '-';
+    memcpy(birth + 8, s + 12, 2);
+    birth[10] = '\0';
     if (mq__check_date(birth, why, n) != 0) {
         snprintf(why, n, "birth date %s in the number is not a real date", birth);
         return MQ_EINVAL;

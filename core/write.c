@@ -73,11 +73,15 @@ static int add_base(mq_store *s, const mq__rec *rec, const char *field, int all,
 }
 
 /*
- * Stamps and merges a local change built from `set` and `base` (taken).
- * `rec` (may be NULL) is the record as just loaded; it is taken too.
+ * Stamps and merges a local change of fields `set` (borrowed: the caller's
+ * until the merge returns) and `base` (taken); `own` is the set again when
+ * it is the change's to delete, else NULL.  `text` (may be NULL) is the set
+ * printed.  `rec` (may be NULL) is the record as just loaded; it is taken
+ * too.
  */
-static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON *set,
-                         cJSON *base, const char *author, mq__rec *rec, mq_error *err)
+static int commit_borrowed(mq_store *s, const mq_type *type, const char *id,
+                           const cJSON *set, cJSON *own, const char *text, size_t len,
+                           cJSON *base, const char *author, mq__rec *rec, mq_error *err)
 {
     mq__change c;
     mq_apply_result res;
@@ -85,7 +89,7 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
 
     memset(&c, 0, sizeof(c));
     if ((rc = mq__next_version(s, c.v, err)) != 0) {
-        cJSON_Delete(set);
+        cJSON_Delete(own);
         cJSON_Delete(base);
         if (rec != NULL)
             mq__rec_clear(rec);
@@ -97,7 +101,10 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
     author = author != NULL ? author : s->cadre;
     if (author != NULL)
         snprintf(c.by, sizeof(c.by), "%s", author);
-    c.set = c.own_set = set;
+    c.set = set;
+    c.own_set = own;
+    c.set_text = text;
+    c.set_len = len;
     c.base = c.own_base = cJSON_GetArraySize(base) > 0 ? base : NULL;
     if (c.base == NULL)
         cJSON_Delete(base);
@@ -105,6 +112,44 @@ static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON
                      : mq__merge(s, &c, NULL, &res, err);
     mq__change_clear(&c);
     return rc;
+}
+
+/*
+ * Writes `fields` (checked, borrowed) as the creation of record `id`,
+ * assuming it does not exist: *taken is set, and nothing written, when it
+ * does (or when the fields are not in schema order, which the general path
+ * handles after looking the record up).
+ */
+static int create_borrowed(mq_store *s, const mq_type *type, const char *id,
+                           const cJSON *fields, const char *text, size_t len,
+                           const char *author, int *taken, mq_error *err)
+{
+    mq__change c;
+    mq_apply_result res;
+    int rc;
+
+    memset(&c, 0, sizeof(c));
+    if ((rc = mq__next_version(s, c.v, err)) != 0)
+        return rc;
+    mq__version_parse(c.v, &c.hlc, NULL);
+    c.type = type;
+    mq__copy(c.id, sizeof(c.id), id);
+    author = author != NULL ? author : s->cadre;
+    if (author != NULL)
+        mq__copy(c.by, sizeof(c.by), author);
+    c.set = fields;
+    c.set_text = text;
+    c.set_len = len;
+    rc = mq__merge_new(s, &c, taken, &res, err);
+    mq__change_clear(&c);
+    return rc;
+}
+
+/* Stamps and merges a local change built from `set` and `base` (taken). */
+static int commit_change(mq_store *s, const mq_type *type, const char *id, cJSON *set,
+                         cJSON *base, const char *author, mq__rec *rec, mq_error *err)
+{
+    return commit_borrowed(s, type, id, set, set, NULL, 0, base, author, rec, err);
 }
 
 /*
@@ -150,11 +195,11 @@ static int report_value(problem_fn report, void *ctx, const char *field, const c
     return rc;
 }
 
+/* Checks field `it`, of definition `f` (NULL: the type has none of that name). */
 static int check_field(mq_store *s, const mq_type *type, const char *id, const cJSON *it,
-                       mq__defer_fn defer, void *defer_ctx, problem_fn report, void *rctx,
-                       mq_error *err)
+                       const mq_field *f, mq__defer_fn defer, void *defer_ctx,
+                       problem_fn report, void *rctx, mq_error *err)
 {
-    const mq_field *f = mq__type_field(type, it->string);
     char why[320];
     int rc;
 
@@ -191,16 +236,16 @@ static const cJSON *merged_value(const mq__rec *rec, const cJSON *fields,
 }
 
 /*
- * Every check of a local write of `fields` over `rec` (which may not
- * exist yet): each field's kind and rule, references that resolve (or are
- * deferred), required fields of a new record, and the rules across fields
- * ("one_of") on the record as it will be.
+ * The checks of each field of a local write: its kind and rule, and
+ * references that resolve (or are deferred).  None depends on the record
+ * written over, so they run before it is looked up (mq__write).
  */
-static int check_record(mq_store *s, const mq_type *type, const char *id,
-                        const mq__rec *rec, const cJSON *fields, mq__defer_fn defer,
-                        void *defer_ctx, problem_fn report, void *rctx, mq_error *err)
+static int check_fields(mq_store *s, const mq_type *type, const char *id,
+                        const cJSON *fields, mq__defer_fn defer, void *defer_ctx,
+                        problem_fn report, void *rctx, mq_error *err)
 {
     const cJSON *it;
+    size_t next = 0;
     int rc;
 
     cJSON_ArrayForEach(it, fields)
@@ -215,9 +260,31 @@ static int check_record(mq_store *s, const mq_type *type, const char *id,
                 return rc;
             continue;
         }
-        if ((rc = check_field(s, type, id, it, defer, defer_ctx, report, rctx, err)) != 0)
+        /* Fields come in schema order as a rule: each is looked for first
+         * where the previous one was found. */
+        const mq_field *f =
+            next < type->nfields && strcmp(type->fields[next].name, it->string) == 0
+                ? &type->fields[next]
+                : mq__type_field(type, it->string);
+        if (f != NULL)
+            next = (size_t)(f - type->fields) + 1;
+        if ((rc = check_field(s, type, id, it, f, defer, defer_ctx, report, rctx, err)) !=
+            0)
             return rc;
     }
+    return 0;
+}
+
+/*
+ * The checks of a local write of `fields` over `rec` (which may not exist
+ * yet) as a whole: required fields of a new record, and the rules across
+ * fields ("one_of") on the record as it will be.
+ */
+static int check_whole(const mq_type *type, const mq__rec *rec, const cJSON *fields,
+                       problem_fn report, void *rctx)
+{
+    int rc;
+
     for (size_t i = 0; !rec->exists && i < type->nfields; i++) {
         const mq_field *f = &type->fields[i];
         /* A null given was reported above, by the field's own check. */
@@ -247,6 +314,17 @@ static int check_record(mq_store *s, const mq_type *type, const char *id,
             return rc;
     }
     return 0;
+}
+
+/* Every check of a local write of `fields` over `rec`: the fields', then
+ * the whole record's. */
+static int check_record(mq_store *s, const mq_type *type, const char *id,
+                        const mq__rec *rec, const cJSON *fields, mq__defer_fn defer,
+                        void *defer_ctx, problem_fn report, void *rctx, mq_error *err)
+{
+    int rc = check_fields(s, type, id, fields, defer, defer_ctx, report, rctx, err);
+
+    return rc != 0 ? rc : check_whole(type, rec, fields, report, rctx);
 }
 
 /* Whether writing `fields` over `rec` would change anything. */
@@ -359,8 +437,8 @@ static int warn_duplicates(mq_store *s, const mq_type *type, const char *id,
 }
 
 int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fields,
-              const char *author, mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote,
-              mq_error *err)
+              const char *fields_text, size_t fields_len, const char *author,
+              mq__defer_fn defer, void *defer_ctx, mq__wrote *wrote, mq_error *err)
 {
     first_problem fp = {type, id, err};
     mq__rec rec;
@@ -373,12 +451,66 @@ int mq__write(mq_store *s, const mq_type *type, const char *id, const cJSON *fie
                         type->name, id);
     if ((rc = mq__check_author(s, author, err)) != 0)
         return rc;
+    /*
+     * The fields are checked before the record is looked up: whether a
+     * value is valid does not depend on it (and a deferred reference is
+     * handed over once).  Fields that pass as a new record's (every
+     * required field, no null) are then written as a creation straight
+     * away, and the insert itself says whether the id was taken: an import
+     * into a fresh store never asks SQLite for a record first.  Anything
+     * else, or an id that was taken, is looked up, and the record's own
+     * refusals (another type, deleted) come before a field's.
+     */
+    int vrc = check_fields(s, type, id, fields, defer, defer_ctx, fail_first, &fp, err);
+    if (vrc == 0 && fields->child != NULL) {
+        const cJSON *v = fields->child;
+        while (v != NULL && !cJSON_IsNull(v))
+            v = v->next;
+        first_problem quiet = {type, id, NULL}; /* asked again after the lookup */
+        memset(&rec, 0, sizeof(rec));
+        if (v == NULL && check_whole(type, &rec, fields, fail_first, &quiet) == 0) {
+            int taken = 0;
+            rc = create_borrowed(s, type, id, fields, fields_text, fields_len, author,
+                                 &taken, err);
+            if (rc == 0 && !taken) {
+                *wrote = MQ_WROTE_CREATED;
+                if (type->ndups > 0)
+                    rc = warn_duplicates(s, type, id, fields, err);
+            }
+            if (rc != 0 || !taken)
+                return rc;
+        }
+    }
+    mq_error verr;
+    if (vrc != 0 && err != NULL)
+        verr = *err;
     if ((rc = mq__rec_load(s, id, &rec, err)) != 0)
         return rc;
-    if ((rc = check_target(type, id, &rec, err)) != 0 ||
-        (rc = check_record(s, type, id, &rec, fields, defer, defer_ctx, fail_first, &fp,
-                           err)) != 0)
+    if ((rc = check_target(type, id, &rec, err)) != 0)
         goto done;
+    if (vrc != 0) {
+        if (err != NULL)
+            *err = verr;
+        rc = vrc;
+        goto done;
+    }
+    if ((rc = check_whole(type, &rec, fields, fail_first, &fp)) != 0)
+        goto done;
+    if (!rec.exists && fields->child != NULL) {
+        const cJSON *v = fields->child;
+        while (v != NULL && !cJSON_IsNull(v))
+            v = v->next;
+        if (v == NULL) {
+            /* A creation sets every field it is given: the change's set is
+             * the fields themselves, borrowed, not a copy. */
+            *wrote = MQ_WROTE_CREATED;
+            rc = commit_borrowed(s, type, id, fields, NULL, fields_text, fields_len, NULL,
+                                 author, &rec, err);
+            if (rc == 0 && type->ndups > 0)
+                rc = warn_duplicates(s, type, id, fields, err);
+            goto done;
+        }
+    }
     /* The change is built by a writer, so that a field lost for want of
      * memory fails the write instead of leaving the change without it. */
     mq__json j;
@@ -569,7 +701,7 @@ int mq_store_put(mq_store *s, const char *type_name, const char *id,
     if ((rc = mq__tx_begin(s, err)) == 0) {
         rc = defaults_if_new(s, type, id, fields, err);
         if (rc == 0)
-            rc = mq__write(s, type, id, fields, author, NULL, NULL, &wrote, err);
+            rc = mq__write(s, type, id, fields, NULL, 0, author, NULL, NULL, &wrote, err);
         if (rc == 0)
             rc = mq__tx_commit(s, err);
         else
@@ -742,7 +874,8 @@ int mq_store_resolve(mq_store *s, const char *conflict_id, const char *value_jso
         tmp.string = field;
         tmp.next = tmp.prev = NULL;
         first_problem fp = {rec.type, rid, err};
-        rc = check_field(s, rec.type, rid, &tmp, NULL, NULL, fail_first, &fp, err);
+        rc = check_field(s, rec.type, rid, &tmp, mq__type_field(rec.type, field), NULL,
+                         NULL, fail_first, &fp, err);
     }
     if (rc != 0)
         goto out;

@@ -401,6 +401,38 @@ int mq_store_apply_json(mq_store *store, const struct cJSON *change, const char 
  */
 int mq_json_check_text(const char *text, size_t len, mq_error *err);
 
+/**
+ * A JSON text parsed into cJSON nodes that live in one arena: for the
+ * bodies of bulk requests (a pushed batch), where cJSON_Parse() and
+ * cJSON_Delete() spend most of their time allocating and freeing nodes one
+ * by one.  The tree is cJSON's own for the same text (what cJSON_Parse()
+ * would give), read with cJSON's functions; its nodes must never be passed
+ * to cJSON_Delete() or to a cJSON call that adds, detaches or replaces.
+ */
+typedef struct mq_json_doc mq_json_doc;
+
+/**
+ * Parses `text` (`len` bytes; copied) as cJSON_Parse() would, except that
+ * the text must be one JSON value and nothing after it but white space.
+ * @param[out] out  the caller's, freed with mq_json_doc_free(); NULL on error
+ * @return 0, MQ_EINVAL when the text is not one JSON value, or MQ_ENOMEM
+ */
+int mq_json_doc_parse(mq_json_doc **out, const char *text, size_t len, mq_error *err);
+/** The root of `doc`, or NULL when `doc` is NULL; borrowed until
+ *  mq_json_doc_free(). */
+const struct cJSON *mq_json_doc_root(const mq_json_doc *doc);
+/** Frees `doc` and every node of it; NULL is ignored. */
+void mq_json_doc_free(mq_json_doc *doc);
+
+/**
+ * mq_store_apply_json() for a change that is a node of `doc`: the same
+ * merge, which may also take a creation's fields as they stand in the text
+ * instead of printing them again.
+ */
+int mq_store_apply_doc(mq_store *store, const mq_json_doc *doc,
+                       const struct cJSON *change, const char *source,
+                       const mq_scope *scope, mq_apply_result *result, mq_error *err);
+
 /** What mq_store_apply_bundle() should do. */
 typedef struct mq_apply_opts {
     /** 0: all or nothing; 1: apply the valid changes, keep the others in the

@@ -11,7 +11,9 @@
  *      has answered for the whole batch.
  *   2. A batch id is written (sync.push.batch) before the batch is first
  *      sent, and reused for the same cursor range until the batch is
- *      answered, so the server recognises a resent batch.
+ *      answered, so the server recognises a resent batch.  The next batch
+ *      is made while the current one is on the wire (it only reads the
+ *      store) and becomes the pending one in the commit of invariant 1.
  *   3. sync.pull.cursor moves in the transaction that applies the page it
  *      ends, so a page is applied entirely or not at all.
  *   4. Pulled changes are applied with source "server", and the push leaves
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -187,29 +190,46 @@ static void error_text(const exchange *x, const char *body, char *out, size_t n,
  * cJSON would not hold as sent in its "changes" array (mq__flaws_find();
  * the caller frees it when the call returns 0).
  */
+static int request_gz(client *c, const char *method, const char *path, unsigned char *gz,
+                      size_t gzlen, cJSON **out, mq__flaws *flaws, int64_t *t0_out,
+                      int64_t *t1_out, mq_error *err);
+
 static int request(client *c, const char *method, const char *path, const char *body,
                    size_t len, cJSON **out, mq__flaws *flaws, int64_t *t0_out,
                    int64_t *t1_out, mq_error *err)
 {
     unsigned char *gz = NULL;
     size_t gzlen = 0;
+
+    *out = NULL;
+    if (body != NULL) {
+        int rc = mq__gzip(body, len, &gz, &gzlen, err);
+        if (rc != 0)
+            return rc;
+    }
+    return request_gz(c, method, path, gz, gzlen, out, flaws, t0_out, t1_out, err);
+}
+
+/* request() for a body gzipped already: `gz` (NULL for none) is taken and
+ * freed. */
+static int request_gz(client *c, const char *method, const char *path, unsigned char *gz,
+                      size_t gzlen, cJSON **out, mq__flaws *flaws, int64_t *t0_out,
+                      int64_t *t1_out, mq_error *err)
+{
+    const char *body = (const char *)gz; /* whether there is one */
     char url[2048];
-    int rc;
 
     *out = NULL;
     c->code[0] = '\0';
-    if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url)
+    if (snprintf(url, sizeof url, "%s%s", c->base, path) >= (int)sizeof url) {
+        free(gz);
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "server URL is too long");
-    if (body != NULL) {
-        rc = mq__gzip(body, len, &gz, &gzlen, err);
-        if (rc != 0)
-            return rc;
-        if (gzlen > MQ_PROTO_MAX_BODY) {
-            free(gz);
-            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
-                                "request body of %zu bytes exceeds the limit", gzlen);
-        }
+    }
+    if (body != NULL && gzlen > MQ_PROTO_MAX_BODY) {
+        free(gz);
+        return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                            "request body of %zu bytes exceeds the limit", gzlen);
     }
 
     int64_t start = mq_platform_time_ms();
@@ -245,7 +265,7 @@ static int request(client *c, const char *method, const char *path, const char *
 
         char *plain = NULL;
         size_t plain_len = 0;
-        rc = 0;
+        int rc = 0;
         if (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR) {
             /* A server may answer before it has read the whole body (a 413,
              * a 401) and close: the answer, when it came, is what counts. */
@@ -507,129 +527,229 @@ static char *push_body(const char *id, const char *site, cJSON *changes, size_t 
     return text;
 }
 
-/*
- * The body of the batch for the range (since, next]: under the pending id
- * when there is one for this range and it prints to the same bytes as when
- * it was first sent (its SHA-256 is kept with it), else under a new id,
- * written (with its hash) before the batch is first sent.  Invariant 2.
- * @param[out] body  the request, the caller's (cJSON_free())
- */
-static int batch_body(client *c, int64_t since, int64_t next, cJSON *changes,
-                      size_t bytes, char **body, mq_error *err)
-{
-    char *pending = NULL;
-    const char *site = mq_store_site(c->store);
-    *body = NULL;
-    int rc = mq_store_setting_get(c->store, "sync.push.batch", &pending, err);
-    if (rc != 0)
-        return rc;
-    long long ps = -1, pn = -1;
-    char pid[80] = "", psha[80] = "", sha[65];
-    int fields =
-        pending != NULL ? sscanf(pending, "%lld %lld %64s %64s", &ps, &pn, pid, psha) : 0;
-    mq_free(pending);
-    if (fields >= 3 && ps == since && pn == next &&
-        mq_valid_name(pid, MQ_PROTO_BATCH_ID_MAX)) {
-        *body = push_body(pid, site, changes, bytes);
-        if (*body == NULL)
-            return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                                "out of memory building a batch");
-        /* A pending id from before hashes were kept is taken on trust. */
-        if (fields == 3 || (mq__sha256_hex(*body, strlen(*body), sha, err) == 0 &&
-                            strcmp(sha, psha) == 0))
-            return 0;
-        say(c,
-            "batch %s would not be resent as the same bytes: sending it as a new "
-            "batch",
-            pid);
-        cJSON_free(*body);
-        *body = NULL;
-    }
-    char hex[33];
-    rc = mq__random_hex(hex, 16, err);
-    if (rc != 0)
-        return rc;
-    *body = push_body(hex, site, changes, bytes);
-    if (*body == NULL)
-        return mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                            "out of memory building a batch");
-    rc = mq__sha256_hex(*body, strlen(*body), sha, err);
-    if (rc == 0) {
-        char text[200];
-        snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %s %s", since, next, hex,
-                 sha);
-        rc = mq_store_setting_set(c->store, "sync.push.batch", text, err);
-    }
-    if (rc != 0) {
-        cJSON_free(*body);
-        *body = NULL;
-    }
-    return rc;
-}
-
 #ifndef NDEBUG
 /*
  * Debug builds check invariants 1 and 2 after every answered batch: the
- * stored push cursor is the end of that batch, and no batch is pending.
+ * stored push cursor is the end of that batch, and the batch pending, if
+ * any, is the next one, starting there.
  */
 static void assert_push_state(client *c, int64_t next)
 {
     int64_t stored = -1;
     char *pending = NULL;
+    long long ps = -1, pn = -1;
     mq_error e;
     int rc = setting_i64(c->store, "sync.push.cursor", &stored, &e);
     assert(rc == 0 && stored == next);
     rc = mq_store_setting_get(c->store, "sync.push.batch", &pending, &e);
-    assert(rc == 0 && pending == NULL);
+    assert(rc == 0 && (pending == NULL ||
+                       (sscanf(pending, "%lld %lld", &ps, &pn) == 2 && ps == next)));
     (void)rc;
     (void)stored;
     (void)next;
+    (void)ps;
+    (void)pn;
     mq_free(pending);
 }
 #else
 #define assert_push_state(c, next) ((void)0)
 #endif
 
+/*
+ * A batch made ready to send: the changes after `since` (at most `limit`,
+ * halved while their text is over the soft limit), where they end, and the
+ * request body gzipped.  Making one reads the store but never writes it, so
+ * the next batch is made on a thread of its own while the current one is
+ * on the wire and the server merges it (the store is not used meanwhile):
+ * the client's reading and gzip, a third of a push, leave the critical path.
+ */
+typedef struct batch {
+    client *c;
+    int64_t since, next;
+    size_t limit;
+    char id[80];       /* given, or "" for a new one */
+    char sha[65];      /* of the body as printed (batch_body()) */
+    char sent_sha[65]; /* of the body sent before under b->id; "" unknown */
+    collect k;
+    unsigned char *gz;
+    size_t gzlen;
+    int rc;
+    mq_error err;
+} batch;
+
+static void batch_free(batch *b)
+{
+    cJSON_Delete(b->k.changes);
+    free(b->gz);
+    b->k.changes = NULL;
+    b->gz = NULL;
+}
+
+/* Collects the changes of `b` (b->since, b->limit); b->k.n 0 when none. */
+static int batch_collect(batch *b)
+{
+    for (;;) {
+        collect k = {cJSON_CreateArray(), 0, 0, 0};
+        mq_changes_query q = {b->since, b->limit, NULL, 0, SOURCE_SERVER};
+        int rc;
+        b->next = b->since;
+        k.oom = k.changes == NULL;
+        rc = k.oom ? 0
+                   : mq_store_changes(b->c->store, &q, collect_change, &k, &b->next,
+                                      &b->err);
+        if (rc == 0 && k.oom)
+            rc = mq_error_set(&b->err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                              "out of memory collecting changes to push");
+        if (rc == 0 && k.n > 0 && k.bytes > MQ_PROTO_SOFT_INFLATED && b->limit > 1) {
+            cJSON_Delete(k.changes);
+            b->limit /= 2;
+            continue;
+        }
+        b->k = k;
+        return rc;
+    }
+}
+
+/* Prints and gzips the body of collected batch `b`, under b->id or a new
+ * id (then written into b->id). */
+static int batch_body(batch *b)
+{
+    int rc = 0;
+    if (b->id[0] == '\0') {
+        char hex[33];
+        if ((rc = mq__random_hex(hex, 16, &b->err)) != 0)
+            return rc;
+        snprintf(b->id, sizeof b->id, "%s", hex);
+    }
+    char *req = push_body(b->id, mq_store_site(b->c->store), b->k.changes, b->k.bytes);
+    if (req == NULL)
+        return mq_error_set(&b->err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
+                            "out of memory building a batch of %zu changes", b->k.n);
+    rc = mq__sha256_hex(req, strlen(req), b->sha, &b->err);
+    if (rc == 0)
+        rc = mq__gzip(req, strlen(req), &b->gz, &b->gzlen, &b->err);
+    cJSON_free(req);
+    return rc;
+}
+
+/*
+ * The batch pending for the range (b->since, b->next], if a sync cut short
+ * left one: its id into b->id and the SHA-256 of its body, when kept, into
+ * b->sent_sha.  b->id stays "" otherwise.
+ */
+static int batch_id(client *c, batch *b)
+{
+    char *pending = NULL;
+    int rc = mq_store_setting_get(c->store, "sync.push.batch", &pending, &b->err);
+    if (rc != 0 || pending == NULL)
+        return rc;
+    long long ps = -1, pn = -1;
+    char pid[80] = "", psha[65] = "";
+    int fields = sscanf(pending, "%lld %lld %64s %64s", &ps, &pn, pid, psha);
+    mq_free(pending);
+    if (fields >= 3 && ps == b->since && pn == b->next &&
+        mq_valid_name(pid, MQ_PROTO_BATCH_ID_MAX)) {
+        snprintf(b->id, sizeof b->id, "%s", pid);
+        snprintf(b->sent_sha, sizeof b->sent_sha, "%s", fields == 4 ? psha : "");
+    }
+    return 0;
+}
+
+/* The next batch, made on its own thread. */
+static int batch_make(void *arg)
+{
+    batch *b = arg;
+    b->rc = batch_collect(b);
+    if (b->rc == 0 && b->k.n > 0)
+        b->rc = batch_body(b);
+    return 0;
+}
+
+/* Records batch `b` as the one pending (invariant 2), with the SHA-256 of
+ * its body, in the caller's transaction if one is open. */
+static int batch_pending(client *c, const batch *b, mq_error *err)
+{
+    char text[200];
+    snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %s %s", b->since, b->next, b->id,
+             b->sha);
+    return mq_store_setting_set(c->store, "sync.push.batch", text, err);
+}
+
 static int push(client *c, int *refused, mq_error *err)
 {
     int64_t cursor = 0;
     int rc = setting_i64(c->store, "sync.push.cursor", &cursor, err);
-    size_t limit = c->batch;
     if (rc != 0)
         return rc;
+    /* The first batch is made here: its id may be the one a sync cut short
+     * left pending (invariant 2). */
+    batch cur;
+    memset(&cur, 0, sizeof cur);
+    cur.c = c;
+    cur.since = cursor;
+    cur.limit = c->batch;
+    rc = batch_collect(&cur);
+    if (rc == 0 && cur.k.n > 0)
+        rc = batch_id(c, &cur);
+    if (rc == 0 && cur.k.n > 0)
+        rc = batch_body(&cur);
+    if (rc == 0 && cur.k.n > 0 && cur.sent_sha[0] != '\0' &&
+        strcmp(cur.sha, cur.sent_sha) != 0) {
+        /* A pending id from before hashes were kept is taken on trust. */
+        say(c,
+            "batch %s would not be resent as the same bytes: sending it as a new "
+            "batch",
+            cur.id);
+        free(cur.gz);
+        cur.gz = NULL;
+        cur.id[0] = '\0';
+        rc = batch_body(&cur);
+    }
+    if (rc == 0 && cur.k.n > 0)
+        rc = batch_pending(c, &cur, &cur.err); /* before it is first sent */
+    if (rc != 0) {
+        *err = cur.err;
+        batch_free(&cur);
+        return rc;
+    }
     for (;;) {
-        collect k = {cJSON_CreateArray(), 0, 0, 0};
-        int64_t next = cursor;
-        mq_changes_query q = {cursor, limit, NULL, 0, SOURCE_SERVER};
-        k.oom = k.changes == NULL;
-        rc = k.oom ? 0 : mq_store_changes(c->store, &q, collect_change, &k, &next, err);
-        if (rc == 0 && k.oom)
-            rc = mq_error_set(err, MQ_ENOMEM, MQ_DOMAIN_MINQING, MQ_ENOMEM,
-                              "out of memory collecting changes to push");
-        if (rc != 0) {
-            cJSON_Delete(k.changes);
-            return rc;
-        }
-        if (k.n == 0) {
-            cJSON_Delete(k.changes);
+        if (cur.k.n == 0) {
+            int64_t next = cur.next;
+            batch_free(&cur);
             if (next > cursor)
                 rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
             return rc;
         }
-        if (k.bytes > MQ_PROTO_SOFT_INFLATED && limit > 1) {
-            cJSON_Delete(k.changes);
-            limit /= 2;
-            continue;
-        }
-        char *req = NULL;
-        rc = batch_body(c, cursor, next, k.changes, k.bytes, &req, err);
+        /* The next batch is made while this one is sent and merged. */
+        batch nb;
+        memset(&nb, 0, sizeof nb);
+        nb.c = c;
+        nb.since = cur.next;
+        nb.limit = cur.limit;
+        thrd_t maker;
+        int threaded = thrd_create(&maker, batch_make, &nb) == thrd_success;
         cJSON *ans = NULL;
-        if (rc == 0)
-            rc = request(c, "POST", "/v1/push", req, strlen(req), &ans, NULL, NULL, NULL,
-                         err);
-        cJSON_free(req);
+        unsigned char *gz = cur.gz;
+        cur.gz = NULL; /* request_gz() takes it */
+        rc =
+            request_gz(c, "POST", "/v1/push", gz, cur.gzlen, &ans, NULL, NULL, NULL, err);
+        if (threaded)
+            thrd_join(maker, NULL);
+        else
+            batch_make(&nb); /* no thread: made after the answer, as before */
+        collect k = cur.k;
+        int64_t next = cur.next;
         if (rc != 0) {
-            cJSON_Delete(k.changes);
+            batch_free(&cur);
+            batch_free(&nb);
+            return rc;
+        }
+        if (nb.rc != 0) {
+            cJSON_Delete(ans);
+            batch_free(&cur);
+            *err = nb.err;
+            rc = nb.rc;
+            batch_free(&nb);
             return rc;
         }
         /* The answer counts the results and lists only the refused changes,
@@ -650,7 +770,8 @@ static int push(client *c, int *refused, mq_error *err)
                               "%.0f applied, %.0f duplicate and %.0f refused",
                               k.n, counts[0], counts[1], counts[2]);
             cJSON_Delete(ans);
-            cJSON_Delete(k.changes);
+            batch_free(&cur);
+            batch_free(&nb);
             return rc;
         }
         /* Invariant 1: the refused changes and the cursor in one transaction. */
@@ -685,16 +806,22 @@ static int push(client *c, int *refused, mq_error *err)
         }
         if (rc == 0)
             rc = setting_set_i64(c->store, "sync.push.cursor", next, err);
+        /* The next batch is pending from this commit on: its id is written
+         * before it is first sent (invariant 2), in the same commit. */
         if (rc == 0)
-            rc = mq_store_setting_set(c->store, "sync.push.batch", NULL, err);
+            rc = nb.k.n > 0
+                     ? batch_pending(c, &nb, err)
+                     : mq_store_setting_set(c->store, "sync.push.batch", NULL, err);
         if (rc == 0)
             rc = mq_store_commit(c->store, err);
         if (rc != 0)
             mq_store_rollback(c->store);
         cJSON_Delete(ans);
-        cJSON_Delete(k.changes);
-        if (rc != 0)
+        batch_free(&cur);
+        if (rc != 0) {
+            batch_free(&nb);
             return rc;
+        }
         c->rep->pushed += sent;
         c->rep->push_applied += applied;
         c->rep->push_duplicate += dup;
@@ -706,6 +833,7 @@ static int push(client *c, int *refused, mq_error *err)
             applied, dup, rej);
         assert_push_state(c, next);
         cursor = next;
+        cur = nb;
     }
 }
 

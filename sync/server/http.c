@@ -660,24 +660,33 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", msg);
     }
     mq__sha256_hex(plain, len, sha, NULL);
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithOpts(plain, &end, 0);
-    size_t rest = j != NULL ? after_json(plain, end, len) : len;
-    if (j == NULL || rest != len) {
+    /* One arena for the whole batch (minqing/store.h): no malloc and free
+     * per node of its thousands of changes. */
+    mq_json_doc *doc = NULL;
+    if (mq_json_doc_parse(&doc, plain, len, &e) != 0) {
+        if (e.code == MQ_ENOMEM) {
+            free(plain);
+            return MHD_NO;
+        }
+        /* Refused: cJSON says where, for the message only. */
+        const char *end = NULL;
+        cJSON *bad = cJSON_ParseWithOpts(plain, &end, 0);
         snprintf(msg, sizeof msg,
-                 j == NULL ? "the body is not JSON (at byte %zu)"
-                           : "the body has data after its JSON object, at byte %zu",
-                 j == NULL ? (size_t)(end != NULL ? end - plain : 0) : rest);
-        cJSON_Delete(j);
+                 bad == NULL ? "the body is not JSON (at byte %zu)"
+                             : "the body has data after its JSON object, at byte %zu",
+                 bad == NULL ? (size_t)(end != NULL ? end - plain : 0)
+                             : after_json(plain, end, len));
+        cJSON_Delete(bad);
         free(plain);
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", msg);
     }
+    cJSON *j = (cJSON *)mq_json_doc_root(doc);
     cJSON *batch = cJSON_GetObjectItemCaseSensitive(j, "batch");
     cJSON *site = cJSON_GetObjectItemCaseSensitive(j, "site");
     cJSON *changes = cJSON_GetObjectItemCaseSensitive(j, "changes");
     if (!cJSON_IsObject(j) || !cJSON_IsString(batch) || !cJSON_IsArray(changes) ||
         !cJSON_IsString(site)) {
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         free(plain);
         return reply_error(
             conn, MHD_HTTP_BAD_REQUEST, "bad_body",
@@ -692,17 +701,17 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     int oom = fl == NULL || mq__flaws_find(fl, plain, "changes", (size_t)n) != 0;
     free(plain);
     if (oom || fl->outside[0]) {
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         return oom ? MHD_NO
                    : reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_body", fl->outside);
     }
     if (!mq_valid_name(batch->valuestring, MQ_PROTO_BATCH_ID_MAX)) {
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_batch",
                            "batch id: 1 to 64 characters of [A-Za-z0-9_.-]");
     }
     if (!mq_valid_name(site->valuestring, MQ_PROTO_SITE_MAX)) {
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_site",
                            "site: 1 to 32 characters of [A-Za-z0-9_.-], the site "
                            "the replica was initialised with");
@@ -710,7 +719,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     if (n > MQ_PROTO_MAX_BATCH) {
         snprintf(msg, sizeof msg, "%d changes in one batch; at most %d", n,
                  MQ_PROTO_MAX_BATCH);
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         return reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_many", msg);
     }
     if (sv->delay_ms)
@@ -721,14 +730,14 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
     int rc = mq_device_claim_site(st, dev, site->valuestring, &e);
     if (rc == MQ_EREFUSED) {
         mtx_unlock(&sv->write_lock);
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         return reply_error(conn, MHD_HTTP_CONFLICT, "site_taken", e.message);
     }
     if (rc == 0)
         rc = mq_batch_find(st, dev->name, batch->valuestring, &known, known_sha, &e);
     if (rc == 0 && known != NULL) {
         mtx_unlock(&sv->write_lock);
-        cJSON_Delete(j);
+        mq_json_doc_free(doc);
         if (strcmp(known_sha, sha) != 0) {
             free(known);
             return reply_error(conn, MHD_HTTP_CONFLICT, "batch_reused",
@@ -778,7 +787,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
             snprintf(reason, sizeof reason, "%s", fl->why[i]);
         } else {
             /* Parsed once, with the body: the change goes to the store as is. */
-            int arc = mq_store_apply_json(st, ch, source, &scope, &res, &ce);
+            int arc = mq_store_apply_doc(st, doc, ch, source, &scope, &res, &ce);
             if (arc != 0 && !is_refusal(arc)) {
                 rc = arc;
                 e = ce;
@@ -843,7 +852,7 @@ static enum MHD_Result do_push(server *sv, struct MHD_Connection *conn, mq_store
                 "minqing-server: %s pushed batch %s: %zu applied, %zu duplicate, "
                 "%zu refused\n",
                 dev->name, batch->valuestring, applied, dup, rej);
-    cJSON_Delete(j);
+    mq_json_doc_free(doc);
     cJSON_free(recorded);
     if (rc != 0) {
         fprintf(stderr, "minqing-server: push from %s failed: %s\n", dev->name,
