@@ -26,7 +26,11 @@
  *      unknown name costs a derivation as a known one does, so the time of
  *      an answer does not tell which names exist.
  *   3. A sign-in refused while slowed checks no password and counts no
- *      failure: the refusal costs nothing and cannot grow the wait.
+ *      failure: the refusal costs nothing and cannot grow the wait.  The
+ *      counts are read before and again after the password's check, which
+ *      runs without holding the server's writes back (several at once): an
+ *      attempt that other failures slowed meanwhile is refused, its
+ *      verdict untold and uncounted.
  */
 #include "office.h"
 
@@ -467,9 +471,48 @@ static int password_matches(mq_ext *x, const char *name, const char *password,
     return usable && same;
 }
 
+/* The password's check, as mq_office_unlocked_fn's `fn`: reads and
+ * derives, writes nothing. */
+typedef struct password_check {
+    mq_ext *x;
+    const char *name, *password;
+    int ok;
+    mq_error *err;
+} password_check;
+
+static int check_password(void *ctx)
+{
+    password_check *pc = ctx;
+    int rc = password_matches(pc->x, pc->name, pc->password, pc->err);
+    if (rc < 0)
+        return rc;
+    pc->ok = rc;
+    return 0;
+}
+
+/* Refused (invariant 3) while either count's wait runs; 0 otherwise. */
+static int throttled(mq_ext *x, const char *kname, const char *kpeer,
+                     int64_t *retry_after_s, mq_error *err)
+{
+    throttle_row tn, tp;
+    int rc;
+    if ((rc = throttle_get(x, kname, &tn, err)) != 0 ||
+        (rc = throttle_get(x, kpeer, &tp, err)) != 0)
+        return rc;
+    int64_t now = mq_platform_time_ms();
+    int64_t until = tn.until_ms > tp.until_ms ? tn.until_ms : tp.until_ms;
+    if (until <= now)
+        return 0;
+    *retry_after_s = (until - now + 999) / 1000;
+    return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
+                        "too many failed sign-ins; try again in %lld s",
+                        (long long)*retry_after_s);
+}
+
 int mq_office_sign_in(mq_store *store, const char *name, const char *password,
-                      const char *peer, char token[MQ_OFFICE_TOKEN_HEX + 1],
-                      mq_office_account *out, int64_t *retry_after_s, mq_error *err)
+                      const char *peer, mq_office_unlocked_fn unlocked, void *runner,
+                      char token[MQ_OFFICE_TOKEN_HEX + 1], mq_office_account *out,
+                      int64_t *retry_after_s, mq_error *err)
 {
     mq_ext *x;
     int rc;
@@ -483,25 +526,23 @@ int mq_office_sign_in(mq_store *store, const char *name, const char *password,
     char kname[MQ_OFFICE_NAME_MAX + 8], kpeer[96];
     snprintf(kname, sizeof kname, "name:%s", valid ? name : "?");
     snprintf(kpeer, sizeof kpeer, "peer:%s", peer != NULL ? peer : "");
-    int64_t now = mq_platform_time_ms();
-
-    throttle_row tn, tp;
-    if ((rc = throttle_get(x, kname, &tn, err)) != 0 ||
-        (rc = throttle_get(x, kpeer, &tp, err)) != 0)
+    if ((rc = throttled(x, kname, kpeer, retry_after_s, err)) != 0)
         return rc;
-    int64_t until = tn.until_ms > tp.until_ms ? tn.until_ms : tp.until_ms;
-    if (until > now) { /* invariant 3 */
-        *retry_after_s = (until - now + 999) / 1000;
-        return mq_error_set(err, MQ_EREFUSED, MQ_DOMAIN_MINQING, MQ_EREFUSED,
-                            "too many failed sign-ins; try again in %lld s",
-                            (long long)*retry_after_s);
-    }
     size_t plen = password != NULL ? strlen(password) : 0;
     int ok = 0;
     if (valid && plen > 0 && plen <= MQ_OFFICE_PASSWORD_MAX) {
-        if ((ok = password_matches(x, name, password, err)) < 0)
-            return ok;
+        password_check pc = {x, name, password, 0, err};
+        rc = unlocked != NULL ? unlocked(runner, check_password, &pc)
+                              : check_password(&pc);
+        if (rc != 0)
+            return rc;
+        ok = pc.ok;
+        /* Other attempts may have failed while this one was checked: a
+         * verdict past the counts is not given (invariant 3). */
+        if ((rc = throttled(x, kname, kpeer, retry_after_s, err)) != 0)
+            return rc;
     }
+    int64_t now = mq_platform_time_ms();
 
     if ((rc = mq_store_begin(store, err)) != 0)
         return rc;

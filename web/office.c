@@ -218,6 +218,14 @@ static void session_cookie(mq_server_answer *a, const mq_server_request *rq,
     add_header(a, "Set-Cookie", v);
 }
 
+/* mq_office_unlocked_fn over the server's: the password is derived while
+ * pushes go on. */
+static int unlocked(void *runner, int (*fn)(void *fctx), void *fctx)
+{
+    const mq_server_request *rq = runner;
+    return rq->unlocked != NULL ? rq->unlocked(rq, fn, fctx) : fn(fctx);
+}
+
 static int do_sign_in(const mq_server_request *rq, mq_server_answer *a)
 {
     int rc = 0;
@@ -236,8 +244,8 @@ static int do_sign_in(const mq_server_request *rq, mq_server_answer *a)
     int64_t wait = 0;
     mq_error e;
     mq_error_clear(&e);
-    int src =
-        mq_office_sign_in(rq->store, name, password, rq->peer, token, &acc, &wait, &e);
+    int src = mq_office_sign_in(rq->store, name, password, rq->peer, unlocked, (void *)rq,
+                                token, &acc, &wait, &e);
     cJSON_Delete(j);
     if (src == MQ_EREFUSED) {
         char s[24];

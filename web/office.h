@@ -80,19 +80,32 @@ typedef struct mq_office_account {
 void mq_office_account_clear(mq_office_account *a);
 
 /**
+ * Runs `fn(fctx)` and returns what it returns, letting the server's other
+ * writes go on meanwhile (mq_server_request.unlocked); `runner` is the
+ * caller's.  A sign-in derives its password's hash so: some 70 ms of
+ * PBKDF2 that writes nothing, and that would otherwise hold every push of
+ * the county back while it runs.
+ */
+typedef int (*mq_office_unlocked_fn)(void *runner, int (*fn)(void *fctx), void *fctx);
+
+/**
  * Signs `name` in with `password` from address `peer`: on success a new
  * session, whose token is written to `token` (shown once: only its SHA-256
  * is kept), and the account in `out`.  Failures are counted per name and
  * per address; past a few of them, sign-ins of that name or from that
  * address are refused for a time that doubles with every further failure,
- * and a success clears both counts.
+ * and a success clears both counts.  The password is checked through
+ * `unlocked` (NULL: in place); the counts are read again after it, so that
+ * attempts checked side by side reveal no more verdicts than the counts
+ * allow.
  * @param[out] retry_after_s  when refused for failures: the seconds to wait
  * @return 0; MQ_EAUTH for a wrong name or password; MQ_EREFUSED while
  *         sign-ins are slowed (`*retry_after_s` set)
  */
 int mq_office_sign_in(mq_store *store, const char *name, const char *password,
-                      const char *peer, char token[MQ_OFFICE_TOKEN_HEX + 1],
-                      mq_office_account *out, int64_t *retry_after_s, mq_error *err);
+                      const char *peer, mq_office_unlocked_fn unlocked, void *runner,
+                      char token[MQ_OFFICE_TOKEN_HEX + 1], mq_office_account *out,
+                      int64_t *retry_after_s, mq_error *err);
 
 /**
  * Finds the live session whose token is `token` and its account, and notes

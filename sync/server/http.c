@@ -22,7 +22,9 @@
  *   6. A request outside /v1/ goes to the host's hook (mq_server_opts.web)
  *      when one is set, after the same checks of its head and body size,
  *      on a store of the pool; without a hook it is a 404, as any unknown
- *      path.  The hook's writes take write_lock, as a push does.
+ *      path.  The hook's writes take write_lock, as a push does; a slow
+ *      step of it that writes nothing may give the lock up for its time
+ *      (mq_server_request.unlocked: a sign-in's password derivation).
  *   7. A client owes the server its head, then its body, at a pace (the
  *      slow-client rule of docs/PROTOCOL.md): a connection whose head is not
  *      in whole within the head deadline, or whose body brings less than
@@ -1276,6 +1278,17 @@ static enum MHD_Result web_reply(struct MHD_Connection *conn, mq_server_answer *
 }
 
 /* A whole request for the hook: handed over with a store of the pool. */
+/* mq_server_request.unlocked: `fn` runs with write_lock, which the hook's
+ * call holds, given up meanwhile. */
+static int web_unlocked(const mq_server_request *rq, int (*fn)(void *fctx), void *fctx)
+{
+    mtx_t *lock = rq->lock;
+    mtx_unlock(lock);
+    int rc = fn(fctx);
+    mtx_lock(lock);
+    return rc;
+}
+
 static enum MHD_Result do_web(server *sv, struct MHD_Connection *conn, const char *method,
                               request *rq, int safe)
 {
@@ -1293,11 +1306,17 @@ static enum MHD_Result do_web(server *sv, struct MHD_Connection *conn, const cha
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci != NULL)
         mq_platform_addr_text(ci->client_addr, peer, sizeof peer);
-    mq_server_request wr = {method,       path,
-                            web_arg,      web_header,
-                            conn,         rq->body.data != NULL ? rq->body.data : "",
-                            rq->body.len, peer,
-                            sv->tls,      NULL};
+    mq_server_request wr = {.method = method,
+                            .path = path,
+                            .arg = web_arg,
+                            .header = web_header,
+                            .ctx = conn,
+                            .body = rq->body.data != NULL ? rq->body.data : "",
+                            .body_len = rq->body.len,
+                            .peer = peer,
+                            .tls = sv->tls,
+                            .unlocked = safe ? NULL : web_unlocked,
+                            .lock = &sv->write_lock};
     mq_server_answer a;
     memset(&a, 0, sizeof a);
     size_t slot;

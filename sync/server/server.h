@@ -212,6 +212,16 @@ typedef struct mq_server_request {
     const char *peer; /**< the client's numeric address, "" when unknown */
     int tls;          /**< 1 when the server serves TLS */
     mq_store *store;  /**< the worker's store, for this call only */
+    /**
+     * For a request that changes state (the server's writes wait for it):
+     * runs fn(fctx) with them free to go on meanwhile, waits for them
+     * again, and returns what fn returned.  For a slow step that writes
+     * nothing (a password's derivation), outside any transaction of
+     * `store`.  NULL for GET and HEAD, which hold nothing back.
+     */
+    int (*unlocked)(const struct mq_server_request *rq, int (*fn)(void *fctx),
+                    void *fctx);
+    void *lock; /**< the server's, for `unlocked` only */
 } mq_server_request;
 
 /** How many extra headers an answer may carry. */
@@ -241,7 +251,8 @@ typedef struct mq_server_answer {
  * The hook: answers `rq` in `ans`.  It runs on a worker thread, several at
  * once, each with its own store; a request whose method changes state
  * (anything but GET and HEAD) runs while the server's writes wait, as a push
- * does, so the hook may write without meeting another writer of the server.
+ * does, so the hook may write without meeting another writer of the server,
+ * except inside rq->unlocked().
  * @return 0 when `ans` is filled; non-zero drops the connection (after
  *         freeing what `ans` holds)
  */
