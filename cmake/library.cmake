@@ -19,7 +19,7 @@
 # exported static target), Threads::Threads, or a plain library such as m.
 # So a source file, an internal library or a dependency added to a part
 # follows into libminqing, minqing.pc and minqingConfig.cmake by itself.
-set(MQ_LIBRARY_TOPS minqing_core minqing_report_export)
+set(MQ_LIBRARY_TOPS minqing_core minqing_report_export mq_sync_seal)
 if(TARGET mq_sync_client)
   list(APPEND MQ_LIBRARY_TOPS mq_sync_client)
 endif()

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seal.h"
+#include "minqing/seal.h"
 
 /* The settings of sealing: the key as minqing-server printed it, and the
  * number of the last bundle sealed with it. */

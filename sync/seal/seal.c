@@ -14,7 +14,7 @@
  *      sequence numbers a tablet writes.
  *   4. Derived keys and cipher contexts are wiped or freed on every path.
  */
-#include "seal.h"
+#include "minqing/seal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "minqing/store.h"
-#include "seal.h"
+#include "minqing/seal.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "seal.h"
+#include "minqing/seal.h"
 
 #define FUZZ_KEY                                                                         \
     "mqk1:0123456789abcdef:fuzz-tablet:"                                                 \

@@ -1,14 +1,16 @@
 /*
  * tests/install/consumer.c - a host program built against the installed
  * libminqing, as a third party would build it: it includes only
- * <minqing/minqing.h>, opens a new store, gives it a site, puts one area
- * record and reads it back through the public API.
+ * <minqing/minqing.h> and <minqing/seal.h>, opens a new store, gives it a
+ * site, puts one area record and reads it back through the public API, and
+ * makes a device's bundle key and reads it back from its text.
  *
  * Run as `consumer DB VERSION`: DB must not exist yet, VERSION is the
  * project's version, which the installed minqing/version.h must carry.
  * Prints "ok VERSION ID" and exits 0, or says what failed and exits 1.
  */
 #include <minqing/minqing.h>
+#include <minqing/seal.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +71,25 @@ int main(int argc, char **argv)
         mq_free(none);
         goto done;
     }
+    /* A device's bundle key survives its text (what a tablet is given). */
+    mq_seal_key key, back;
+    char text[MQ_SEAL_KEY_TEXT_MAX];
+    if (mq_seal_key_new(&key, "0123456789abcdef", "tab-1", &err) != 0) {
+        failed("seal key", &err);
+        goto done;
+    }
+    mq_seal_key_format(&key, text);
+    if (mq_seal_key_parse(&back, text, &err) != 0) {
+        failed("seal key text", &err);
+        goto done;
+    }
+    if (memcmp(back.key, key.key, MQ_SEAL_KEY_BYTES) != 0 ||
+        strcmp(back.device, "tab-1") != 0) {
+        fprintf(stderr, "consumer: a bundle key read back from its text differs\n");
+        goto done;
+    }
+    mq_seal_wipe(key.key, sizeof key.key);
+    mq_seal_wipe(back.key, sizeof back.key);
     printf("ok %s %s\n", MQ_VERSION_STRING, id);
     rc = 0;
 done:

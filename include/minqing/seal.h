@@ -1,5 +1,5 @@
 /*
- * sync/seal/seal.h - sealed bundles: a bundle (docs/STORE.md, "Bundles")
+ * minqing/seal.h - sealed bundles: a bundle (docs/STORE.md, "Bundles")
  * encrypted and authenticated for one office and one device, so that a
  * bundle carried on a USB stick discloses nothing when the stick is lost,
  * and a flipped bit, a cut, a forgery or a bundle sealed for another office
@@ -27,15 +27,22 @@
  * MQ_EIO for a stream that cannot be read or written; MQ_ENOMEM.  Strings
  * handed in are borrowed for the call; the FILE handed back by
  * mq_seal_open() is the caller's (fclose()).
+ *
+ * Part of libminqing in every build (the tablet without libcurl seals its
+ * bundles too); the code is sync/seal/seal.c, over libcrypto.
  */
-#ifndef MQ_SYNC_SEAL_H
-#define MQ_SYNC_SEAL_H
+#ifndef MINQING_SEAL_H
+#define MINQING_SEAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "minqing/error.h"
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /** The format of sealed bundles written here (the header's second word). */
 #define MQ_SEAL_FORMAT 1
@@ -124,4 +131,8 @@ int mq_seal_open(FILE **plain, FILE *in, const char *source, const mq_seal_heade
 /** Overwrites `n` bytes of secret with zeros, in a way the compiler keeps. */
 void mq_seal_wipe(void *p, size_t n);
 
-#endif /* MQ_SYNC_SEAL_H */
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MINQING_SEAL_H */
