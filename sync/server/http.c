@@ -1277,7 +1277,6 @@ static enum MHD_Result web_reply(struct MHD_Connection *conn, mq_server_answer *
     return r;
 }
 
-/* A whole request for the hook: handed over with a store of the pool. */
 /* mq_server_request.unlocked: `fn` runs with write_lock, which the hook's
  * call holds, given up meanwhile. */
 static int web_unlocked(const mq_server_request *rq, int (*fn)(void *fctx), void *fctx)
@@ -1289,6 +1288,7 @@ static int web_unlocked(const mq_server_request *rq, int (*fn)(void *fctx), void
     return rc;
 }
 
+/* A whole request for the hook: handed over with a store of the pool. */
 static enum MHD_Result do_web(server *sv, struct MHD_Connection *conn, const char *method,
                               request *rq, int safe)
 {
