@@ -187,6 +187,15 @@ int mq_platform_shutdown_socket(int fd);
 int mq_platform_addr_text(const void *sa, char *out, size_t size);
 
 /**
+ * Writes numeric address `text` (IPv4 dotted, or IPv6 without brackets) as
+ * mq_platform_addr_text() writes the same address, so that two spellings of
+ * one address compare equal: "2001:DB8:0::1" is "2001:db8::1".  Names are
+ * not resolved.
+ * @return 0, or -1 with `out` "" when `text` is not a numeric address
+ */
+int mq_platform_addr_canon(const char *text, char *out, size_t size);
+
+/**
  * Raises this process's limit of open files (descriptors) towards `want`,
  * as far as the system's hard limit allows.
  * @return the limit now in force, at most `want`; 0 when it cannot be read

@@ -14,6 +14,7 @@
  */
 #include "platform.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -223,4 +224,25 @@ int mq_platform_addr_text(const void *sa, char *out, size_t size)
         return -1;
     }
     return 0;
+}
+
+int mq_platform_addr_canon(const char *text, char *out, size_t size)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    if (size > 0)
+        out[0] = '\0';
+    if (text == NULL || size == 0)
+        return -1;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    if (inet_pton(AF_INET, text, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        return mq_platform_addr_text(&v4, out, size);
+    }
+    if (inet_pton(AF_INET6, text, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        return mq_platform_addr_text(&v6, out, size);
+    }
+    return -1;
 }

@@ -6,6 +6,7 @@
  *   minqing-server [--db PATH] serve [--listen ADDR:PORT] [--tls-cert F --tls-key F]
  *                                    [--threads N] [--head-timeout S]
  *                                    [--min-rate B] [--rate-window S]
+ *                                    [--trusted-proxy ADDR[,ADDR...]]
  *   minqing-server [--db PATH] device add NAME --area AREA_ID [--area ...] [--cadre ID]
  *                                         [--bundle-key]
  *   minqing-server [--db PATH] device list | device revoke NAME | device key NAME
@@ -49,6 +50,7 @@ static const mq_args_cmd global = {
     "minqing-server [--db PATH] COMMAND ...\n"
     "  serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N]\n"
     "        [--head-timeout SECONDS] [--min-rate BYTES] [--rate-window SECONDS]\n"
+    "        [--trusted-proxy ADDR[,ADDR...]]\n"
     "  device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID]"
     " [--bundle-key]\n"
     "  device list\n"
@@ -86,7 +88,7 @@ static const mq_args_opt serve_opts[] = {
     {"--listen", NULL, MQ_ARGS_VALUE},       {"--tls-cert", NULL, MQ_ARGS_VALUE},
     {"--tls-key", NULL, MQ_ARGS_VALUE},      {"--threads", NULL, MQ_ARGS_VALUE},
     {"--head-timeout", NULL, MQ_ARGS_VALUE}, {"--min-rate", NULL, MQ_ARGS_VALUE},
-    {"--rate-window", NULL, MQ_ARGS_VALUE}};
+    {"--rate-window", NULL, MQ_ARGS_VALUE},  {"--trusted-proxy", NULL, MQ_ARGS_VALUE}};
 
 /*
  * The slow-client rule's options (docs/PROTOCOL.md, limits): `*out` from
@@ -131,6 +133,7 @@ static int cmd_serve(const mq_args_cmd *cmd, const char *db, mq_store *s,
         (rc = serve_bound(cmd, "--rate-window", a->value[6], 1, 3600,
                           &o.rate_window_s)) != 0)
         return rc;
+    o.trusted_proxies = a->value[7];
     /* A test knob: a wait before each push and pull, to interrupt a sync. */
     const char *delay = getenv("MINQING_SERVER_DELAY_MS");
     if (delay != NULL)
@@ -423,8 +426,9 @@ typedef struct command {
 static const command commands[] = {
     {"serve",
      "serve [--listen ADDR:PORT] [--tls-cert FILE --tls-key FILE] [--threads N] "
-     "[--head-timeout SECONDS] [--min-rate BYTES] [--rate-window SECONDS]",
-     cmd_serve, serve_opts, 7, NULL, NULL, 0},
+     "[--head-timeout SECONDS] [--min-rate BYTES] [--rate-window SECONDS] "
+     "[--trusted-proxy ADDR[,ADDR...]]",
+     cmd_serve, serve_opts, 8, NULL, NULL, 0},
     {"device add",
      "device add NAME --area AREA_ID [--area AREA_ID]... [--cadre CADRE_ID] "
      "[--bundle-key]",

@@ -127,6 +127,10 @@ typedef struct server {
     void *web_ctx;
     int tls;
     watch watch;
+    /* mq_server_opts.trusted_proxies, each as mq_platform_addr_canon()
+     * writes it */
+    char proxies[MQ_SERVER_MAX_PROXIES][MQ_PLATFORM_ADDR_MAX];
+    size_t nproxies;
 } server;
 
 /* The endpoints, as routed. */
@@ -1277,6 +1281,65 @@ static enum MHD_Result web_reply(struct MHD_Connection *conn, mq_server_answer *
     return r;
 }
 
+/*
+ * The client behind a trusted proxy: when `peer` is one of
+ * mq_server_opts.trusted_proxies, the last address of X-Forwarded-For (the
+ * one that proxy added; those before it are the client's word), if it is a
+ * numeric address.  `peer` is left as it is otherwise.
+ */
+static void forwarded_peer(const server *sv, struct MHD_Connection *conn,
+                           char peer[MQ_PLATFORM_ADDR_MAX])
+{
+    size_t i = 0;
+    while (i < sv->nproxies && strcmp(sv->proxies[i], peer) != 0)
+        i++;
+    if (i == sv->nproxies)
+        return;
+    const char *xff =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+    if (xff == NULL)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last != NULL ? last + 1 : xff;
+    last += strspn(last, " \t");
+    char text[MQ_PLATFORM_ADDR_MAX], canon[MQ_PLATFORM_ADDR_MAX];
+    size_t n = strcspn(last, " \t");
+    if (n == 0 || n >= sizeof text || last[n + strspn(last + n, " \t")] != '\0')
+        return;
+    memcpy(text, last, n);
+    text[n] = '\0';
+    if (mq_platform_addr_canon(text, canon, sizeof canon) == 0)
+        memcpy(peer, canon, sizeof canon);
+}
+
+/* Fills sv->proxies from `list` (mq_server_opts.trusted_proxies). */
+static int parse_proxies(server *sv, const char *list, mq_error *err)
+{
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        char text[MQ_PLATFORM_ADDR_MAX];
+        if (n == 0 || n >= sizeof text)
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "--trusted-proxy: an empty or overlong address in \"%s\"",
+                                list);
+        memcpy(text, p, n);
+        text[n] = '\0';
+        if (sv->nproxies == MQ_SERVER_MAX_PROXIES)
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "--trusted-proxy: at most %d addresses",
+                                MQ_SERVER_MAX_PROXIES);
+        if (mq_platform_addr_canon(text, sv->proxies[sv->nproxies],
+                                   sizeof sv->proxies[0]) != 0)
+            return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
+                                "--trusted-proxy: \"%s\" is not a numeric address", text);
+        sv->nproxies++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 /* mq_server_request.unlocked: `fn` runs with write_lock, which the hook's
  * call holds, given up meanwhile. */
 static int web_unlocked(const mq_server_request *rq, int (*fn)(void *fctx), void *fctx)
@@ -1306,6 +1369,7 @@ static enum MHD_Result do_web(server *sv, struct MHD_Connection *conn, const cha
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci != NULL)
         mq_platform_addr_text(ci->client_addr, peer, sizeof peer);
+    forwarded_peer(sv, conn, peer);
     mq_server_request wr = {.method = method,
                             .path = path,
                             .arg = web_arg,
@@ -1598,6 +1662,8 @@ int mq_server_serve(const mq_server_opts *o, mq_error *err)
     if ((o->tls_cert == NULL) != (o->tls_key == NULL))
         return mq_error_set(err, MQ_EINVAL, MQ_DOMAIN_MINQING, MQ_EINVAL,
                             "give both --tls-cert and --tls-key, or neither");
+    if ((rc = parse_proxies(&sv, o->trusted_proxies, err)) != 0)
+        return rc;
     /* Before any thread starts, so that every worker inherits the mask and
      * only the wait below takes SIGINT and SIGTERM. */
     if (mq_platform_block_stop_signals() != 0)

@@ -209,7 +209,8 @@ typedef struct mq_server_request {
     void *ctx;
     const char *body; /**< NUL-terminated after body_len bytes; "" when none */
     size_t body_len;  /**< at most MQ_PROTO_MAX_BODY (a larger one is a 413) */
-    const char *peer; /**< the client's numeric address, "" when unknown */
+    const char *peer; /**< the client's numeric address, "" when unknown
+                           (behind a trusted proxy, the one it forwarded) */
     int tls;          /**< 1 when the server serves TLS */
     mq_store *store;  /**< the worker's store, for this call only */
     /**
@@ -278,7 +279,20 @@ typedef struct mq_server_opts {
      * rate.  A connection that breaks it is closed.
      */
     unsigned head_timeout_s, min_rate, rate_window_s;
+    /**
+     * Comma-separated numeric addresses of the reverse proxies in front of
+     * the server (at most MQ_SERVER_MAX_PROXIES), or NULL for none.  A
+     * request outside /v1/ from one of them is taken as from the last
+     * address of its X-Forwarded-For, the one that proxy added
+     * (mq_server_request.peer: the office counts failed sign-ins by it).
+     * Any other sender's X-Forwarded-For is ignored, since anyone can write
+     * one.
+     */
+    const char *trusted_proxies;
 } mq_server_opts;
+
+/** How many addresses mq_server_opts.trusted_proxies may name. */
+#define MQ_SERVER_MAX_PROXIES 8
 
 /**
  * Serves the sync protocol until SIGINT or SIGTERM.  Prints "listening on

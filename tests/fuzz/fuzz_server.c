@@ -84,7 +84,7 @@ static unsigned long library_answers, waits;
 static void *serve(void *arg)
 {
     (void)arg;
-    mq_server_opts o = {db, listen_at, NULL, NULL, 2, 0, NULL, NULL, 0, 0, 0};
+    mq_server_opts o = {db, listen_at, NULL, NULL, 2, 0, NULL, NULL, 0, 0, 0, NULL};
     mq_error e;
     if (mq_server_serve(&o, &e) != 0)
         fuzz_fail("the server stopped: %s", e.message);

@@ -286,6 +286,33 @@ static double ms_between(const struct timespec *a, const struct timespec *b)
            (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* One spelling per address; names and malformed text refused. */
+static void test_addr_canon(void)
+{
+    static const char *const same[][2] = {
+        {"192.0.2.7", "192.0.2.7"},
+        {"2001:DB8:0::1", "2001:db8::1"},
+        {"::1", "::1"},
+        {"0:0:0:0:0:0:0:1", "::1"},
+        {"::ffff:10.1.2.3", "::ffff:10.1.2.3"},
+    };
+    static const char *const refused[] = {"",           "localhost", "192.0.2.256",
+                                          "192.0.2.7 ", "[::1]",     "10.0.0.1,10.0.0.2",
+                                          "1.2.3"};
+    char out[MQ_PLATFORM_ADDR_MAX];
+
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        CHECK(mq_platform_addr_canon(same[i][0], out, sizeof out) == 0);
+        CHECK(strcmp(out, same[i][1]) == 0);
+    }
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        CHECK(mq_platform_addr_canon(refused[i], out, sizeof out) == -1);
+        CHECK(out[0] == '\0');
+    }
+    CHECK(mq_platform_addr_canon("2001:db8::1", out, 4) == -1); /* too small */
+    CHECK(mq_platform_addr_canon(NULL, out, sizeof out) == -1);
+}
+
 static void test_sleep_and_clock(void)
 {
     struct timespec t0, t1;
@@ -349,6 +376,7 @@ int main(void)
     RUN(test_fsync);
     RUN(test_parse_listen);
     RUN(test_listen);
+    RUN(test_addr_canon);
     RUN(test_sleep_and_clock);
     RUN(test_random);
     RUN(test_stop_signals);

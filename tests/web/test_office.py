@@ -366,6 +366,56 @@ s, doc = f.sign_in("alice", PASSWORD, expect=429)
 check(int(f.last_headers.get("retry-after", "0")) >= 1, "no Retry-After: %r" % f.last_headers)
 a.sign_in("alice", PASSWORD)
 
+# ---- behind a reverse proxy ------------------------------------------------
+# With --trusted-proxy 127.0.0.3, what that address forwards is counted by
+# the client it names (the last address of X-Forwarded-For, the one the
+# proxy added): one guesser behind the proxy is slowed, the other clerks
+# behind it are not.  Anyone else's X-Forwarded-For is ignored.
+srv.stop()
+url = srv.start(options=["--trusted-proxy", "127.0.0.3,::1"])
+p = Office(url, source="127.0.0.3")
+
+
+def via(addr):
+    return {"X-Forwarded-For": addr}
+
+
+for i in range(20):
+    s, _ = p.request("POST", "/api/session", {"name": "guess%d" % i, "password": "whatever1"},
+                     headers=via("203.0.113.9, 10.7.0.5"), cookie=False)
+    check(s == 401, "guess %d through the proxy: %d" % (i, s))
+s, _ = p.request("POST", "/api/session", {"name": "alice", "password": PASSWORD},
+                 headers=via("10.7.0.5"), cookie=False)
+check(s == 429, "the guesser behind the proxy is not slowed: %d" % s)
+# Another sender naming that guesser is not believed: counted as itself.
+s, _ = Office(url, source="127.0.0.4").request(
+    "POST", "/api/session", {"name": "alice", "password": PASSWORD},
+    headers=via("10.7.0.5"), cookie=False)
+check(s == 200, "an untrusted sender's X-Forwarded-For was believed: %d" % s)
+# The guesser's own first address is its word, not the proxy's: not counted.
+s, _ = p.request("POST", "/api/session", {"name": "alice", "password": PASSWORD},
+                 headers=via("203.0.113.9"), cookie=False)
+check(s == 200, "an address the guesser wrote was counted: %d" % s)
+s, _ = p.request("POST", "/api/session", {"name": "alice", "password": PASSWORD},
+                 headers=via("10.7.0.6"), cookie=False)
+check(s == 200, "another clerk behind the proxy is slowed: %d" % s)
+# The proxy's own requests, without the header, are the proxy's.
+s, _ = p.request("POST", "/api/session", {"name": "alice", "password": PASSWORD},
+                 cookie=False)
+check(s == 200, "the proxy itself is slowed: %d" % s)
+for bad in ("10.7.0.8 x", "not-an-address", "10.7.0.8, ", ""):
+    # Malformed forwarding counts as the proxy's own, never as a new client.
+    s, _ = p.request("POST", "/api/session", {"name": "alice", "password": PASSWORD},
+                     headers=via(bad), cookie=False)
+    check(s == 200, "X-Forwarded-For %r: %d" % (bad, s))
+r = srv.cli("serve", "--trusted-proxy", "proxy.example", check=False)
+check(r.returncode == 2 and "is not a numeric address" in r.stderr,
+      "--trusted-proxy with a name: %d %s" % (r.returncode, r.stderr))
+# (The server keeps the option from here on: no other test's address is a
+# trusted one.  The sessions of before the restart are the file's.)
+s, _ = a.request("GET", "/api/devices")
+check(s == 200, "a session did not outlive the restart: %d" % s)
+
 # ---- assets and other paths -------------------------------------------------
 s, page = a.request("GET", "/", cookie=False)
 check(s == 200 and b"<html" in page.lower() if isinstance(page, bytes) else False,
