@@ -93,23 +93,21 @@ const char *mq__area_type_name(const mq_store *s)
     return "";
 }
 
-int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err)
+/*
+ * Moves the records `st` lists (bound by the caller, their ids in column 0)
+ * into `area`, each with the records below it by `next` (the caller
+ * itself).  The ids are collected first: the statements are shared and the
+ * recursion reuses them.  Scope paths are a few levels deep (need_action ->
+ * need -> household), so the recursion is shallow.
+ */
+static int move_below(mq_store *s, sqlite3_stmt *st, const char *area,
+                      int (*next)(mq_store *, const char *, const char *, mq_error *),
+                      mq_error *err)
 {
-    /*
-     * Collect the children first: the statement is shared and the recursion
-     * below reuses it.  Scope paths are a few levels deep (need_action ->
-     * need -> household), so the recursion is shallow.
-     */
-    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CHILDREN, err);
     char **kids = NULL;
     size_t n = 0, cap = 0;
-    int rc = 0;
+    int rc, oom = 0;
 
-    if (st == NULL)
-        return err != NULL ? err->rc : MQ_EIO;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, mq__area_type_name(s), -1, SQLITE_STATIC);
-    int oom = 0;
     while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
@@ -147,12 +145,23 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
             rc = mq__fail_sqlite(err, s->db, "moving a record to its area");
         sqlite3_reset(up);
         if (rc == 0)
-            rc = mq__area_cascade(s, kids[i], area, err);
+            rc = next(s, kids[i], area, err);
     }
     for (size_t i = 0; i < n; i++)
         free(kids[i]);
     free(kids);
     return rc;
+}
+
+int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *err)
+{
+    sqlite3_stmt *st = mq__stmt(s, MQ_ST_CHILDREN, err);
+
+    if (st == NULL)
+        return err != NULL ? err->rc : MQ_EIO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, mq__area_type_name(s), -1, SQLITE_STATIC);
+    return move_below(s, st, area, mq__area_cascade, err);
 }
 
 /*
@@ -184,51 +193,8 @@ int mq__area_adopt(mq_store *s, const char *id, const char *area, mq_error *err)
         return 0;
     if ((st = mq__stmt(s, MQ_ST_ORPHANS_OF, err)) == NULL)
         return err != NULL ? err->rc : MQ_EIO;
-    char **kids = NULL;
-    size_t n = 0, cap = 0;
-    int oom = 0;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            char **grown = realloc(kids, ncap * sizeof(char *));
-            if (grown == NULL) {
-                oom = 1;
-                break;
-            }
-            kids = grown;
-            cap = ncap;
-        }
-        if ((kids[n] = mq__strdup(mq__col_text(st, 0))) == NULL)
-            oom = 1;
-        else
-            n++;
-    }
-    sqlite3_reset(st);
-    if (oom)
-        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
-    else
-        rc = rc == SQLITE_DONE ? 0
-                               : mq__fail_sqlite(err, s->db, "listing records below one");
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        sqlite3_stmt *up = mq__stmt(s, MQ_ST_SET_AREA, err);
-        if (up == NULL) {
-            rc = err != NULL ? err->rc : MQ_EIO;
-            break;
-        }
-        mq__kind_forget(s, kids[i]);
-        sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
-        sqlite3_bind_text(up, 2, area, -1, SQLITE_STATIC);
-        if (sqlite3_step(up) != SQLITE_DONE)
-            rc = mq__fail_sqlite(err, s->db, "moving a record to its area");
-        sqlite3_reset(up);
-        if (rc == 0)
-            rc = mq__area_adopt(s, kids[i], area, err);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(kids[i]);
-    free(kids);
-    return rc;
+    return move_below(s, st, area, mq__area_adopt, err);
 }
 
 int mq__scope_fill(mq_store *s, const char *const *areas, size_t n, mq_error *err)

@@ -116,7 +116,14 @@ int mq__web_day_number(const char *day, long *n);
  */
 int mq__web_new_id(char out[MQ_WEB_ID_SIZE]);
 
-/** The cadre's name, from a per-request cache (`cache` an object); NULL. */
+/**
+ * The `name` field of record `id` when it is of `type` (NULL: any type),
+ * from a per-request cache (`cache` an object, keyed by id); NULL when
+ * there is none.  Borrowed from the cache.
+ */
+const char *mq__web_name_of(mq__web *w, struct cJSON *cache, const char *id,
+                            const char *type);
+/** mq__web_name_of() of a cadre. */
 const char *mq__web_cadre_name(mq__web *w, struct cJSON *cache, const char *id);
 
 /** The string member `name` of `o`, or NULL. */

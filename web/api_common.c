@@ -396,7 +396,7 @@ int mq__web_add_str(cJSON *o, const char *name, const char *s)
     return 0;
 }
 
-const char *mq__web_cadre_name(mq__web *w, cJSON *cache, const char *id)
+const char *mq__web_name_of(mq__web *w, cJSON *cache, const char *id, const char *type)
 {
     if (id == NULL || cache == NULL)
         return NULL;
@@ -410,7 +410,7 @@ const char *mq__web_cadre_name(mq__web *w, cJSON *cache, const char *id)
     if (mq_valid_uuid(id) && mq_store_get(w->store, id, &json, &err) == 0 &&
         (r = cJSON_Parse(json)) != NULL) {
         const char *t = mq__web_str(r, "type");
-        if (t != NULL && strcmp(t, "cadre") == 0)
+        if (type == NULL || (t != NULL && strcmp(t, type) == 0))
             name = mq__web_str(cJSON_GetObjectItemCaseSensitive(r, "fields"), "name");
     }
     mq_free(json);
@@ -420,6 +420,11 @@ const char *mq__web_cadre_name(mq__web *w, cJSON *cache, const char *id)
         return NULL;
     cJSON_AddItemToObject(cache, id, v);
     return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const char *mq__web_cadre_name(mq__web *w, cJSON *cache, const char *id)
+{
+    return mq__web_name_of(w, cache, id, "cadre");
 }
 
 int mq__web_collect(void *ctx, const char *json)

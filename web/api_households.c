@@ -37,28 +37,6 @@ static int holds(const char *s, const char *text)
     return s != NULL && strstr(s, text) != NULL;
 }
 
-static const char *area_name(search *s, const char *id)
-{
-    if (id == NULL)
-        return NULL;
-    const cJSON *hit = cJSON_GetObjectItemCaseSensitive(s->names, id);
-    if (hit != NULL)
-        return cJSON_IsString(hit) ? hit->valuestring : NULL;
-    char *json = NULL;
-    cJSON *r = NULL;
-    const char *name = NULL;
-    if (mq_store_get(s->w->store, id, &json, &s->err) == 0 &&
-        (r = cJSON_Parse(json)) != NULL)
-        name = mq__web_str(cJSON_GetObjectItemCaseSensitive(r, "fields"), "name");
-    mq_free(json);
-    cJSON *v = name != NULL ? cJSON_CreateString(name) : cJSON_CreateNull();
-    cJSON_Delete(r);
-    if (v == NULL)
-        return NULL;
-    cJSON_AddItemToObject(s->names, id, v);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /* Adds household `h` (a parsed record) to the answer once, if the who may
  * read it; 1 when the answer is full. */
 static int add_household(search *s, const cJSON *h, const char *matched)
@@ -86,7 +64,8 @@ static int add_household(search *s, const cJSON *h, const char *matched)
     mq__web_add_str(o, "id", id);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         mq__web_add_str(o, keys[i], mq__web_str(f, keys[i]));
-    mq__web_add_str(o, "area_name", area_name(s, mq__web_str(f, "area")));
+    mq__web_add_str(o, "area_name",
+                    mq__web_name_of(s->w, s->names, mq__web_str(f, "area"), NULL));
     mq__web_add_str(o, "matched", matched);
     cJSON_AddItemToArray(s->out, o);
     return (size_t)cJSON_GetArraySize(s->out) >= s->limit;
