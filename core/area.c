@@ -177,12 +177,11 @@ int mq__area_cascade(mq_store *s, const char *id, const char *area, mq_error *er
 int mq__area_adopt(mq_store *s, const char *id, const char *area, mq_error *err)
 {
     sqlite3_stmt *st;
-    int rc;
 
     if (s->orphans < 0) {
         if ((st = mq__stmt(s, MQ_ST_ANY_ORPHAN, err)) == NULL)
             return err != NULL ? err->rc : MQ_EIO;
-        rc = sqlite3_step(st);
+        int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return mq__fail_sqlite(err, s->db,
