@@ -21,7 +21,17 @@
  * rows are converted into a file beside DST before the clock starts, so
  * that both copies read a file of the same kind.
  *
- * Usage: mqb_floor_layout [--cache-kib N] [--keys16] SRC DST
+ * --least is the least storage any layout of this design could do: the
+ * 16-byte keys, and a creation kept in its record alone (the record's
+ * version made unique, so that it can stand for the creation's entry in
+ * the log and for M1's check), so that only the changes with a body of
+ * their own get a change row; plus the rows of the two tables the store
+ * derives, record_search and need_state, copied as they are with their
+ * indexes, because the search and the reports need them.  It is the
+ * import's budget that no layout can give back: whatever is left of 3x
+ * the bare insert after it is what parsing, checking and deriving may take.
+ *
+ * Usage: mqb_floor_layout [--cache-kib N] [--keys16 | --least] SRC DST
  * Prints {"records":N,"changes":M,"seconds":S} (S from open to close).
  */
 #include <sqlite3.h>
@@ -86,8 +96,9 @@ static void k16(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_value(ctx, argv[0]);
 }
 
-/* SRC's record and change rows with short keys, into file `path`. */
-static void convert(const char *src, const char *path)
+/* SRC's record and change rows with short keys, into file `path`; with
+ * `derived`, its record_search and need_state rows too, as they are. */
+static void convert(const char *src, const char *path, int derived)
 {
     sqlite3 *db = NULL;
     remove(path);
@@ -103,8 +114,12 @@ static void convert(const char *src, const char *path)
         "  FROM src.record ORDER BY rowid;"
         " CREATE TABLE change AS SELECT seq, k16(v) AS v, k16(rid) AS rid, type,"
         "  k16(by) AS by, src, body, base FROM src.change ORDER BY seq;"
-        " COMMIT; DETACH src;",
-        src);
+        " %s COMMIT; DETACH src;",
+        src,
+        derived ? " CREATE TABLE record_search AS SELECT * FROM src.record_search ORDER "
+                  "BY rid;"
+                  " CREATE TABLE need_state AS SELECT * FROM src.need_state ORDER BY id;"
+                : "");
     exec(db, sql);
     sqlite3_free(sql);
     if (sqlite3_close(db) != SQLITE_OK)
@@ -129,14 +144,15 @@ int main(int argc, char **argv)
 
     mqb_set_program(argv[0]);
     long cache_kib = mqb_take_cache_kib(&argc, &argv);
-    int keys16 = argc > 1 && strcmp(argv[1], "--keys16") == 0;
+    int least = argc > 1 && strcmp(argv[1], "--least") == 0;
+    int keys16 = least || (argc > 1 && strcmp(argv[1], "--keys16") == 0);
     if (keys16) {
         argv[1] = argv[0];
         argv++;
         argc--;
     }
     if (argc != 3 || cache_kib < 1)
-        mqb_die("usage: mqb_floor_layout [--cache-kib N] [--keys16] SRC DST");
+        mqb_die("usage: mqb_floor_layout [--cache-kib N] [--keys16 | --least] SRC DST");
     char pragmas[160];
     mqb_store_pragmas(pragmas, sizeof pragmas, cache_kib);
 
@@ -149,10 +165,12 @@ int main(int argc, char **argv)
     ddl[0] = '\0';
     if (sqlite3_prepare_v2(db,
                            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND"
-                           " tbl_name IN ('record', 'change') AND type <> 'trigger'"
-                           " ORDER BY type = 'index', rowid",
+                           " (tbl_name IN ('record', 'change') OR"
+                           "  (?1 AND tbl_name IN ('record_search', 'need_state')))"
+                           " AND type <> 'trigger' ORDER BY type = 'index', rowid",
                            -1, &st, NULL) != SQLITE_OK)
         mqb_die("%s: not a minqing store", argv[1]);
+    sqlite3_bind_int(st, 1, least);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *sql = (const char *)sqlite3_column_text(st, 0);
         size_t n = strlen(sql);
@@ -173,7 +191,7 @@ int main(int argc, char **argv)
     char *short_keys = NULL;
     if (keys16) {
         short_keys = sqlite3_mprintf("%s.keys16", argv[2]);
-        convert(argv[1], short_keys);
+        convert(argv[1], short_keys, least);
         from = short_keys;
     }
 
@@ -185,11 +203,17 @@ int main(int argc, char **argv)
     char *attach = sqlite3_mprintf("ATTACH %Q AS src", from);
     exec(db, attach);
     sqlite3_free(attach);
+    if (least)
+        exec(db, "CREATE UNIQUE INDEX record_cv ON record(cv);");
     exec(db, "BEGIN IMMEDIATE;"
              " INSERT INTO main.record SELECT id, type, parent, area, deleted, cv, vers,"
-             "  fields FROM src.record ORDER BY rowid;"
-             " INSERT INTO main.change SELECT * FROM src.change ORDER BY seq;"
-             " COMMIT;");
+             "  fields FROM src.record ORDER BY rowid;");
+    exec(db, least ? " INSERT INTO main.change SELECT * FROM src.change"
+                     "  WHERE body IS NOT NULL ORDER BY seq;"
+                     " INSERT INTO main.record_search SELECT * FROM src.record_search;"
+                     " INSERT INTO main.need_state SELECT * FROM src.need_state;"
+                   : " INSERT INTO main.change SELECT * FROM src.change ORDER BY seq;");
+    exec(db, "COMMIT");
     sqlite3_int64 records = count(db, "SELECT count(*) FROM main.record");
     sqlite3_int64 changes = count(db, "SELECT count(*) FROM main.change");
     exec(db, "DETACH src");

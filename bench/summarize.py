@@ -132,6 +132,12 @@ def main():
                       "s", median([x["layout16"]["seconds"] for x in l16]),
                       median([x["floor"]["seconds"] for x in l16]), "bare SQLite insert",
                       None, None, len(l16))
+            least = [x for x in s if x.get("least")]
+            if least:
+                R.add("1", "least layout of the %s vs the bare insert, s" % scope,
+                      "s", median([x["least"]["seconds"] for x in least]),
+                      median([x["floor"]["seconds"] for x in least]), "bare SQLite insert",
+                      None, None, len(least))
 
     for scope in ("township", "county"):
         s = of("open", scope=scope)
