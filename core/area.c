@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "need_dirty.h"
 
 int mq__scope_of(mq_store *s, const mq_type *t, const char *id, const cJSON *fields,
                  char parent[64], char area[64], mq_error *err)
@@ -141,7 +142,14 @@ static int move_below(mq_store *s, sqlite3_stmt *st, const char *area,
             s->orphans = 1; /* the kid keeps its parent */
         sqlite3_bind_text(up, 1, kids[i], -1, SQLITE_STATIC);
         mq__bind_text(up, 2, area);
-        if (sqlite3_step(up) != SQLITE_DONE)
+        int step = sqlite3_step(up);
+        /* N2: a need's area is in its state; the search text has none */
+        while (step == SQLITE_ROW && rc == 0) {
+            rc = mq__need_dirty_touch(s, mq__col_text(up, 0), kids[i],
+                                      mq__col_text(up, 1), err);
+            step = sqlite3_step(up);
+        }
+        if (rc == 0 && step != SQLITE_DONE)
             rc = mq__fail_sqlite(err, s->db, "moving a record to its area");
         sqlite3_reset(up);
         if (rc == 0)

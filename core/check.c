@@ -5,7 +5,8 @@
  * stored once are still whole (M7), then re-derives every record from its
  * changes (fold.c, M2 and M3) and compares: fields, heads,
  * tombstone, conflict rows and the area the scope path gives; and then
- * folds every need again and compares with need_state (N1).  It is the
+ * folds every need again and compares with need_state (N1), and derives
+ * every search text again and compares with record_search (S1).  It is the
  * debug checker of the merge invariants made available to users, and what a
  * test runs after killing a process mid-write.
  *
@@ -19,6 +20,7 @@
 
 #include "internal.h"
 #include "need_state.h"
+#include "search.h"
 
 struct checker {
     void (*cb)(void *ctx, const char *problem);
@@ -140,7 +142,8 @@ done:
     return rc;
 }
 
-static void need_problem(void *ctx, const char *msg)
+/* A problem found by need_state.c or search.c, in their words. */
+static void derived_problem(void *ctx, const char *msg)
 {
     problem(ctx, "%s", msg);
 }
@@ -222,7 +225,10 @@ int mq_store_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void
         rc = mq__fail_sqlite(err, s->db, "checking records");
     /* N1: the state of each need is the fold of the records just checked. */
     if (rc == 0)
-        rc = mq__need_state_check(s, need_problem, &c, err);
+        rc = mq__need_state_check(s, derived_problem, &c, err);
+    /* S1: the search text is the records' */
+    if (rc == 0)
+        rc = mq__search_check(s, derived_problem, &c, err);
 out:
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     if (problems != NULL)

@@ -18,7 +18,8 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
     [MQ_ST_REC_UPSERT] =
         ("INSERT INTO record(id, type, parent, area, deleted, cv, vers, fields)"
          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE"
-         " SET parent = ?3, area = ?4, deleted = ?5, cv = ?6, vers = ?7, fields = ?8"),
+         " SET parent = ?3, area = ?4, deleted = ?5, cv = ?6, vers = ?7, fields = ?8"
+         " RETURNING rowid"),
     [MQ_ST_REC_KIND] = "SELECT type, deleted, area FROM record WHERE id = ?1",
     [MQ_ST_CHANGE_INSERT] =
         ("INSERT OR IGNORE INTO change(v, rid, type, by, src, body, base)"
@@ -28,7 +29,7 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
          " WHERE rid = ?1 AND body IS NOT NULL UNION ALL " MQ__CREATION_ONCE(
              "c.v, r.fields, c.base, c.by", "?1")),
     [MQ_ST_CHILDREN] = "SELECT id FROM record WHERE parent = ?1 AND type <> ?2",
-    [MQ_ST_SET_AREA] = "UPDATE record SET area = ?2 WHERE id = ?1",
+    [MQ_ST_SET_AREA] = "UPDATE record SET area = ?2 WHERE id = ?1 RETURNING type, parent",
     [MQ_ST_CONFLICT_ADD] = "INSERT OR IGNORE INTO conflict(rid, field) VALUES(?1, ?2)",
     [MQ_ST_CONFLICT_DEL] = "DELETE FROM conflict WHERE rid = ?1 AND field = ?2",
     [MQ_ST_CONFLICT_HAS] = "SELECT 1 FROM conflict WHERE rid = ?1 AND field = ?2",
@@ -47,6 +48,10 @@ static const char *const stmt_sql[MQ_ST_COUNT] = {
                           " AND parent IS NOT NULL"),
     [MQ_ST_ANY_ORPHAN] =
         "SELECT 1 FROM record WHERE area IS NULL AND parent IS NOT NULL LIMIT 1",
+    /* record_search (search.c): prepared on first use, so only in a store
+     * whose schema has it */
+    [MQ_ST_SEARCH_PUT] = "INSERT OR REPLACE INTO record_search(rid, text) VALUES(?1, ?2)",
+    [MQ_ST_SEARCH_DROP] = "DELETE FROM record_search WHERE rid = ?1",
 };
 
 int mq__bind_text(sqlite3_stmt *st, int i, const char *v)

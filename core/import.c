@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "need_dirty.h"
+#include "search.h"
 
 #define LINE_MAX_BYTES ((size_t)1024 * 1024)
 #define REPORT_MAX     1000 /* messages passed to on_invalid before summarising */
@@ -181,11 +183,24 @@ static int unimport(mq_store *s, const char *rid, int64_t first_seq, int *kept,
         rc = mq__rec_save(s, &rec, err);
     } else if ((rc = mq__area_cascade(s, rid, NULL, err)) != 0) {
         /* the records below it wait for it again, without an area */
-    } else if (sqlite3_prepare_v2(s->db, "DELETE FROM record WHERE id = ?1", -1, &st,
-                                  NULL) == SQLITE_OK) {
+    } else if (sqlite3_prepare_v2(s->db,
+                                  "DELETE FROM record WHERE id = ?1"
+                                  " RETURNING rowid, type, parent",
+                                  -1, &st, NULL) == SQLITE_OK) {
         mq__kind_forget(s, rid);
         sqlite3_bind_text(st, 1, rid, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : mq__fail_sqlite(err, s->db, "undoing");
+        int step = sqlite3_step(st);
+        /* S2, N2: the row's text and its need go with it */
+        while (step == SQLITE_ROW && rc == 0) {
+            const char *type = mq__col_text(st, 1);
+            rc = mq__search_drop(s, mq__schema_type(s->schema, type),
+                                 sqlite3_column_int64(st, 0), err);
+            if (rc == 0)
+                rc = mq__need_dirty_touch(s, type, rid, mq__col_text(st, 2), err);
+            step = sqlite3_step(st);
+        }
+        if (rc == 0 && step != SQLITE_DONE)
+            rc = mq__fail_sqlite(err, s->db, "undoing");
         sqlite3_finalize(st);
     } else {
         rc = mq__fail_sqlite(err, s->db, "undoing a record");

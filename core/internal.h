@@ -49,7 +49,13 @@
     "SELECT " cols " FROM record r JOIN change c ON c.v = r.cv WHERE r.id = " rid        \
     " AND c.rid = " rid " AND c.body IS NULL"
 
-/* Prepared statements kept for the life of the store (db.c). */
+/*
+ * Prepared statements kept for the life of the store (db.c).  The four that
+ * write a record row (MQ_ST_REC_INSERT in merge.c, MQ_ST_REC_UPSERT in
+ * record.c, MQ_ST_SET_AREA in area.c, and the import's undo) also keep the
+ * tables derived from the row: record_search and need_state's names (S2,
+ * N2); no other code writes the record table.
+ */
 enum mq__stmt_id {
     MQ_ST_REC_LOAD,
     MQ_ST_REC_UPSERT,
@@ -67,6 +73,8 @@ enum mq__stmt_id {
     MQ_ST_REC_INSERT,
     MQ_ST_ORPHANS_OF,
     MQ_ST_ANY_ORPHAN,
+    MQ_ST_SEARCH_PUT,
+    MQ_ST_SEARCH_DROP,
     MQ_ST_COUNT
 };
 

@@ -45,6 +45,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "need_dirty.h"
+#include "search.h"
 
 /* The slow path: folds the record's whole log for the listed fields. */
 static int refold(mq_store *s, mq__rec *rec, const char *const *fields, size_t nf,
@@ -273,6 +275,12 @@ static int create_once(mq_store *s, const mq__change *c, const char *src, int sp
         return mq__fail(err, MQ_ECORRUPT, "record %s: stored while it was being created",
                         c->id);
     }
+    /* S2, N2 */
+    if ((rc = mq__search_put(s, c->type, sqlite3_last_insert_rowid(s->db), c->set, 0,
+                             err)) != 0 ||
+        (rc = mq__need_dirty_touch(s, c->type->name, c->id, parent[0] ? parent : NULL,
+                                   err)) != 0)
+        return rc;
     if (speculative) {
         if ((rc = insert_change(s, c, src, 1, &dup, err)) != 0)
             return rc;

@@ -19,26 +19,28 @@
  *       equals the fold of its record and its live actions, and there is
  *       no other row.  The record table is the fold of the change log (M2),
  *       so replicas that saw the same changes hold the same need_state.
- *   N2  It is kept in the same transaction as the writes: a temporary
- *       trigger on this connection names every need whose record row, or
- *       one of whose actions' rows, is inserted, updated or deleted, to
- *       mq_need_touch(), which keeps the names in memory (s->need_dirty);
- *       the outermost commit (tx.c) refolds those needs before it commits,
+ *   N2  It is kept in the same transaction as the writes: the code that
+ *       writes a record row (the four statements of search.c's S2) names
+ *       to mq__need_dirty_touch() the need of every need or action row it
+ *       inserts, updates or deletes (the need a row belongs to never
+ *       changes: M6); the names are kept in memory (s->need_dirty).  The
+ *       outermost commit (tx.c) refolds those needs before it commits,
  *       and the outermost rollback forgets the names with the writes.  A
  *       savepoint rolled back leaves its names: a need refolded that did
  *       not change gets its row again.  Outside a transaction there are no
  *       names.
  *   N3  `minqing check` folds every need again and compares (check.c).
  *
- * The trigger is TEMP: a program that writes the record table by another
- * connection (no minqing program does) leaves need_state behind, and check
- * says so; opening a store whose need_state was never filled, or was
- * filled by another version of this file, fills it anew (meta need_state).
+ * A program that writes the record table by another connection (no
+ * minqing program does) leaves need_state behind, and check says so;
+ * opening a store whose need_state was never filled, or was filled by
+ * another version of this file, fills it anew (meta need_state).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "need_dirty.h"
 #include "need_state.h"
 #include "report_fold.h"
 
@@ -48,10 +50,6 @@
 
 /* The day after every day: the fold of every action. */
 static const char end_of_time[] = "9999-12-31";
-
-/* Above this many needs to refold, one scan of the record table is cheaper
- * than finding each need and its actions by index (an import). */
-#define DIRTY_SCAN 2000
 
 static const char table_sql[] =
     "CREATE TABLE IF NOT EXISTS need_state("
@@ -72,96 +70,11 @@ static const char table_sql[] =
     "CREATE INDEX IF NOT EXISTS need_state_rarea ON need_state(rarea);"
     "CREATE INDEX IF NOT EXISTS need_state_horizon ON need_state(horizon);";
 
-/*
- * The connection's own: the set of needs to refold, and the triggers that
- * fill it.  A need's key is its id; an action's is its parent, the need it
- * acts on (its scope field).
- */
-/* The need a record row R (NEW or OLD) names: a need's own id, an action's
- * parent (its need). */
-#define NEED_KEY(R)                                                                      \
-    "CASE " R ".type WHEN 'need' THEN " R ".id WHEN 'need_action' THEN " R ".parent END"
-
+/* The connection's own: the set of needs to refold, as a table for the
+ * flush, and the ids a flush folds. */
 static const char temp_sql[] =
     "CREATE TEMP TABLE IF NOT EXISTS mq_need_dirty(id TEXT PRIMARY KEY) WITHOUT ROWID;"
-    "CREATE TEMP TABLE IF NOT EXISTS mq_need_ids(id TEXT PRIMARY KEY) WITHOUT ROWID;"
-    "CREATE TEMP TRIGGER IF NOT EXISTS mq_need_ins AFTER INSERT ON main.record"
-    " WHEN NEW.type IN ('need', 'need_action') BEGIN"
-    " SELECT mq_need_touch(" NEED_KEY(
-        "NEW") "); END;"
-               "CREATE TEMP TRIGGER IF NOT EXISTS mq_need_upd AFTER UPDATE ON main.record"
-               " WHEN NEW.type IN ('need', 'need_action') OR OLD.type IN ('need', "
-               "'need_action')"
-               " BEGIN SELECT mq_need_touch(" NEED_KEY(
-                   "NEW") "), mq_need_touch(" NEED_KEY("OLD") ");"
-                                                              " END;"
-                                                              "CREATE TEMP TRIGGER IF "
-                                                              "NOT EXISTS mq_need_del "
-                                                              "AFTER DELETE ON "
-                                                              "main.record"
-                                                              " WHEN OLD.type IN "
-                                                              "('need', 'need_action') "
-                                                              "BEGIN"
-                                                              " SELECT "
-                                                              "mq_need_touch(" NEED_KEY(
-                                                                  "OLD") "); END;";
-
-/*
- * The names, in memory: a plain list (a name may come twice; the flush
- * puts them in a table keyed by id).  Past DIRTY_SCAN of them only `all`
- * is kept: the flush then refolds every need in one scan.
- */
-struct mq__need_dirty {
-    char **ids;
-    size_t n;
-    int all;
-};
-
-static void forget(struct mq__need_dirty *d)
-{
-    for (size_t i = 0; i < d->n; i++)
-        free(d->ids[i]);
-    d->n = 0;
-    d->all = 0;
-}
-
-/* mq_need_touch(ID): the trigger's call; NULL names nothing. */
-static void touch(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    mq_store *s = sqlite3_user_data(ctx);
-    struct mq__need_dirty *d = s->need_dirty;
-    const char *id = (const char *)sqlite3_value_text(argv[0]);
-
-    (void)argc;
-    if (id == NULL || d->all)
-        return;
-    if (d->n == DIRTY_SCAN) {
-        forget(d);
-        d->all = 1;
-        return;
-    }
-    if ((d->ids[d->n] = mq__strdup(id)) == NULL) {
-        sqlite3_result_error_nomem(ctx); /* the write fails: nothing is lost */
-        return;
-    }
-    d->n++;
-}
-
-void mq__need_state_forget(mq_store *s)
-{
-    if (s->need_dirty != NULL)
-        forget(s->need_dirty);
-}
-
-void mq__need_state_free(mq_store *s)
-{
-    if (s->need_dirty == NULL)
-        return;
-    forget(s->need_dirty);
-    free(s->need_dirty->ids);
-    free(s->need_dirty);
-    s->need_dirty = NULL;
-}
+    "CREATE TEMP TABLE IF NOT EXISTS mq_need_ids(id TEXT PRIMARY KEY) WITHOUT ROWID;";
 
 /* %s: need_state, or temp.mq_need_asof (same columns). */
 static const char insert_sql[] =
@@ -264,7 +177,7 @@ int mq__need_state_flush(mq_store *s, mq_error *err)
     sqlite3_stmt *st;
     int rc = 0;
 
-    if (d == NULL || (d->n == 0 && !d->all))
+    if (!mq__need_dirty_any(s))
         return 0;
     if (d->all) {
         rc = refold(s, MQ__SCAN_ALL, err);
@@ -288,16 +201,15 @@ int mq__need_state_flush(mq_store *s, mq_error *err)
     /* Forgotten once folded (on failure the caller rolls back, which
      * forgets them too). */
     if (rc == 0)
-        forget(d);
+        mq__need_dirty_forget(s);
     return rc;
 }
 
 int mq__need_state_ready(mq_store *s, mq_error *err)
 {
-    struct mq__need_dirty *d = s->need_dirty;
     int rc;
 
-    if (d == NULL || (d->n == 0 && !d->all))
+    if (!mq__need_dirty_any(s))
         return 0;
     if (s->tx_depth > 0)
         return mq__need_state_flush(s, err);
@@ -309,7 +221,7 @@ int mq__need_state_ready(mq_store *s, mq_error *err)
         rc = mq__exec(s, "COMMIT", err);
     if (rc != 0) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        mq__need_state_forget(s);
+        mq__need_dirty_forget(s);
     }
     return rc;
 }
@@ -319,15 +231,6 @@ int mq__need_state_open(mq_store *s, mq_error *err)
     char *have = NULL;
     int rc;
 
-    if (s->need_dirty == NULL) {
-        s->need_dirty = calloc(1, sizeof(*s->need_dirty));
-        if (s->need_dirty == NULL ||
-            (s->need_dirty->ids = malloc(DIRTY_SCAN * sizeof(char *))) == NULL)
-            return mq__fail(err, MQ_ENOMEM, "out of memory");
-    }
-    if (sqlite3_create_function(s->db, "mq_need_touch", 1, SQLITE_UTF8, s, touch, NULL,
-                                NULL) != SQLITE_OK)
-        return mq__fail_sqlite(err, s->db, "declaring mq_need_touch()");
     rc = mq__exec(s, table_sql, err);
     if (rc == 0)
         rc = mq__exec(s, temp_sql, err);

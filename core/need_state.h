@@ -10,14 +10,9 @@
 
 struct mq__report_rows;
 
-/* Makes the table and this connection's triggers; fills the table when the
+/* Makes the table and this connection's own tables; fills the table when the
  * store has never had it (or had another version of it).  At open. */
 int mq__need_state_open(mq_store *s, mq_error *err);
-
-/* Forgets the needs named (the outermost rollback), and frees what keeps
- * them (close). */
-void mq__need_state_forget(mq_store *s);
-void mq__need_state_free(mq_store *s);
 
 /* Refolds the needs named since the last flush and forgets the names.
  * Inside the transaction that wrote them: the outermost commit calls it. */

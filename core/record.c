@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "need_dirty.h"
+#include "search.h"
 
 void mq__rec_clear(mq__rec *rec)
 {
@@ -135,12 +137,23 @@ int mq__rec_save(mq_store *s, mq__rec *rec, mq_error *err)
     if (vers != NULL)
         sqlite3_bind_text(st, 7, vers, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, fields, -1, SQLITE_STATIC);
+    sqlite3_int64 rowid = 0;
     rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rowid = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    }
     sqlite3_reset(st);
     cJSON_free(fields);
     cJSON_free(vers);
     if (rc != SQLITE_DONE)
         return mq__fail_sqlite(err, s->db, "saving a record");
+    /* S2, N2: the row's text and its need.  The need a row belongs to never
+     * changes (a need's is its id, an action's its parent, which M6 keeps:
+     * a log record is written once), so the row as written names it. */
+    if ((rc = mq__search_put(s, rec->type, rowid, rec->fields, rec->deleted, err)) != 0 ||
+        (rc = mq__need_dirty_touch(s, rec->type->name, rec->id, rec->parent, err)) != 0)
+        return rc;
     mq__kind k;
     memset(&k, 0, sizeof(k));
     k.exists = 1;

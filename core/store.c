@@ -14,17 +14,20 @@
  *   rejected  changes this replica could not apply, kept with the reason
  *   need_state  the state of every need now, folded from its actions
  *             (need_state.c)
+ *   record_search  the searchable values of every live record (search.c)
  *
- * The change log is the truth; record, conflict and need_state are derived
- * from it and mq_store_check() proves that they agree.
+ * The change log is the truth; record, conflict, need_state and
+ * record_search are derived from it and mq_store_check() proves that they
+ * agree.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "need_dirty.h"
 #include "need_state.h"
+#include "search.h"
 
 /*
  * 3: change_rid indexes only the changes with a body of their own.  A
@@ -175,134 +178,6 @@ static int duplicate_indexes(mq_store *s, mq_error *err)
         }
     }
     return 0;
-}
-
-/* A growing text for SQL made from the schema; `oom` sticky. */
-typedef struct sqltext {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sqltext;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void
-sql_add(sqltext *t, const char *fmt, ...)
-{
-    va_list ap;
-
-    for (int tries = 0; tries < 2 && !t->oom; tries++) {
-        va_start(ap, fmt);
-        int n = vsnprintf(t->p != NULL ? t->p + t->len : NULL,
-                          t->p != NULL ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = 1;
-            return;
-        }
-        if (t->p != NULL && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t ncap = (t->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(t->p, ncap);
-        if (grown == NULL) {
-            t->oom = 1;
-            return;
-        }
-        if (t->p == NULL)
-            grown[0] = '\0';
-        t->p = grown;
-        t->cap = ncap;
-    }
-}
-
-/*
- * The search text: one row of record_search per live record of a type with
- * searchable fields, its rowid the record's, holding those fields' values
- * joined by U+001F (which no text value holds: validate.c refuses control
- * characters).  mq_store_search() scans this short text (about 4 MB for a
- * county of 30,000 households) instead of every record's JSON (80 MB).
- * Triggers keep it, so that every path that writes a record row (merge,
- * import, the import's undo) keeps it without knowing of it.  The triggers
- * are the schema's: when their SQL changes (a field becomes searchable)
- * they are made anew and the table filled again, once, at open.  The types
- * are tested by a chain of equalities, not `type IN (...)`: SQLite makes an
- * ephemeral table for an IN list on every run of a trigger, which cost an
- * import about as much as the rest of the insert.
- */
-static int search_index(mq_store *s, mq_error *err)
-{
-    const mq_schema *schema = s->schema;
-    sqltext expr = {0}, types = {0}, sql = {0};
-    char *have = NULL;
-    int rc = 0;
-
-    sql_add(&expr, "CASE NEW.type");
-    for (size_t i = 0; i < schema->ntypes; i++) {
-        const mq_type *t = &schema->types[i];
-        int any = 0;
-        for (size_t k = 0; k < t->nfields; k++) {
-            if (!t->fields[k].search)
-                continue;
-            if (!any) {
-                sql_add(&expr, " WHEN '%s' THEN", t->name);
-                sql_add(&types, "%sNEW.type = '%s'", types.len > 0 ? " OR " : "",
-                        t->name);
-            }
-            sql_add(&expr, "%s coalesce(json_extract(NEW.fields, '$.%s'), '')",
-                    any ? " || char(31) ||" : "", t->fields[k].name);
-            any = 1;
-        }
-    }
-    sql_add(&expr, " END");
-    if (types.len == 0)
-        sql_add(&sql, "DROP TABLE IF EXISTS record_search;");
-    else
-        sql_add(&sql,
-                "DROP TRIGGER IF EXISTS record_search_ins;"
-                "DROP TRIGGER IF EXISTS record_search_upd;"
-                "DROP TRIGGER IF EXISTS record_search_del;"
-                "DROP TABLE IF EXISTS record_search;"
-                "CREATE TABLE record_search(rid INTEGER PRIMARY KEY, text TEXT NOT NULL);"
-                "CREATE TRIGGER record_search_ins AFTER INSERT ON record"
-                " WHEN NEW.deleted = 0 AND (%s) BEGIN"
-                " INSERT OR REPLACE INTO record_search(rid, text) VALUES(NEW.rowid, %s);"
-                " END;"
-                "CREATE TRIGGER record_search_upd AFTER UPDATE OF fields, deleted, type"
-                " ON record BEGIN DELETE FROM record_search WHERE rid = OLD.rowid;"
-                " INSERT INTO record_search(rid, text) SELECT NEW.rowid, %s"
-                " WHERE NEW.deleted = 0 AND (%s); END;"
-                "CREATE TRIGGER record_search_del AFTER DELETE ON record"
-                " BEGIN DELETE FROM record_search WHERE rid = OLD.rowid; END;"
-                /* The fill: "NEW" is each row, as in the triggers. */
-                "INSERT INTO record_search(rid, text) SELECT NEW.rowid, %s"
-                " FROM record AS NEW WHERE NEW.deleted = 0 AND (%s);",
-                types.p, expr.p, expr.p, types.p, expr.p, types.p);
-    if (expr.oom || types.oom || sql.oom)
-        rc = mq__fail(err, MQ_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = mq__meta_get(s, "search_sql", &have, err);
-    if (rc == 0 && (have == NULL || strcmp(have, sql.p) != 0)) {
-        /* Once per schema, atomically (a savepoint opens a transaction when
-         * none is open, and nests in the one of a new store). */
-        rc = mq__exec(s, "SAVEPOINT mq_search", err);
-        if (rc == 0)
-            rc = mq__exec(s, sql.p, err);
-        if (rc == 0)
-            rc = mq__meta_set(s, "search_sql", sql.p, err);
-        if (rc == 0)
-            rc = mq__exec(s, "RELEASE mq_search", err);
-        else
-            sqlite3_exec(s->db, "ROLLBACK TO mq_search; RELEASE mq_search", NULL, NULL,
-                         NULL);
-    }
-    free(have);
-    free(expr.p);
-    free(types.p);
-    free(sql.p);
-    return rc;
 }
 
 /*
@@ -461,7 +336,7 @@ int mq_store_open(mq_store **out, const char *path, mq_error *err)
     if (rc == 0)
         rc = duplicate_indexes(s, err);
     if (rc == 0)
-        rc = search_index(s, err);
+        rc = mq__search_open(s, err);
     if (rc == 0)
         rc = mq__need_state_open(s, err);
     if (rc == 0)
@@ -500,7 +375,7 @@ void mq_store_close(mq_store *s)
     }
     mq__schema_free(s->schema);
     mq__kind_free(s);
-    mq__need_state_free(s);
+    mq__need_dirty_free(s);
     mq__scope_memo_free(s);
     free(s->cadre);
     free(s->path);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "internal.h"
+#include "need_dirty.h"
 #include "need_state.h"
 
 int mq__tx_begin(mq_store *s, mq_error *err)
@@ -59,7 +60,7 @@ void mq__tx_rollback(mq_store *s)
     s->orphans = -1;
     if (s->tx_depth == 1) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        mq__need_state_forget(s); /* N2: the names go with the writes */
+        mq__need_dirty_forget(s); /* N2: the names go with the writes */
     } else {
         sqlite3_exec(s->db, "ROLLBACK TO mq; RELEASE mq", NULL, NULL, NULL);
     }
