@@ -21,7 +21,9 @@ int mq__search_open(mq_store *s, mq_error *err);
 int mq__search_put(mq_store *s, const mq_type *t, sqlite3_int64 rowid,
                    const cJSON *fields, int deleted, mq_error *err);
 
-/* Takes away record row `rowid`'s text: the row is being deleted (S2). */
+/* Takes away record row `rowid`'s text: the row, or its record, is
+ * deleted (S2).  Nothing for a type with no searchable field, or none
+ * (NULL: a stored type the schema does not know). */
 int mq__search_drop(mq_store *s, const mq_type *t, sqlite3_int64 rowid, mq_error *err);
 
 /* Compares record_search with the text of every live record (S1); each
