@@ -120,24 +120,17 @@ def main():
                       median([x["layout"]["seconds"] for x in lay]),
                       "same rows into minqing's tables by SQL", None, None, len(lay))
             # the floors against each other: what the layout alone costs
-            # over the bare insert, with its keys and with 16-byte keys
-            if lay:
-                R.add("1", "layout of the %s vs the bare insert, s" % scope, "s",
-                      median([x["layout"]["seconds"] for x in lay]),
-                      median([x["floor"]["seconds"] for x in lay]), "bare SQLite insert",
-                      None, None, len(lay))
-            l16 = [x for x in s if x.get("layout16")]
-            if l16:
-                R.add("1", "layout of the %s with 16-byte keys vs the bare insert, s" % scope,
-                      "s", median([x["layout16"]["seconds"] for x in l16]),
-                      median([x["floor"]["seconds"] for x in l16]), "bare SQLite insert",
-                      None, None, len(l16))
-            least = [x for x in s if x.get("least")]
-            if least:
-                R.add("1", "least layout of the %s vs the bare insert, s" % scope,
-                      "s", median([x["least"]["seconds"] for x in least]),
-                      median([x["floor"]["seconds"] for x in least]), "bare SQLite insert",
-                      None, None, len(least))
+            # over the bare insert, with its keys, with 16-byte keys, and
+            # the least layout of this design (mqb_floor_layout --least)
+            for key, label in (("layout", "layout of the %s"),
+                               ("layout16", "layout of the %s with 16-byte keys"),
+                               ("least", "least layout of the %s")):
+                runs = [x for x in s if x.get(key)]
+                if runs:
+                    R.add("1", (label + " vs the bare insert, s") % scope, "s",
+                          median([x[key]["seconds"] for x in runs]),
+                          median([x["floor"]["seconds"] for x in runs]),
+                          "bare SQLite insert", None, None, len(runs))
 
     for scope in ("township", "county"):
         s = of("open", scope=scope)

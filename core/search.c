@@ -226,55 +226,102 @@ int mq__search_drop(mq_store *s, const mq_type *t, sqlite3_int64 rowid, mq_error
     return rc;
 }
 
+/* `text` for a message: its first 80 bytes and the rest of the character
+ * they end in, U+001F shown as " | " (at most 3 x 80 + 3 bytes). */
+static void shown(char out[256], const char *text)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; o + 4 < 256; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\0' || (i >= 80 && (c & 0xC0) != 0x80))
+            break;
+        if (c == 0x1f) {
+            memcpy(out + o, " | ", 3);
+            o += 3;
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
 int mq__search_check(mq_store *s, void (*cb)(void *ctx, const char *problem), void *ctx,
                      mq_error *err)
 {
-    sqltext expr = {0}, types = {0}, sql = {0};
+    sqltext expr = {0}, types = {0}, want = {0}, stray = {0};
     sqlite3_stmt *st = NULL;
-    int rc = 0;
+    char msg[768], have[256], give[256];
+    int rc = 0, step = SQLITE_DONE;
 
     derivation(s->schema, &expr, &types);
     if (types.len == 0)
         goto out; /* no table */
-    /* the rows that should be there and are not, then the rows that are
-     * there and should not be (a stale text counts in both) */
-    sql_add(&sql,
-            "WITH want(rid, text) AS (SELECT NEW.rowid, %s FROM record AS NEW"
-            "  WHERE NEW.deleted = 0 AND (%s))"
-            " SELECT (SELECT count(*) FROM (SELECT * FROM want"
-            "  EXCEPT SELECT rid, text FROM record_search)),"
-            " (SELECT count(*) FROM (SELECT rid, text FROM record_search"
-            "  EXCEPT SELECT * FROM want))",
+    /* each live record whose row is missing or differs... */
+    sql_add(&want,
+            "SELECT w.type, w.id, x.text, w.text FROM (SELECT NEW.rowid AS rid,"
+            " NEW.type AS type, NEW.id AS id, %s AS text FROM record AS NEW"
+            " WHERE NEW.deleted = 0 AND (%s)) AS w"
+            " LEFT JOIN record_search x ON x.rid = w.rid"
+            " WHERE x.text IS NOT w.text ORDER BY w.type, w.id",
             expr.p, types.p);
-    if (expr.oom || types.oom || sql.oom) {
+    /* ...and each row that is no live record's */
+    sql_add(&stray,
+            "SELECT x.rid, NEW.type, NEW.id FROM record_search x"
+            " LEFT JOIN record AS NEW ON NEW.rowid = x.rid"
+            " WHERE NEW.rowid IS NULL OR NEW.deleted <> 0 OR NOT (%s) ORDER BY x.rid",
+            types.p);
+    if (expr.oom || types.oom || want.oom || stray.oom) {
         rc = mq__fail(err, MQ_ENOMEM, "out of memory");
         goto out;
     }
-    if (sqlite3_prepare_v2(s->db, sql.p, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+    if (sqlite3_prepare_v2(s->db, want.p, -1, &st, NULL) != SQLITE_OK) {
         rc = mq__fail_sqlite(err, s->db, "checking the search text");
         goto out;
     }
-    sqlite3_int64 missing = sqlite3_column_int64(st, 0);
-    sqlite3_int64 stray = sqlite3_column_int64(st, 1);
-    char msg[160];
-    if (missing > 0) {
-        snprintf(
-            msg, sizeof(msg),
-            "record_search: the search text of %lld live records is missing or stale",
-            (long long)missing);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *now = mq__col_text(st, 2);
+        shown(give, mq__col_text(st, 3));
+        if (now == NULL) {
+            snprintf(
+                msg, sizeof(msg),
+                "record_search: %s %s has no search text; its fields give \"%s\" (S1)",
+                mq__col_text(st, 0), mq__col_text(st, 1), give);
+        } else {
+            shown(have, now);
+            snprintf(msg, sizeof(msg),
+                     "record_search: %s %s: search text is \"%s\", its fields give \"%s\""
+                     " (S1)",
+                     mq__col_text(st, 0), mq__col_text(st, 1), have, give);
+        }
         cb(ctx, msg);
     }
-    if (stray > 0) {
-        snprintf(msg, sizeof(msg),
-                 "record_search: %lld rows hold no live record's search text",
-                 (long long)stray);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (step != SQLITE_DONE ||
+        sqlite3_prepare_v2(s->db, stray.p, -1, &st, NULL) != SQLITE_OK) {
+        rc = mq__fail_sqlite(err, s->db, "checking the search text");
+        goto out;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = mq__col_text(st, 2);
+        if (id == NULL)
+            snprintf(msg, sizeof(msg), "record_search: row %lld names no record (S1)",
+                     (long long)sqlite3_column_int64(st, 0));
+        else
+            snprintf(msg, sizeof(msg),
+                     "record_search: row %lld is %s %s's, which is deleted or not"
+                     " searchable (S1)",
+                     (long long)sqlite3_column_int64(st, 0), mq__col_text(st, 1), id);
         cb(ctx, msg);
     }
+    if (step != SQLITE_DONE)
+        rc = mq__fail_sqlite(err, s->db, "checking the search text");
 out:
     sqlite3_finalize(st);
     free(expr.p);
     free(types.p);
-    free(sql.p);
+    free(want.p);
+    free(stray.p);
     return rc;
 }

@@ -840,21 +840,25 @@ static void test_search(void)
     sqlite3_close(db);
     mq_store_close(s);
 
-    /* S1: check finds a text that is not its record's, and a row of none. */
+    /* S1: check finds a text that is not its record's, a row of no record,
+     * and a row of a deleted one, each by name. */
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db,
                        "UPDATE record_search SET text = 'x' WHERE rid ="
                        " (SELECT rowid FROM record WHERE id = '" HH "');"
-                       "INSERT INTO record_search(rid, text) VALUES(1000000, 'ghost');",
+                       "INSERT INTO record_search(rid, text) VALUES(1000000, 'ghost');"
+                       "INSERT INTO record_search(rid, text) SELECT rowid, 'gone'"
+                       " FROM record WHERE id = '" HH2 "';",
                        NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
     CHECK(mq_store_open(&s, path, &err) == 0);
     char said[1024] = "";
     CHECK(mq_store_check(s, keep_problem, said, &problems, &err) == 0);
-    CHECK(problems == 2);
-    CHECK_HAS(said,
-              "record_search: the search text of 1 live records is missing or stale");
-    CHECK_HAS(said, "record_search: 2 rows hold no live record's search text");
+    CHECK(problems == 3);
+    CHECK_HAS(said, "record_search: household " HH ": search text is \"x\", its fields"
+                    " give \"马正光 | " ID1 " | 13912345678 | 大村组8号\" (S1)");
+    CHECK_HAS(said, "record_search: row 1000000 names no record (S1)");
+    CHECK_HAS(said, "is household " HH2 "'s, which is deleted or not searchable (S1)");
     mq_store_close(s);
 }
 
