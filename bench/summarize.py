@@ -131,6 +131,15 @@ def main():
                           median([x[key]["seconds"] for x in runs]),
                           median([x["floor"]["seconds"] for x in runs]),
                           "bare SQLite insert", None, None, len(runs))
+            # the files they leave: how much of each ratio is bytes written
+            for key, label in (("store", "store file after the import of the %s"),
+                               ("least", "least layout's file of the %s")):
+                runs = [x for x in s if x.get("bytes", {}).get(key)]
+                if runs:
+                    R.add("1", (label + " vs the bare insert's, bytes") % scope, "B",
+                          median([x["bytes"][key] for x in runs]),
+                          median([x["bytes"]["floor"] for x in runs]),
+                          "bare SQLite insert's file", None, None, len(runs))
 
     for scope in ("township", "county"):
         s = of("open", scope=scope)
