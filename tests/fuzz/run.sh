@@ -7,7 +7,8 @@
 # after running them all.  The inputs a run finds go to a temporary folder
 # and are dropped; a failing input is kept in BUILD/fuzz-findings/, to be
 # replayed with BUILD/tests/fuzz/fuzz_replay_TARGET FILE and, once fixed,
-# added to tests/fuzz/regress/TARGET/.  Targets default to all seven.
+# added to tests/fuzz/regress/TARGET/.  Targets default to every one the
+# tree built (BUILD/tests/fuzz/targets.txt, written by CMakeLists.txt).
 # The mutations follow MQ_FUZZ_SEED (1 unless set), so that a run that
 # failed is run again the same way; MQ_FUZZ_SEED=0 lets libFuzzer pick one.
 set -euo pipefail
@@ -16,7 +17,14 @@ seconds=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(import schema bundle push pull proto server)
+if [ ${#targets[@]} -eq 0 ]; then
+  list=$build/tests/fuzz/targets.txt
+  if [ ! -s "$list" ]; then
+    echo "run.sh: $list is missing: configure $build with CC=clang -DMQ_FUZZ=ON" >&2
+    exit 2
+  fi
+  mapfile -t targets <"$list"
+fi
 findings=$build/fuzz-findings
 mkdir -p "$findings"
 work=$(mktemp -d)
