@@ -10,7 +10,7 @@
  * (so the calls between them have no cycle); the sections below follow it.
  * store.c, which opens and closes the store, is called by none of them.
  *
- *   error.c valid.c util.c date.c json.c line.c hlc.c    no store needed
+ *   error.c names.c util.c date.c json.c line.c hlc.c    no store needed
  *   schema.c db.c                                        the schema; SQLite
  *   clock.c kind.c tx.c                                  stamps, lookups, tx
  *   area.c validate.c record.c                           areas, values, rows

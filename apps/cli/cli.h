@@ -85,7 +85,7 @@ int mq_cli_needs(const mq_cli *cli, int argc, char **argv);
 /* report.c: the figures of docs/REPORTS.md */
 int mq_cli_report(const mq_cli *cli, int argc, char **argv);
 
-/* sync.c: sync with the server (built only with the libcurl client) */
+/* sync_command.c: sync with the server (built only with the libcurl client) */
 int mq_cli_sync(const mq_cli *cli, int argc, char **argv);
 
 /* ui.c: the web app on loopback (built only with libmicrohttpd) */

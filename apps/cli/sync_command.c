@@ -1,5 +1,5 @@
 /*
- * apps/cli/sync.c - `minqing sync`: one call to mq_sync_run() with
+ * apps/cli/sync_command.c - `minqing sync`: one call to mq_sync_run() with
  * the server, token and CA from the command line or remembered from the last
  * sync, progress and warnings on stderr, and a one-line JSON report of what
  * was sent and received on stdout.

@@ -1,5 +1,5 @@
 /*
- * core/valid.c - the name and id rules of minqing/valid.h.  Pure functions
+ * core/names.c - the name and id rules of minqing/valid.h.  Pure functions
  * of their arguments, shared by core, sync and the front ends.
  */
 #include "minqing/valid.h"
